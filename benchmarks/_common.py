@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmark scripts: write a result table as CSV + Markdown
+with the command and machine that produced it."""
+
+from __future__ import annotations
+
+import csv
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def write_table(name: str, rows: list[dict], notes: str = "") -> None:
+    RESULTS.mkdir(exist_ok=True)
+    cols = list(rows[0])
+    with open(RESULTS / f"{name}.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=cols)
+        writer.writeheader()
+        writer.writerows(rows)
+    fmt = lambda v: f"{v:,.3g}" if isinstance(v, float) and abs(v) < 100 else (f"{v:,.0f}" if isinstance(v, float) else str(v))  # noqa: E731
+    lines = [
+        f"# {name}",
+        "",
+        f"Command: `python {' '.join(['benchmarks/' + Path(sys.argv[0]).name, *sys.argv[1:]])}`  ",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}  ",
+        f"Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+        *("| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows),
+    ]
+    if notes:
+        lines += ["", notes]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

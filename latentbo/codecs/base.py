@@ -1,0 +1,180 @@
+"""The codec interface: strings <-> integer sequences <-> one-hot tensors.
+
+A codec fixes a vocabulary (grammar productions or characters) and a maximum
+length ``L``. Encoding gives ``N x L`` integer tensors, ``one_hot`` turns them into
+``N x L x V`` floats for the encoder, and ``decode`` turns ``N x L x V`` logits back
+into strings, ``None`` marking an explicitly invalid decode.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from latentbo.errors import InvalidInputError
+
+# Below this many strings a process pool costs more than it saves.
+_PARALLEL_THRESHOLD = 20_000
+_CHUNK = 2_000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One string that could not be encoded: its position in the input, the text,
+    a short reason code and a human-readable detail."""
+
+    index: int
+    text: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class EncodedBatch:
+    """Result of encoding many strings, skipping (and reporting) bad ones.
+
+    Attributes:
+        indices: ``M x L`` int16 array of token/production ids for the kept strings.
+        kept: ``M`` int array, position of each kept string in the input.
+        failures: one :class:`Failure` per skipped string, in input order.
+        n_input: number of strings given.
+    """
+
+    indices: np.ndarray
+    kept: np.ndarray
+    failures: list[Failure] = field(default_factory=list)
+    n_input: int = 0
+
+    def failure_counts(self) -> dict[str, int]:
+        return dict(Counter(f.reason for f in self.failures))
+
+    def report(self, max_examples: int = 5) -> str:
+        """One-paragraph account of what was skipped and why."""
+        if not self.failures:
+            return f"encoded all {self.n_input} strings"
+        examples = "; ".join(f"line {f.index + 1}: {f.detail}" for f in self.failures[:max_examples])
+        return (
+            f"encoded {len(self.kept)} of {self.n_input} strings, skipped {len(self.failures)} "
+            f"{self.failure_counts()} e.g. {examples}"
+        )
+
+
+class Codec(ABC):
+    """Strings <-> tensors. Subclasses define the vocabulary and the decoding rule."""
+
+    #: registry key of the codec type, stored in checkpoints
+    kind: str
+    max_length: int
+    vocab_size: int
+    pad_index: int
+
+    @abstractmethod
+    def encode_one(self, text: str) -> list[int]:
+        """Ids of one string (unpadded).
+
+        Raises:
+            InvalidInputError: the string cannot be represented.
+        """
+
+    @abstractmethod
+    def decode(self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None) -> list[str | None]:
+        """Decode ``N x L x V`` logits to ``N`` strings (``None`` = invalid)."""
+
+    @abstractmethod
+    def canonical(self, text: str) -> str:
+        """The spelling ``decode(one_hot(encode(text)))`` returns for a valid ``text``."""
+
+    @abstractmethod
+    def spec(self) -> dict[str, Any]:
+        """JSON/TOML-serialisable description from which :func:`codec_from_spec` rebuilds it."""
+
+    def target_mask(self, indices: torch.Tensor) -> torch.Tensor:
+        """``N x L x V`` bool: which ids the loss may choose from at each position
+        (all of them unless the codec constrains decoding)."""
+        return torch.ones((*indices.shape, self.vocab_size), dtype=torch.bool, device=indices.device)
+
+    def pad(self, ids: Sequence[int]) -> np.ndarray:
+        out = np.full(self.max_length, self.pad_index, dtype=np.int16)
+        out[: len(ids)] = ids
+        return out
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        """``N x L`` long tensor for strings that must all be valid.
+
+        Raises:
+            InvalidInputError: at the first string that cannot be encoded.
+        """
+        if not texts:
+            return torch.empty((0, self.max_length), dtype=torch.long)
+        return torch.from_numpy(np.stack([self.pad(self.encode_one(t)) for t in texts]).astype(np.int64))
+
+    def one_hot(self, indices: torch.Tensor) -> torch.Tensor:
+        """``N x L`` ids -> ``N x L x V`` float one-hot."""
+        return torch.nn.functional.one_hot(indices.long(), self.vocab_size).float()
+
+    def encode_many(self, texts: Sequence[str], workers: int | None = None, progress: bool = False) -> EncodedBatch:
+        """Encode a list, skipping bad strings and recording each skip.
+
+        Args:
+            texts: input strings (e.g. the lines of a dataset file).
+            workers: processes to use; default all cores for large inputs.
+            progress: show a tqdm progress bar.
+
+        Returns:
+            An :class:`EncodedBatch`; ``failures`` lists every skipped string.
+        """
+        n = len(texts)
+        workers = workers or (os.cpu_count() or 1)
+        chunks = [(i, texts[i : i + _CHUNK]) for i in range(0, n, _CHUNK)]
+        bar = tqdm(total=n, disable=not progress, unit="str", desc="encoding")
+        results = []
+        if workers > 1 and n >= _PARALLEL_THRESHOLD:
+            with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(self,)) as pool:
+                for res in pool.map(_encode_chunk_in_worker, chunks):
+                    results.append(res)
+                    bar.update(len(res[1]) + len(res[2]))
+        else:
+            for chunk in chunks:
+                results.append(_encode_chunk(self, chunk))
+                bar.update(len(chunk[1]))
+        bar.close()
+        rows = [r for res in results for r in res[0]]
+        kept = [k for res in results for k in res[1]]
+        failures = [f for res in results for f in res[2]]
+        indices = np.stack(rows) if rows else np.empty((0, self.max_length), dtype=np.int16)
+        return EncodedBatch(indices, np.asarray(kept, dtype=np.int64), failures, n)
+
+
+def _encode_chunk(codec: Codec, chunk: tuple[int, Sequence[str]]) -> tuple[list[np.ndarray], list[int], list[Failure]]:
+    start, texts = chunk
+    rows, kept, failures = [], [], []
+    for i, text in enumerate(texts, start):
+        try:
+            rows.append(codec.pad(codec.encode_one(text)))
+            kept.append(i)
+        except InvalidInputError as exc:
+            failures.append(Failure(i, text, exc.reason, exc.detail))
+    return rows, kept, failures
+
+
+_worker_codec: Codec | None = None
+
+
+def _init_worker(codec: Codec) -> None:
+    # The codec is sent once per worker process, not once per chunk.
+    global _worker_codec
+    _worker_codec = codec
+
+
+def _encode_chunk_in_worker(chunk: tuple[int, Sequence[str]]) -> tuple[list[np.ndarray], list[int], list[Failure]]:
+    assert _worker_codec is not None
+    return _encode_chunk(_worker_codec, chunk)

@@ -1,0 +1,141 @@
+"""Context-free grammars loaded from files in ``grammars/``.
+
+A grammar file is nltk CFG text. Header lines of the form ``#: key = value`` carry
+what the codec needs beyond the productions (nltk skips them as comments):
+
+* ``max_length``: maximum number of productions in a derivation (tensor length).
+* ``padding``: the nonterminal whose single production pads finished derivations
+  (written ``Nothing -> None`` as in the Grammar VAE); its right-hand side is
+  treated as empty.
+* ``tokenizer``: name of a tokenizer in :data:`latentbo.codecs.tokenizers.TOKENIZERS`.
+
+Adding a grammar means adding a file; nothing grammar-specific lives in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import nltk
+import numpy as np
+
+from latentbo.errors import GrammarError
+
+GRAMMAR_DIR = Path(__file__).resolve().parents[2] / "grammars"
+_HEADER = re.compile(r"^#:\s*(\w+)\s*=\s*(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class Production:
+    """One production ``lhs -> rhs`` with terminals as ``str`` and nonterminals
+    as ``Symbol`` names kept apart by ``is_terminal``."""
+
+    index: int
+    lhs: str
+    rhs: tuple[str, ...]
+    is_terminal: tuple[bool, ...]
+
+    def __str__(self) -> str:
+        parts = (repr(s) if t else s for s, t in zip(self.rhs, self.is_terminal))
+        return f"{self.lhs} -> {' '.join(parts)}"
+
+
+class Grammar:
+    """A CFG with the tables grammar-constrained encoding and decoding need.
+
+    Args:
+        path: Path to a ``.cfg`` file, or the bare name of a file in ``grammars/``
+            (``"expressions"`` or ``"zinc_smiles"``).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if path.suffix != ".cfg" and not path.exists():
+            path = GRAMMAR_DIR / f"{path}.cfg"
+        if not path.is_file():
+            available = sorted(p.stem for p in GRAMMAR_DIR.glob("*.cfg"))
+            raise GrammarError(f"grammar file {path} not found; bundled grammars: {available}")
+        self.path = path
+        self.text = path.read_text(encoding="utf-8")
+        self.name = path.stem
+        header = {m.group(1): m.group(2) for m in map(_HEADER.match, self.text.splitlines()) if m}
+        missing = {"max_length", "padding", "tokenizer"} - header.keys()
+        if missing:
+            raise GrammarError(f"{path}: header lacks {sorted(missing)} (lines like '#: max_length = 15')")
+        try:
+            self.max_length = int(header["max_length"])
+        except ValueError as exc:
+            raise GrammarError(f"{path}: max_length must be an integer") from exc
+        self.padding_symbol = header["padding"]
+        self.tokenizer_name = header["tokenizer"]
+        try:
+            cfg = nltk.CFG.fromstring(self.text)
+        except ValueError as exc:
+            raise GrammarError(f"{path}: not a valid nltk CFG: {exc}") from exc
+        self.nltk_grammar = cfg
+        self.start = str(cfg.start())
+        self.productions: list[Production] = []
+        for i, p in enumerate(cfg.productions()):
+            is_term = tuple(isinstance(s, str) for s in p.rhs())
+            rhs = tuple(s if t else str(s) for s, t in zip(p.rhs(), is_term))
+            self.productions.append(Production(i, str(p.lhs()), rhs, is_term))
+        pads = [p.index for p in self.productions if p.lhs == self.padding_symbol]
+        if len(pads) != 1:
+            raise GrammarError(f"{path}: padding nonterminal {self.padding_symbol!r} must have exactly one production")
+        self.padding_rule = pads[0]
+        # Nonterminals in order of first appearance as a left-hand side, then any
+        # that are used but never defined (the ZINC grammar's ``class``). The padding
+        # nonterminal is what an empty stack "pops".
+        used = (s for p in self.productions for s, t in zip(p.rhs, p.is_terminal) if not t)
+        self.nonterminals = list(dict.fromkeys([*(p.lhs for p in self.productions), *used]))
+        self.terminals = sorted({s for p in self.productions for s, t in zip(p.rhs, p.is_terminal) if t})
+
+    @property
+    def n_rules(self) -> int:
+        return len(self.productions)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the grammar file (first 16 hex digits): identifies the grammar
+        in caches and checkpoints."""
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+
+    @cached_property
+    def nt_index(self) -> dict[str, int]:
+        return {nt: i for i, nt in enumerate(self.nonterminals)}
+
+    @cached_property
+    def productive(self) -> np.ndarray:
+        """``n_rules`` bool: productions that can finish a derivation. A production
+        naming a nonterminal that derives no terminal string (e.g. one never defined)
+        cannot, so the masks leave it out and decoding never dead-ends on it."""
+        done: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for p in self.productions:
+                if p.lhs not in done and all(t or s in done for s, t in zip(p.rhs, p.is_terminal)):
+                    done.add(p.lhs)
+                    changed = True
+        return np.array([all(t or s in done for s, t in zip(p.rhs, p.is_terminal)) for p in self.productions])
+
+    @cached_property
+    def masks(self) -> np.ndarray:
+        """``n_nonterminals x n_rules`` boolean: which productive productions expand
+        each nonterminal (the padding nonterminal's row allows only padding)."""
+        m = np.zeros((len(self.nonterminals), self.n_rules), dtype=bool)
+        for p in self.productions:
+            m[self.nt_index[p.lhs], p.index] = self.productive[p.index] or p.index == self.padding_rule
+        return m
+
+    @cached_property
+    def rule_lhs(self) -> np.ndarray:
+        """``n_rules`` int: nonterminal index of each production's left-hand side."""
+        return np.array([self.nt_index[p.lhs] for p in self.productions], dtype=np.int64)
+
+    def __repr__(self) -> str:
+        return f"Grammar({self.name!r}, rules={self.n_rules}, max_length={self.max_length})"

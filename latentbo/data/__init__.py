@@ -1,0 +1,7 @@
+"""Datasets: where they live (the data-directory setting), how to load them, and
+an on-disk cache of their parsed encodings."""
+
+from latentbo.data.cache import encode_dataset
+from latentbo.data.datasets import DATASETS, DatasetSpec, data_dir, dataset_status, load_strings, set_data_dir
+
+__all__ = ["DATASETS", "DatasetSpec", "data_dir", "dataset_status", "encode_dataset", "load_strings", "set_data_dir"]

@@ -1,0 +1,56 @@
+"""Typed exception hierarchy: every error latentbo raises on purpose derives from
+:class:`LatentboError`, so callers can catch the project's errors without also
+swallowing genuine bugs."""
+
+from __future__ import annotations
+
+
+class LatentboError(Exception):
+    """Base class of all errors raised deliberately by latentbo."""
+
+
+class GrammarError(LatentboError):
+    """A grammar file is missing, malformed or inconsistent."""
+
+
+class InvalidInputError(LatentboError, ValueError):
+    """A string cannot be tokenised or parsed.
+
+    Args:
+        text: The offending input string.
+        reason: Short machine-readable reason, e.g. ``"unknown_token"``.
+        detail: Human-readable explanation naming the offending token.
+        token: The offending token, when one can be named.
+        position: Token index of the failure, when known.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        reason: str,
+        detail: str,
+        token: str | None = None,
+        position: int | None = None,
+    ) -> None:
+        self.text = text
+        self.reason = reason
+        self.detail = detail
+        self.token = token
+        self.position = position
+        super().__init__(f"{detail} (input: {text!r})")
+
+
+class DatasetNotFoundError(LatentboError, FileNotFoundError):
+    """A dataset file is not where the data-directory setting says it should be."""
+
+
+class DatasetError(LatentboError):
+    """A dataset exists but cannot be used (empty, unreadable, wrong format)."""
+
+
+class CheckpointError(LatentboError):
+    """A checkpoint is corrupt or was made with an incompatible grammar/codec."""
+
+
+class ConfigError(LatentboError, ValueError):
+    """A configuration value is invalid."""

@@ -1,0 +1,49 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentbo.codecs import Grammar
+from latentbo.errors import GrammarError
+
+
+@pytest.mark.parametrize(("name", "n_rules", "max_length"), [("expressions", 12, 15), ("zinc_smiles", 76, 277)])
+def test_bundled_grammars(name: str, n_rules: int, max_length: int) -> None:
+    g = Grammar(name)
+    assert g.n_rules == n_rules
+    assert g.max_length == max_length
+    assert g.padding_rule == n_rules - 1
+    assert g.masks.shape == (len(g.nonterminals), n_rules)
+    # every production is allowed under exactly its own left-hand side (unproductive ones nowhere)
+    for p in g.productions:
+        rows = np.flatnonzero(g.masks[:, p.index])
+        expected = [g.nt_index[p.lhs]] if (g.productive[p.index] or p.index == g.padding_rule) else []
+        assert rows.tolist() == expected
+
+
+def test_undefined_nonterminal_is_unproductive() -> None:
+    g = Grammar("zinc_smiles")
+    uses_class = [p.index for p in g.productions if "class" in p.rhs]
+    assert uses_class and not g.productive[uses_class].any()
+
+
+def test_missing_file_names_bundled(tmp_path: Path) -> None:
+    with pytest.raises(GrammarError, match="expressions"):
+        Grammar(tmp_path / "nope.cfg")
+
+
+def test_header_required(tmp_path: Path) -> None:
+    path = tmp_path / "g.cfg"
+    path.write_text("S -> 'a'\n")
+    with pytest.raises(GrammarError, match="max_length"):
+        Grammar(path)
+
+
+def test_new_grammar_is_just_a_file(tmp_path: Path) -> None:
+    from latentbo.codecs import GrammarCodec
+
+    path = tmp_path / "ab.cfg"
+    path.write_text("#: max_length = 8\n#: padding = Nothing\n#: tokenizer = terminals\nS -> 'a' S 'b'\nS -> 'c'\nNothing -> None\n")
+    codec = GrammarCodec(path)
+    assert codec.decode(codec.one_hot(codec.encode(["a a c b b"]))) == ["a a c b b"]
+    assert codec.grammar.fingerprint != Grammar("expressions").fingerprint

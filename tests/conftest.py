@@ -1,0 +1,51 @@
+"""Shared fixtures. Real data is read from LATENTBO_DATA_DIR when set (CI points it
+at ../shared/data); otherwise the embedded defaults stand in."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from latentbo.codecs import GrammarCodec
+from latentbo.data import datasets
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    datasets.set_data_dir(None)
+
+
+@pytest.fixture(scope="session")
+def expr_codec() -> GrammarCodec:
+    return GrammarCodec("expressions")
+
+
+@pytest.fixture(scope="session")
+def zinc_codec() -> GrammarCodec:
+    return GrammarCodec("zinc_smiles")
+
+
+def _real(relpath: str) -> Path | None:
+    root = os.environ.get("LATENTBO_DATA_DIR")
+    path = Path(root) / relpath if root else None
+    return path if path is not None and path.exists() else None
+
+
+@pytest.fixture(scope="session")
+def molecules() -> list[str]:
+    """ZINC molecules when the data dir has them, else RDKit's NCI set (canonical)."""
+    path = _real("zinc250k/valid.txt")
+    if path is not None:
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return datasets._nci_5k()
+
+
+@pytest.fixture(scope="session")
+def expressions() -> list[str]:
+    path = _real("expressions/equation2_15_dataset.txt")
+    if path is not None:
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return datasets.generate_expressions(20_000)

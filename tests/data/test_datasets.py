@@ -1,0 +1,95 @@
+import gzip
+from pathlib import Path
+
+import pytest
+
+from latentbo.codecs import GrammarCodec
+from latentbo.data import DATASETS, data_dir, dataset_status, encode_dataset, load_strings, set_data_dir
+from latentbo.data.cache import cache_dir
+from latentbo.data.datasets import generate_expressions
+from latentbo.errors import DatasetError, DatasetNotFoundError
+
+
+def _layout(root: Path) -> None:
+    (root / "zinc250k").mkdir(parents=True)
+    (root / "zinc250k" / "valid.txt").write_text("CCO\nc1ccccc1\n\n")
+    (root / "moses").mkdir()
+    with gzip.open(root / "moses" / "train.csv.gz", "wt") as fh:
+        fh.write("SMILES\nCCN\nCCC\n")
+
+
+def test_env_var_and_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LATENTBO_DATA_DIR", str(tmp_path / "env"))
+    assert data_dir() == tmp_path / "env"
+    set_data_dir(tmp_path / "flag")
+    assert data_dir() == tmp_path / "flag"  # the flag wins
+
+
+def test_loaders_read_layout(tmp_path: Path) -> None:
+    _layout(tmp_path)
+    set_data_dir(tmp_path)
+    assert load_strings("zinc250k") == (["CCO", "c1ccccc1"], str(tmp_path / "zinc250k" / "valid.txt"))
+    assert load_strings("moses")[0] == ["CCN", "CCC"]
+    assert load_strings("zinc250k", limit=1)[0] == ["CCO"]
+    status = {r["name"]: r for r in dataset_status()}
+    assert status["zinc250k"]["available"] and status["zinc250k"]["bytes"] > 0
+    assert not status["mnist"]["available"]
+
+
+def test_missing_dataset_names_expected_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LATENTBO_DATA_DIR", raising=False)
+    set_data_dir(tmp_path)
+    with pytest.raises(DatasetNotFoundError, match=r"zinc250k/valid\.txt"):
+        load_strings("zinc250k")
+    set_data_dir(None)
+    with pytest.raises(DatasetNotFoundError, match="LATENTBO_DATA_DIR"):
+        load_strings("moses")
+    with pytest.raises(DatasetNotFoundError, match="unknown dataset"):
+        load_strings("nope")
+
+
+def test_empty_and_malformed_files(tmp_path: Path) -> None:
+    (tmp_path / "zinc250k").mkdir()
+    (tmp_path / "zinc250k" / "valid.txt").write_text("\n\n")
+    (tmp_path / "moses").mkdir()
+    with gzip.open(tmp_path / "moses" / "train.csv.gz", "wt") as fh:
+        fh.write("smiles_wrong_header\tx\nCC\n")
+    set_data_dir(tmp_path)
+    with pytest.raises(DatasetError, match="no data lines"):
+        load_strings("zinc250k")
+    with pytest.raises(DatasetError, match="SMILES"):
+        load_strings("moses")
+
+
+def test_expression_fallback_is_deterministic_and_parsable(tmp_path: Path) -> None:
+    set_data_dir(tmp_path)  # no expressions file there
+    strings, source = load_strings("expressions", limit=2000)
+    assert source == "embedded:expressions"
+    assert strings == generate_expressions(100_000)[:2000]
+    assert len(set(generate_expressions(3000, seed=1))) == 3000
+    batch = GrammarCodec("expressions").encode_many(strings)
+    assert not batch.failures
+    with pytest.raises(DatasetNotFoundError):
+        load_strings("expressions", allow_fallback=False)
+
+
+def test_nci_fallback_available() -> None:
+    strings, source = load_strings("nci5k")
+    assert source == "embedded:nci5k" and len(strings) > 4900
+    assert DATASETS["nci5k"].relpath is None
+
+
+def test_cache_hit_and_corrupt_entry(tmp_path: Path) -> None:
+    codec = GrammarCodec("expressions")
+    strings = ["x + 1", "x ++", "sin( x )"]
+    first, hit1 = encode_dataset(codec, strings)
+    second, hit2 = encode_dataset(codec, strings)
+    assert (hit1, hit2) == (False, True)
+    assert (second.indices == first.indices).all() and [f.index for f in second.failures] == [1]
+    (entry,) = cache_dir().glob("encoded-*.npz")
+    entry.write_bytes(b"not a zip")
+    third, hit3 = encode_dataset(codec, strings)
+    assert not hit3 and (third.indices == first.indices).all()
+    # a different grammar or different content is a different key
+    _, hit4 = encode_dataset(codec, strings[:2])
+    assert not hit4
