@@ -103,6 +103,135 @@ def demo(
         )
 
 
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="Output folder (checkpoints, config.toml, metrics.csv).")],
+    task: Annotated[str, typer.Option(help="expressions | zinc")] = "expressions",
+    model: Annotated[str, typer.Option(help="gvae | cvae | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
+    config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.", min=1)] = None,
+    decoder: Annotated[Optional[str], typer.Option(help="gru (Grammar-VAE reference) | fast (positional Transformer).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Train on the first N strings only.", min=2)] = None,
+    dataset: Annotated[Optional[str], typer.Option(help="Dataset instead of the task's (e.g. nci5k, moses).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded with the model).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Train an autoencoder (encoder + decoder + latent regulariser) on a task's data."""
+    from latentbo.data import load_strings
+    from latentbo.models import ModelConfig
+    from latentbo.tasks import get_task
+    from latentbo.training import train as run_training
+
+    overrides = ModelConfig.from_toml(config) if config else {}
+    for key, value in {"epochs": epochs, "decoder": decoder, "seed": seed}.items():
+        if value is not None:
+            overrides[key] = value
+    cfg = ModelConfig.for_model(task, model, **overrides)
+    strings, source = load_strings(dataset or get_task(task).dataset, limit=limit)
+    result = run_training(cfg, strings, out, resume=resume, progress=progress)
+    last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
+    typer.echo(json.dumps({"out": str(out), "source": source, "skipped": result.skipped,
+                           "epochs": len(result.metrics), "last_epoch": last}, indent=2, default=float))
+
+
+def _read_lines(path: Path) -> list[str]:
+    from latentbo.errors import DatasetError
+
+    if not path.is_file():
+        raise DatasetError(f"input file {path} does not exist")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not lines:
+        raise DatasetError(f"input file {path} is empty")
+    return lines
+
+
+def _read_latents(path: Path):
+    import numpy as np
+    import torch
+
+    from latentbo.errors import DatasetError
+
+    try:
+        arr = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",", ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read latent vectors from {path}: {exc}") from exc
+    if arr.ndim != 2 or arr.shape[0] == 0 or not np.isfinite(arr).all():
+        raise DatasetError(f"{path}: expected a non-empty N x d array of finite numbers, got shape {arr.shape}")
+    return torch.from_numpy(np.asarray(arr, dtype=np.float32))
+
+
+@app.command()
+def encode(
+    model: Annotated[Path, typer.Option(help="Trained model folder.")],
+    input: Annotated[Path, typer.Option(help="Text file, one string per line.")],
+    out: Annotated[Path, typer.Option(help="Output .npy or .csv of latent means (one row per kept line).")],
+) -> None:
+    """Encode strings to latent vectors; unparsable lines are skipped and reported."""
+    import numpy as np
+
+    from latentbo.models import load_model
+
+    ae = load_model(model)
+    z, batch = ae.encode_strings(_read_lines(input))
+    arr = z.numpy()
+    np.save(out, arr) if out.suffix == ".npy" else np.savetxt(out, arr, delimiter=",")
+    typer.echo(json.dumps({"encoded": len(batch.kept), "skipped": len(batch.failures),
+                           "skipped_lines": [f.index + 1 for f in batch.failures], "out": str(out)}))
+    if batch.failures:
+        typer.echo(batch.report(), err=True)
+
+
+@app.command()
+def decode(
+    model: Annotated[Path, typer.Option(help="Trained model folder.")],
+    input: Annotated[Path, typer.Option(help=".npy or .csv of latent vectors (N x d).")],
+    out: Annotated[Optional[Path], typer.Option(help="Write decoded strings here (default: stdout).")] = None,
+    stochastic: Annotated[bool, typer.Option(help="Sample from the masked decoder instead of argmax.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for stochastic decoding.")] = 0,
+) -> None:
+    """Decode latent vectors to strings; an invalid decode is written as an empty line."""
+    import torch
+
+    from latentbo.models import load_model
+
+    ae = load_model(model)
+    strings = ae.decode_latents(_read_latents(input), stochastic, torch.Generator().manual_seed(seed))
+    text = "\n".join(s or "" for s in strings) + "\n"
+    if out:
+        out.write_text(text)
+        typer.echo(json.dumps({"decoded": len(strings), "invalid": sum(s is None for s in strings), "out": str(out)}))
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+def sample(
+    model: Annotated[Path, typer.Option(help="Trained model folder.")],
+    n: Annotated[int, typer.Option("-n", help="Number of samples.", min=1)] = 1000,
+    expost: Annotated[bool, typer.Option(help="Sample the ex-post GMM fitted on training codes, not the prior.")] = False,
+    stochastic: Annotated[bool, typer.Option(help="Stochastic decoding.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="Also write the samples here.")] = None,
+) -> None:
+    """Sample latent codes, decode them and print validity, uniqueness and novelty (JSON)."""
+    from latentbo.data import load_strings
+    from latentbo.metrics import sample_quality
+    from latentbo.models import load_model
+    from latentbo.tasks import get_task
+
+    ae = load_model(model)
+    task = get_task(ae.config.task)
+    try:
+        reference, _ = load_strings(task.dataset)
+    except LatentboError:
+        reference = None
+    summary, strings = sample_quality(ae, n, seed=seed, expost=expost, stochastic=stochastic, reference=reference)
+    if out:
+        out.write_text("\n".join(s or "" for s in strings) + "\n")
+    typer.echo(json.dumps(summary, indent=2))
+
+
 def run() -> None:
     """Console-script entry point: project errors become one clear line and exit 2."""
     try:

@@ -3,22 +3,35 @@ Adding a task (or a grammar) touches this dict and a grammar file, nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from latentbo.errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Task:
+    """A task and its model defaults (the Grammar VAE's sizes, so results compare
+    with the paper); any field of :class:`latentbo.models.config.ModelConfig` may be
+    preset in ``model_defaults``."""
+
     name: str
     grammar: str
     dataset: str
     kind: str
+    model_defaults: dict = field(default_factory=dict)
 
 
 TASKS: dict[str, Task] = {
-    "expressions": Task("expressions", "expressions", "expressions", "expressions"),
-    "zinc": Task("zinc", "zinc_smiles", "zinc250k", "molecules"),
+    "expressions": Task(
+        "expressions", "expressions", "expressions", "expressions",
+        {"latent_dim": 25, "conv_channels": [2, 3, 4], "conv_kernels": [2, 3, 4], "batch_norm": True,
+         "hidden": 100, "decoder_hidden": 100, "decoder_layers": 3},
+    ),
+    "zinc": Task(
+        "zinc", "zinc_smiles", "zinc250k", "molecules",
+        {"latent_dim": 56, "conv_channels": [9, 9, 10], "conv_kernels": [9, 9, 11], "batch_norm": False,
+         "hidden": 435, "decoder_hidden": 501, "decoder_layers": 3},
+    ),
 }
 
 

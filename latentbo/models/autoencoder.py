@@ -1,0 +1,190 @@
+"""Autoencoder = encoder + decoder + regulariser, over a codec; save and load.
+
+A saved model is a folder: ``config.toml`` (resolved config), ``meta.json`` (codec
+spec with the grammar fingerprint, seed, versions, optional ex-post GMM) and
+``model.safetensors`` (weights). Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import Tensor, nn
+
+import latentbo
+from latentbo.codecs import Codec, codec_from_spec
+from latentbo.errors import CheckpointError, ConfigError, LatentboError
+from latentbo.io import atomic_write_bytes, atomic_write_text
+from latentbo.models.config import ModelConfig
+from latentbo.models.regularizers import make_regularizer
+from latentbo.models.sequence import DECODERS, ConvEncoder
+
+
+class SequenceAutoencoder(nn.Module):
+    """A grammar/character sequence autoencoder.
+
+    Args:
+        config: sizes, regulariser and its parameters.
+        codec: the codec whose ids the model reads and writes (fixes L and V).
+    """
+
+    def __init__(self, config: ModelConfig, codec: Codec) -> None:
+        super().__init__()
+        self.config = config
+        self.codec = codec
+        length, vocab, d = codec.max_length, codec.vocab_size, config.latent_dim
+        self.encoder = ConvEncoder(length, vocab, config.conv_channels, config.conv_kernels, config.hidden,
+                                   config.batch_norm)
+        self.regularizer = make_regularizer(config.regularizer, d, config.reg_params)
+        self.mu_head = nn.Linear(config.hidden, d)
+        self.var_head = nn.Linear(config.hidden, d) if self.regularizer.stochastic else None
+        self.decoder = DECODERS[config.decoder](d, length, vocab, config.decoder_hidden, config.decoder_layers)
+        self.expost_gmm: dict[str, Any] | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode_stats(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``N x L x V`` one-hot -> (``N x d`` means, ``N x d`` raw variance head or None)."""
+        h = self.encoder(x)
+        return self.mu_head(h), (self.var_head(h) if self.var_head is not None else None)
+
+    def decode_logits(self, z: Tensor) -> Tensor:
+        """``N x d`` codes -> ``N x L x V`` logits."""
+        return self.decoder(z)
+
+    def loss(self, indices: Tensor) -> dict[str, Tensor]:
+        """Training loss on a batch of ``N x L`` ids.
+
+        Returns:
+            ``loss`` (total), ``recon`` (masked cross-entropy summed over positions,
+            mean over the batch), the regulariser's terms, and the accuracies
+            ``token_acc`` (non-padding positions) and ``seq_acc`` (every position
+            right, which for the grammar codec equals exact greedy reconstruction).
+        """
+        x = self.codec.one_hot(indices)
+        mu, raw = self.encode_stats(x)
+        z, stats = self.regularizer.posterior(mu, raw)
+        logits = self.decode_logits(z)
+        mask = self.codec.target_mask(indices)
+        masked = logits.masked_fill(~mask, -1e9)
+        ce = F.cross_entropy(masked.reshape(-1, masked.shape[-1]), indices.reshape(-1).long(), reduction="none")
+        recon = ce.view(indices.shape).sum(1).mean()
+        terms = self.regularizer.loss(z, stats)
+        total = self.config.recon_weight * recon + terms["reg"]
+        penalty = self.regularizer.decoder_penalty(self.decode_logits, z, self.decoder)
+        if penalty is not None:
+            terms["decoder_penalty"] = penalty
+            total = total + penalty
+        with torch.no_grad():
+            right = masked.argmax(-1) == indices
+            real = indices != self.codec.pad_index
+            token_acc = (right & real).sum() / real.sum().clamp_min(1)
+            seq_acc = right.all(1).float().mean()
+        return {"loss": total, "recon": recon, **terms, "token_acc": token_acc, "seq_acc": seq_acc}
+
+    # -- user-facing operations (eval mode, no grad) ------------------------------
+    @torch.no_grad()
+    def encode_strings(self, strings: list[str], batch_size: int = 512) -> tuple[Tensor, Any]:
+        """Encode strings to latent means, skipping unparsable ones.
+
+        Returns:
+            ``(Z, batch)``: ``M x d`` codes of the kept strings and the
+            :class:`~latentbo.codecs.EncodedBatch` that says which were skipped.
+        """
+        self.eval()
+        batch = self.codec.encode_many(strings, workers=1)
+        idx = torch.from_numpy(batch.indices.astype(np.int64))
+        out = [self.encode_stats(self.codec.one_hot(idx[i : i + batch_size]))[0] for i in range(0, len(idx), batch_size)]
+        return (torch.cat(out) if out else torch.empty(0, self.latent_dim)), batch
+
+    @torch.no_grad()
+    def decode_latents(self, z: Tensor, stochastic: bool = False, generator: torch.Generator | None = None,
+                       batch_size: int = 512) -> list[str | None]:
+        """``N x d`` codes -> N strings (``None`` = invalid decode)."""
+        self.eval()
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ConfigError(f"latent codes must be N x {self.latent_dim}, got {tuple(z.shape)}")
+        out: list[str | None] = []
+        for i in range(0, len(z), batch_size):
+            out += self.codec.decode(self.decode_logits(z[i : i + batch_size].float()), stochastic, generator)
+        return out
+
+    @torch.no_grad()
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, expost: bool = False) -> Tensor:
+        """``n x d`` draws from the prior, or from the ex-post GMM when asked (and fitted)."""
+        if expost:
+            if self.expost_gmm is None:
+                raise ConfigError("this model has no ex-post GMM; fit one with fit_expost_gmm()")
+            g = self.expost_gmm
+            weights = torch.tensor(g["weights"])
+            comp = torch.multinomial(weights, n, replacement=True, generator=generator)
+            chol = torch.linalg.cholesky(torch.tensor(g["covariances"]))
+            eps = torch.randn(n, self.latent_dim, generator=generator)
+            return torch.tensor(g["means"])[comp] + (chol[comp] @ eps.unsqueeze(-1)).squeeze(-1)
+        return self.regularizer.prior.sample(n, generator)
+
+    def fit_expost_gmm(self, codes: Tensor, components: int = 10, seed: int = 0) -> None:
+        """Fit a full-covariance GMM on training codes (RAE's ex-post density)."""
+        from sklearn.mixture import GaussianMixture
+
+        gmm = GaussianMixture(components, covariance_type="full", random_state=seed, reg_covar=1e-4)
+        gmm.fit(codes.double().numpy())
+        self.expost_gmm = {
+            "weights": gmm.weights_.tolist(), "means": gmm.means_.tolist(), "covariances": gmm.covariances_.tolist(),
+        }
+
+
+# -- persistence ------------------------------------------------------------------
+def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "model") -> None:
+    """Write ``config.toml``, ``meta.json`` and ``<name>.safetensors`` atomically."""
+    directory = Path(directory)
+    atomic_write_text(directory / "config.toml", model.config.to_toml())
+    meta = {
+        "latentbo_version": latentbo.__version__,
+        "codec": model.codec.spec(),
+        "seed": model.config.seed,
+        "expost_gmm": model.expost_gmm,
+    }
+    atomic_write_text(directory / "meta.json", json.dumps(meta, indent=2))
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(directory / f"{name}.safetensors", st_save(state))
+
+
+def load_model(directory: str | Path, name: str = "model") -> SequenceAutoencoder:
+    """Rebuild a saved model.
+
+    Raises:
+        CheckpointError: missing or corrupt files, a grammar changed since training,
+            or weights that do not fit the config.
+    """
+    directory = Path(directory)
+    for fname in ("config.toml", "meta.json", f"{name}.safetensors"):
+        if not (directory / fname).is_file():
+            raise CheckpointError(f"{directory} is not a saved latentbo model: {fname} is missing")
+    try:
+        config = ModelConfig.from_dict(ModelConfig.from_toml(directory / "config.toml"))
+        meta = json.loads((directory / "meta.json").read_text())
+        codec = codec_from_spec(meta["codec"])
+    except CheckpointError:
+        raise
+    except (LatentboError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{directory}: unreadable config/meta: {exc}") from exc
+    model = SequenceAutoencoder(config, codec)
+    try:
+        state = st_load((directory / f"{name}.safetensors").read_bytes())
+        model.load_state_dict(state)
+    except (SafetensorError, RuntimeError, ValueError) as exc:
+        raise CheckpointError(f"{directory / (name + '.safetensors')} is corrupt or does not match config.toml: {exc}") from exc
+    model.expost_gmm = meta.get("expost_gmm")
+    model.eval()
+    return model

@@ -1,0 +1,189 @@
+"""One training loop for every autoencoder: Adam, ReduceLROnPlateau, early stopping
+on validation loss, tqdm progress, per-epoch metrics CSV, atomic checkpoints
+(best + last) and resume."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from latentbo.codecs import CharacterCodec, Codec, GrammarCodec
+from latentbo.data.cache import encode_dataset
+from latentbo.errors import CheckpointError, DatasetError
+from latentbo.io import atomic_write_bytes, atomic_write_text
+from latentbo.models.autoencoder import SequenceAutoencoder, load_model, save_model
+from latentbo.models.config import ModelConfig
+from latentbo.tasks import get_task
+
+STATE_FILE = "training_state.pt"
+
+
+@dataclass
+class TrainResult:
+    model: SequenceAutoencoder
+    metrics: pd.DataFrame
+    out_dir: Path
+    skipped: int
+
+
+def build_codec(config: ModelConfig, strings: list[str]) -> Codec:
+    """The task's grammar codec, or a character codec fitted on ``strings``."""
+    if config.codec == "grammar":
+        return GrammarCodec(get_task(config.task).grammar)
+    return CharacterCodec.fit(strings, config.char_max_length or None)
+
+
+def _batches(idx: np.ndarray, size: int, gen: torch.Generator | None):
+    order = torch.randperm(len(idx), generator=gen).numpy() if gen is not None else np.arange(len(idx))
+    for i in range(0, len(idx), size):
+        yield torch.from_numpy(idx[order[i : i + size]].astype(np.int64))
+
+
+def _evaluate(model: SequenceAutoencoder, idx: np.ndarray, batch_size: int) -> dict[str, float]:
+    model.eval()
+    sums: dict[str, float] = {}
+    n = 0
+    with torch.no_grad():
+        for batch in _batches(idx, batch_size, None):
+            terms = model.loss(batch)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
+            n += len(batch)
+    return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def train(
+    config: ModelConfig,
+    strings: list[str],
+    out_dir: str | Path,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train an autoencoder on ``strings`` and write everything to ``out_dir``.
+
+    Args:
+        config: model and training configuration (ignored on resume in favour of the
+            saved one, which must exist).
+        strings: training data (bad lines are skipped and reported in
+            ``out_dir/data_report.json``).
+        out_dir: output folder: ``config.toml``, ``meta.json``, ``model.safetensors``
+            (best), ``last.safetensors``, ``training_state.pt``, ``metrics.csv``.
+        resume: continue from ``out_dir``'s last checkpoint.
+        progress: show tqdm bars.
+
+    Raises:
+        CheckpointError: ``out_dir`` already holds a run and ``resume`` is False, or
+            resume was asked and the state is missing/corrupt.
+        DatasetError: nothing could be encoded.
+    """
+    out = Path(out_dir)
+    state_path = out / STATE_FILE
+    if resume:
+        if not state_path.exists():
+            raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
+        model = load_model(out, "last")
+        config, codec = model.config, model.codec
+    else:
+        if state_path.exists():
+            raise CheckpointError(f"{out} already holds a training run; pass --resume or choose another --out")
+        codec = build_codec(config, strings)
+    batch, _ = encode_dataset(codec, strings, progress=progress)
+    if len(batch.kept) < 2:
+        raise DatasetError(f"only {len(batch.kept)} of {len(strings)} strings could be encoded: {batch.report()}")
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "data_report.json", json.dumps({
+        "read": batch.n_input, "encoded": len(batch.kept), "skipped": len(batch.failures),
+        "skipped_by_reason": batch.failure_counts(),
+        "skipped_examples": [f.__dict__ for f in batch.failures[:20]],
+    }, indent=2))
+    if batch.failures and progress:
+        tqdm.write(f"data: {batch.report()}")
+
+    rng = np.random.default_rng(config.seed)
+    perm = rng.permutation(len(batch.kept))
+    n_val = max(1, int(round(config.val_fraction * len(perm))))
+    val_idx, train_idx = batch.indices[perm[:n_val]], batch.indices[perm[n_val:]]
+
+    torch.manual_seed(config.seed)
+    if not resume:
+        model = SequenceAutoencoder(config, codec)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
+                                                       min_lr=config.min_lr)
+    rows: list[dict] = []
+    start_epoch, best_val, bad_epochs = 0, math.inf, 0
+    if resume:
+        try:
+            state = torch.load(state_path, weights_only=True)
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
+        except Exception as exc:  # any failure here means the state file is unusable
+            raise CheckpointError(f"{state_path} is corrupt: {exc}") from exc
+        rows, start_epoch = state["rows"], state["epoch"]
+        best_val, bad_epochs = state["best_val"], state["bad_epochs"]
+
+    gen = torch.Generator()
+    for epoch in range(start_epoch, config.epochs):
+        if bad_epochs > config.patience:
+            break
+        gen.manual_seed(config.seed * 100_003 + epoch)  # epoch order independent of resume
+        model.train()
+        sums: dict[str, float] = {}
+        seen = 0
+        t0 = time.perf_counter()
+        bar = tqdm(total=len(train_idx), disable=not progress, unit="seq", desc=f"epoch {epoch + 1}/{config.epochs}")
+        for xb in _batches(train_idx, config.batch_size, gen):
+            terms = model.loss(xb)
+            opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            opt.step()
+            model.regularizer.after_step({k: v.detach() for k, v in terms.items()})
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(xb)
+            seen += len(xb)
+            bar.update(len(xb))
+            bar.set_postfix(loss=f"{float(terms['loss'].detach()):.3f}")
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        val = _evaluate(model, val_idx, config.batch_size)
+        if not math.isfinite(val["loss"]):
+            raise DatasetError(f"validation loss became {val['loss']} at epoch {epoch + 1}; lower lr or check data")
+        sched.step(val["loss"])
+        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / elapsed,
+               **{f"train_{k}": v / seen for k, v in sums.items()}, **{f"val_{k}": v for k, v in val.items()},
+               **model.regularizer.log_state()}
+        rows.append(row)
+        save_model(model, out, "last")
+        if val["loss"] < best_val:
+            best_val, bad_epochs = val["loss"], 0
+            save_model(model, out, "model")
+        else:
+            bad_epochs += 1
+        buf = io.BytesIO()
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                    "rows": rows, "epoch": epoch + 1, "best_val": best_val, "bad_epochs": bad_epochs}, buf)
+        atomic_write_bytes(state_path, buf.getvalue())
+        atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+        if progress:
+            tqdm.write(f"epoch {epoch + 1}: val loss {val['loss']:.4f} seq acc {val['seq_acc']:.3f} "
+                       f"({seen / elapsed:.0f} samples/s)")
+
+    best = load_model(out, "model")
+    with torch.no_grad():
+        codes = torch.cat([best.encode_stats(codec.one_hot(b))[0] for b in _batches(train_idx, 1024, None)])
+    best.fit_expost_gmm(codes, components=min(10, len(codes)), seed=config.seed)
+    save_model(best, out, "model")
+    return TrainResult(best, pd.DataFrame(rows), out, len(batch.failures))
+
+
+__all__ = ["TrainResult", "build_codec", "train"]

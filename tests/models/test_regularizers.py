@@ -1,0 +1,169 @@
+"""The math of every regulariser, checked against references or known minima."""
+
+import math
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from latentbo.errors import ConfigError
+from latentbo.models.priors import GaussianPrior, GMMPrior
+from latentbo.models.regularizers import (
+    REGULARIZERS,
+    WELBO,
+    cv_loss,
+    imq_mmd,
+    ks_loss,
+    make_regularizer,
+)
+
+gen = torch.Generator().manual_seed(0)
+
+
+def test_registry_has_all() -> None:
+    assert set(REGULARIZERS) >= {"vae", "cvvae", "rae", "wae_mmd", "gmm_dae", "welbo", "edvae"}
+    with pytest.raises(ConfigError, match="unknown regulariser"):
+        make_regularizer("nope", 4)
+    with pytest.raises(ConfigError, match="no parameter"):
+        make_regularizer("vae", 4, {"betta": 1})
+
+
+def test_vae_kl_matches_torch_distributions() -> None:
+    mu, raw = torch.randn(32, 5, generator=gen), torch.randn(32, 5, generator=gen)
+    for reduction in ("mean", "sum"):
+        reg = make_regularizer("vae", 5, {"kl_reduction": reduction, "beta": 2.0})
+        _, stats = reg.posterior(mu, raw)
+        ref = kl_divergence(Normal(mu, torch.exp(0.5 * raw)), Normal(0.0, 1.0))
+        ref = ref.mean(1) if reduction == "mean" else ref.sum(1)
+        terms = reg.loss(mu, stats)
+        torch.testing.assert_close(terms["kl"], ref.mean())
+        torch.testing.assert_close(terms["reg"], 2.0 * ref.mean())
+
+
+def test_posterior_noise_only_in_training() -> None:
+    reg = make_regularizer("vae", 3, {"noise_std": 1.0})
+    mu, raw = torch.zeros(1000, 3), torch.zeros(1000, 3)
+    z, _ = reg.posterior(mu, raw)
+    assert 0.9 < float(z.std()) < 1.1
+    reg.eval()
+    assert torch.equal(reg.posterior(mu, raw)[0], mu)
+
+
+def test_cvvae_fixed_sigma_and_embedding() -> None:
+    reg = make_regularizer("cvvae", 2, {"sigma": 0.7})
+    mu = torch.zeros(20_000, 2)
+    z, stats = reg.posterior(mu, None)
+    assert abs(float(z.std()) - 0.7) < 0.02
+    assert float(reg.loss(z, {"mu": torch.ones(4, 2)})["embedding"]) == pytest.approx(1.0)
+
+
+def test_ks_zero_at_exact_quantiles_and_grows_with_shift() -> None:
+    n = 200
+    q = torch.special.ndtri(torch.arange(1, n + 1) / (n + 1)).unsqueeze(1).repeat(1, 3)
+    prior = GaussianPrior(3)
+    # at the quantiles the gap is only the i/N vs i/(N+1) offset
+    assert float(ks_loss(q, prior.cdf)) < 1e-4
+    assert float(ks_loss(q + 1.0, prior.cdf)) > 50 * float(ks_loss(q, prior.cdf))
+
+
+def test_gmm_dae_losses_minimal_on_prior_samples() -> None:
+    reg = make_regularizer("gmm_dae", 10, {"modes": 10, "sigma": 0.5, "batch_size": 200})
+    prior = reg.prior
+    on_prior = [reg.loss(prior.sample(200, gen), {}) for _ in range(20)]
+    # the calibration makes lambda * mean loss on prior batches = 1 for each term
+    ks = torch.stack([t["ks"] for t in on_prior]).mean() * reg.lambda_ks
+    cv = torch.stack([t["cv"] for t in on_prior]).mean() * reg.lambda_cv
+    assert 0.7 < float(ks) < 1.4 and 0.7 < float(cv) < 1.4
+    z = prior.sample(200, gen)
+    shifted = reg.loss(z + 1.0, {})
+    mixed = torch.randn(10, 10, generator=gen)
+    correlated = reg.loss(z @ mixed, {})
+    assert float(shifted["ks"] * reg.lambda_ks) > 10
+    assert float(correlated["cv"] * reg.lambda_cv) > 10
+
+
+def test_cv_loss_formula() -> None:
+    z = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
+    # biased covariance = diag(0.5, 2)
+    assert float(cv_loss(z, torch.zeros(2, 2))) == pytest.approx((0.25 + 4) / 4)
+    assert float(cv_loss(z, torch.diag(torch.tensor([0.5, 2.0])))) == pytest.approx(0.0)
+
+
+def test_gmm_prior_covariance_formula() -> None:
+    prior = GMMPrior(torch.tensor([[1.0, 0.0], [-1.0, 0.0]]), sigma=0.5)
+    torch.testing.assert_close(prior.covariance(), torch.tensor([[1.25, 0.0], [0.0, 0.25]]))
+
+
+def test_welbo_w2_matches_numeric_estimate() -> None:
+    reg = make_regularizer("welbo", 4)
+    mu = torch.tensor([[0.5, -1.0, 0.0, 2.0]])
+    raw = torch.tensor([[0.0, 1.0, -1.0, 2.0]])
+    _, stats = reg.posterior(mu, raw)
+    sigma = stats["sigma"][0]
+    assert (sigma <= 1).all()
+    closed = float(reg.loss(mu, stats)["w2"])
+    # W2 between 1-D distributions = L2 distance of quantile functions (sorted samples)
+    n = 400_000
+    eps = torch.randn(n, 4, generator=gen)
+    a, _ = torch.sort(mu[0] + sigma * eps, dim=0)
+    b, _ = torch.sort(torch.randn(n, 4, generator=gen), dim=0)
+    numeric = float(((a - b) ** 2).mean(0).sum())
+    assert closed == pytest.approx(numeric, rel=0.02)
+
+
+def test_welbo_schedule() -> None:
+    assert WELBO.schedule_beta(0.0, 1.0) == pytest.approx(1 / (1 + math.e) - 1)
+    assert WELBO.schedule_beta(0.0, -1.0) == pytest.approx(1 / (1 + math.exp(-1)))
+    reg = make_regularizer("welbo", 2)
+    for _ in range(20):  # W2 persistently above KL -> lambda decreases
+        reg.after_step({"w2": torch.tensor(5.0), "kl": torch.tensor(1.0)})
+    assert float(reg.lam) < 1.0
+    state = reg.log_state()
+    assert state["T"] == pytest.approx(4.0) and state["lambda"] == float(reg.lam)
+    reg2 = make_regularizer("welbo", 2)
+    for _ in range(20):  # W2 below KL -> lambda increases
+        reg2.after_step({"w2": torch.tensor(1.0), "kl": torch.tensor(3.0)})
+    assert float(reg2.lam) > 1.0
+
+
+def test_imq_mmd_small_for_same_distribution() -> None:
+    x, y = torch.randn(300, 4, generator=gen), torch.randn(300, 4, generator=gen)
+    same = float(imq_mmd(x, y, 1.0))
+    shifted = float(imq_mmd(x + 1.5, y, 1.0))
+    assert abs(same) < 0.01 and shifted > 10 * max(abs(same), 1e-3)
+    reg = make_regularizer("wae_mmd", 4, {"lam": 3.0})
+    terms = reg.loss(x + 1.5, {})
+    assert float(terms["reg"]) == pytest.approx(3.0 * float(terms["mmd"]))
+
+
+def test_edvae_estimators() -> None:
+    reg = make_regularizer("edvae", 2)
+    n = 64
+    # far-apart tight posteriors: InfoNCE reaches its log N ceiling
+    mu = 100 * torch.randn(n, 2, generator=gen)
+    raw = torch.full((n, 2), -10.0)
+    z, stats = reg.posterior(mu, raw)
+    terms = reg.loss(z, stats)
+    assert float(terms["infonce"]) == pytest.approx(math.log(n), abs=1e-3)
+    # identical posteriors: no information
+    mu0 = torch.zeros(n, 2)
+    z0, stats0 = reg.posterior(mu0, torch.zeros(n, 2))
+    assert abs(float(reg.loss(z0, stats0)["infonce"])) < 1e-5
+    # cross-entropy against N(0, I) is the Monte-Carlo -E log p(z)
+    ce = float(reg.loss(z0, stats0)["cross_entropy"])
+    assert ce == pytest.approx(float(-GaussianPrior(2).log_prob(z0).mean()))
+    gmm = make_regularizer("edvae", 2, {"prior": "gmm", "modes": 2})
+    assert isinstance(gmm.prior, GMMPrior)
+
+
+def test_rae_decoder_penalties() -> None:
+    dec = torch.nn.Linear(3, 5)
+    l2 = make_regularizer("rae", 3, {"decoder_reg": "l2", "decoder_weight": 0.5})
+    expected = 0.5 * sum(float((p.detach() ** 2).sum()) for p in dec.parameters())
+    assert float(l2.decoder_penalty(dec, torch.zeros(2, 3), dec)) == pytest.approx(expected, rel=1e-5)
+    gp = make_regularizer("rae", 3, {"decoder_reg": "gp", "decoder_weight": 1.0})
+    # linear decoder: ||J||_F^2 = ||W||_F^2, the probe estimate is unbiased
+    est = torch.stack([gp.decoder_penalty(dec, torch.zeros(1, 3), dec) for _ in range(3000)]).mean()
+    assert float(est) == pytest.approx(float((dec.weight**2).sum()), rel=0.1)
+    with pytest.raises(ConfigError):
+        make_regularizer("rae", 3, {"decoder_reg": "l1"})

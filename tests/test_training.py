@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from latentbo.data.datasets import generate_expressions
+from latentbo.errors import CheckpointError
+from latentbo.metrics import sample_quality
+from latentbo.models import MODELS, ModelConfig, load_model
+from latentbo.training import train
+
+TINY = {"hidden": 32, "decoder_hidden": 48, "decoder_layers": 1, "latent_dim": 4, "batch_size": 64,
+        "lr": 3e-3, "patience": 10}
+DATA = generate_expressions(400, seed=3)
+
+
+@pytest.mark.parametrize("model", sorted(MODELS))
+def test_short_training_lowers_loss(model: str, tmp_path: Path) -> None:
+    cfg = ModelConfig.for_model("expressions", model, epochs=4, **TINY)
+    result = train(cfg, DATA, tmp_path, progress=False)
+    m = result.metrics
+    assert list(m["epoch"]) == [1, 2, 3, 4]
+    assert m["train_recon"].iloc[-1] < m["train_recon"].iloc[0]
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    for col in ("train_loss", "val_loss", "val_token_acc", "val_seq_acc", "samples_per_s"):
+        assert col in metrics
+    assert {"config.toml", "meta.json", "model.safetensors", "last.safetensors", "data_report.json"} <= {
+        p.name for p in tmp_path.iterdir()
+    }
+    summary, _ = sample_quality(load_model(tmp_path), 20, reference=DATA)
+    assert {"n", "valid_fraction", "unique_fraction", "novel_fraction"} <= set(summary)
+
+
+def test_welbo_logs_schedule(tmp_path: Path) -> None:
+    cfg = ModelConfig.for_model("expressions", "welbo", epochs=2, **TINY)
+    m = train(cfg, DATA, tmp_path, progress=False).metrics
+    assert {"lambda", "T"} <= set(m.columns)
+
+
+def test_resume_reproduces_uninterrupted(tmp_path: Path) -> None:
+    cfg = ModelConfig.for_model("expressions", "gvae", epochs=4, **TINY)
+    full = train(cfg, DATA, tmp_path / "full", progress=False)
+    part_cfg = ModelConfig.for_model("expressions", "gvae", epochs=2, **TINY)
+    train(part_cfg, DATA, tmp_path / "part", progress=False)
+    # "interrupted" after 2 epochs: raise the epoch budget in the saved config, resume
+    toml = (tmp_path / "part" / "config.toml").read_text().replace("epochs = 2", "epochs = 4")
+    (tmp_path / "part" / "config.toml").write_text(toml)
+    resumed = train(part_cfg, DATA, tmp_path / "part", resume=True, progress=False)
+    pd.testing.assert_frame_equal(
+        full.metrics.drop(columns="samples_per_s"), resumed.metrics.drop(columns="samples_per_s"), rtol=1e-5
+    )
+    a, b = load_file(tmp_path / "full" / "last.safetensors"), load_file(tmp_path / "part" / "last.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_existing_run_needs_resume(tmp_path: Path) -> None:
+    cfg = ModelConfig.for_model("expressions", "gvae", epochs=1, **TINY)
+    train(cfg, DATA, tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="--resume"):
+        train(cfg, DATA, tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        train(cfg, DATA, tmp_path / "empty", resume=True, progress=False)
+    (tmp_path / "training_state.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        train(cfg, DATA, tmp_path, resume=True, progress=False)
+
+
+def test_bad_lines_are_reported(tmp_path: Path) -> None:
+    import json
+
+    cfg = ModelConfig.for_model("expressions", "gvae", epochs=1, **TINY)
+    result = train(cfg, [*DATA[:50], "x ++ 1", "cos( x )"], tmp_path, progress=False)
+    report = json.loads((tmp_path / "data_report.json").read_text())
+    assert result.skipped == 2 and report["skipped"] == 2
+    assert report["skipped_by_reason"] == {"syntax": 1, "unknown_token": 1}
