@@ -87,20 +87,68 @@ def grammar_check(
 
 @app.command()
 def demo(
-    limit: Annotated[int, typer.Option(help="Strings per dataset.", min=1)] = 20_000,
+    out: Annotated[Path, typer.Option(help="Folder for the demo model and campaign.")] = Path("runs/demo"),
+    seed: Annotated[int, typer.Option(help="Seed for training and BO.")] = 0,
 ) -> None:
-    """Run the main job on embedded data (no data dir needed): the grammar round trip of generated expressions and of RDKit's bundled NCI molecules."""
-    from latentbo.codecs import GrammarCodec
-    from latentbo.codecs.check import round_trip_report
+    """Run the main job end to end on embedded data (no data dir needed): train a small GMM-DAE on expressions generated from the grammar, then a small BO campaign fitting 1/3 + x + sin(x*x); prints top-3 and validity."""
+    from latentbo.bo import Campaign, CampaignConfig
     from latentbo.data import load_strings
+    from latentbo.models import ModelConfig
+    from latentbo.training import train as run_training
 
-    for task, grammar, dataset in [("expressions", "expressions", "expressions"), ("zinc", "zinc_smiles", "nci5k")]:
-        strings, source = load_strings(dataset, limit=limit)
-        r = round_trip_report(GrammarCodec(grammar), strings)
-        typer.echo(
-            f"{task:<12} {source:<40} read {r['read']:>6}  parsed {r['parsed']:>6}  "
-            f"round-trip exact {r['round_trip_fraction']:.4f}  {r['per_second']:,.0f} strings/s  failures {r['failures']}"
-        )
+    strings, source = load_strings("expressions", limit=20_000)
+    model_dir, bo_dir = out / "model", out / "bo"
+    if not (model_dir / "model.safetensors").exists():
+        cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=4, seed=seed)
+        typer.echo(f"training gmm_dae on {len(strings)} expressions from {source} ...")
+        run_training(cfg, strings, model_dir, resume=(model_dir / "training_state.pt").exists())
+    bo_cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000,
+                            gp_points=300, acquisition="turbo", n_decode=5)
+    summary = Campaign(model_dir, bo_cfg, bo_dir).run(resume=(bo_dir / "campaign.json").exists())
+    _print_summary(summary, bo_dir)
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    top = [summary["top3"][f"top{i}"] for i in (1, 2, 3)]
+    fv, avg = summary["fraction_valid"], summary["average_score"]
+    fmt = lambda d: "-" if d["mean"] is None else f"{d['mean']:.3f} +- {d['std']:.3f}"  # noqa: E731
+    typer.echo(f"objective {summary['objective']} ({'higher' if summary['maximize'] else 'lower'} is better), "
+               f"{len(summary['trials'])} trials, {summary['evaluations']} evaluations")
+    typer.echo("top-3 (mean +- std over trials): " + " | ".join(fmt(t) for t in top))
+    typer.echo(f"fraction valid: {fmt(fv)}   average valid score: {fmt(avg)}")
+    if summary["best"]:
+        typer.echo(f"best: {summary['best']['string']!r} = {summary['best']['score']:.4f} "
+                   f"(best initial-data score {summary['initial_best']:.4f})")
+    typer.echo(f"outputs: {out}/summary.json, summary.csv, report.md, best_so_far.png")
+
+
+@app.command()
+def bo(
+    model: Annotated[Path, typer.Option(help="Trained model folder (from `latentbo train`).")],
+    out: Annotated[Path, typer.Option(help="Campaign output folder.")],
+    objective: Annotated[str, typer.Option(help="plogp | logp | qed | expr | expr_wr | module:function")] = "expr",
+    target: Annotated[Optional[str], typer.Option(help="Target expression or CSV of x,y for expr objectives.")] = None,
+    iterations: Annotated[int, typer.Option(min=1)] = 5,
+    batch: Annotated[int, typer.Option(help="Points per iteration (q).", min=1)] = 50,
+    trials: Annotated[int, typer.Option(help="Independent trials (seeds recorded).", min=1)] = 5,
+    seed: Annotated[int, typer.Option(help="Campaign seed; trial t uses seed*1000+t.")] = 0,
+    acquisition: Annotated[str, typer.Option(help="qlogei (batch log-EI) | turbo (trust region + Thompson sampling).")] = "qlogei",
+    bounds: Annotated[str, typer.Option(help="data (box of the initial codes) | prior (+-3 sd of the prior).")] = "data",
+    init_size: Annotated[int, typer.Option(help="Initial points drawn from the dataset.", min=1)] = 2000,
+    gp_points: Annotated[int, typer.Option(help="Max initial points in the GP (best half + random half).", min=1)] = 1000,
+    n_decode: Annotated[int, typer.Option(help="Stochastic decodes per candidate.", min=1)] = 10,
+    dataset: Annotated[Optional[str], typer.Option(help="Initial-data dataset (default: the model's task).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted campaign in --out.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run a latent-space BO campaign: GP on latent codes, batch acquisition, decode, score; writes per-trial JSONL, summary.json/csv, report.md and plots."""
+    from latentbo.bo import Campaign, CampaignConfig
+
+    cfg = CampaignConfig(objective=objective, target=target, iterations=iterations, batch=batch, trials=trials,
+                         seed=seed, acquisition=acquisition, bounds=bounds, init_size=init_size, gp_points=gp_points,
+                         n_decode=n_decode, dataset=dataset)
+    summary = Campaign(model, cfg, out).run(resume=resume, progress=progress)
+    _print_summary(summary, out)
 
 
 @app.command()

@@ -1,0 +1,94 @@
+"""Proposal of the next batch of latent points: batch log-EI or a TuRBO-style trust
+region with Thompson sampling."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from botorch.acquisition.logei import qLogExpectedImprovement
+from botorch.generation.sampling import MaxPosteriorSampling
+from botorch.models import SingleTaskGP
+from botorch.optim import optimize_acqf
+from torch import Tensor
+from torch.quasirandom import SobolEngine
+
+
+def propose_qlogei(model: SingleTaskGP, best_f: float, bounds: Tensor, q: int, num_restarts: int,
+                   raw_samples: int, seed: int, sequential: bool = True) -> Tensor:
+    """Maximise qLogEI inside ``bounds`` with BoTorch's ``optimize_acqf``.
+
+    Returns:
+        ``q x d`` candidates.
+    """
+    torch.manual_seed(seed)
+    acq = qLogExpectedImprovement(model, best_f=best_f)
+    cand, _ = optimize_acqf(acq, bounds=bounds.double(), q=q, num_restarts=num_restarts, raw_samples=raw_samples,
+                            sequential=sequential, options={"batch_limit": 8, "maxiter": 100})
+    return cand.detach()
+
+
+@dataclass
+class TrustRegion:
+    """TuRBO-1 state (Eriksson et al. 2019): side length in the unit cube, grown
+    after ``success_tolerance`` improving batches, shrunk after
+    ``failure_tolerance`` non-improving ones, restarted when below ``length_min``."""
+
+    dim: int
+    length: float = 0.8
+    length_min: float = 0.5**7
+    length_max: float = 1.6
+    successes: int = 0
+    failures: int = 0
+    success_tolerance: int = 3
+    failure_tolerance: int = 0
+    best: float = -math.inf
+
+    def __post_init__(self) -> None:
+        if self.failure_tolerance <= 0:
+            self.failure_tolerance = max(4, self.dim // 10)
+
+    def update(self, batch_best: float) -> None:
+        if batch_best > self.best + 1e-3 * abs(self.best if math.isfinite(self.best) else 1.0):
+            self.successes, self.failures = self.successes + 1, 0
+        else:
+            self.successes, self.failures = 0, self.failures + 1
+        if self.successes >= self.success_tolerance:
+            self.length, self.successes = min(2 * self.length, self.length_max), 0
+        elif self.failures >= self.failure_tolerance:
+            self.length, self.failures = self.length / 2, 0
+        if self.length < self.length_min:
+            self.length = 0.8  # restart the region
+        self.best = max(self.best, batch_best)
+
+
+def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, state: TrustRegion, q: int,
+                  seed: int, n_candidates: int = 2000) -> Tensor:
+    """Thompson sampling on Sobol candidates in a trust region around the best point.
+
+    The region is a box of side ``state.length`` (in the normalised unit cube),
+    stretched per dimension by the GP's lengthscales, as in TuRBO.
+    """
+    torch.manual_seed(seed)
+    lo, hi = bounds[0].double(), bounds[1].double()
+    unit = (x.double() - lo) / (hi - lo)
+    center = unit[y.argmax()]
+    ls = model.covar_module.lengthscale.detach().view(-1).double()
+    weights = ls / ls.mean()
+    weights = weights / weights.prod().pow(1.0 / len(weights))
+    tr_lo = (center - weights * state.length / 2).clamp(0, 1)
+    tr_hi = (center + weights * state.length / 2).clamp(0, 1)
+    sobol = SobolEngine(x.shape[-1], scramble=True, seed=seed)
+    pert = tr_lo + (tr_hi - tr_lo) * sobol.draw(n_candidates).double()
+    # perturb only a few dimensions per candidate (TuRBO's trick for higher d)
+    prob = min(20.0 / x.shape[-1], 1.0)
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.rand(n_candidates, x.shape[-1], generator=gen) <= prob
+    empty = mask.sum(1) == 0
+    mask[empty, torch.randint(x.shape[-1], (int(empty.sum()),), generator=gen)] = True
+    cand_unit = torch.where(mask, pert, center.expand_as(pert))
+    cand = lo + (hi - lo) * cand_unit
+    with torch.no_grad():
+        chosen = MaxPosteriorSampling(model=model, replacement=False)(cand, num_samples=q)
+    return chosen.detach()

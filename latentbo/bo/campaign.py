@@ -1,0 +1,248 @@
+"""The BO campaign: fit -> propose -> decode -> score -> record, per iteration, per
+trial, with atomic checkpoints after every iteration and exact resume.
+
+Layout of ``out_dir``::
+
+    campaign.json              resolved config, model folder, seeds
+    init.npz                   initial codes and scores (encoded and scored once)
+    trial_<t>/evaluations.jsonl  every evaluation of trial t
+    trial_<t>/state.pt         iteration reached, GP hyperparameters, trust region
+    summary.json, summary.csv, report.md, best_so_far.png, top_molecules.png
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
+from latentbo.bo.surrogate import fit_gp, select_subset
+from latentbo.data import load_strings
+from latentbo.errors import CheckpointError, ConfigError, DatasetError
+from latentbo.io import atomic_write_bytes, atomic_write_text
+from latentbo.metrics import molecule_valid
+from latentbo.models import SequenceAutoencoder, load_model
+from latentbo.models.priors import GMMPrior
+from latentbo.objectives import Objective, make_objective
+from latentbo.tasks import get_task
+
+
+@dataclass
+class CampaignConfig:
+    """Campaign settings; defaults are the paper's protocol (5 x 50, 5 trials).
+
+    Attributes:
+        objective: registry name (``plogp``, ``expr``, ``expr_wr``, ``qed``, ``logp``) or ``module:function``.
+        target: expression string or CSV path for ``expr`` objectives.
+        iterations, batch, trials: budget = iterations x batch per trial.
+        seed: campaign seed; trial t uses ``seed * 1000 + t``.
+        init_size: initial points drawn (seeded) from the dataset, shared by all trials.
+        gp_points: at most this many initial points enter the GP (best half + random half).
+        acquisition: ``qlogei`` (batch log-EI, sequential greedy) or ``turbo``.
+        bounds: ``data`` (box spanned by the initial codes) or ``prior`` (+-3 sd of the prior).
+        n_decode: stochastic decodes per candidate; the most frequent valid string wins.
+        num_restarts, raw_samples: ``optimize_acqf`` settings.
+        dataset: dataset name (default: the model's task dataset).
+    """
+
+    objective: str = "expr"
+    target: str | None = None
+    iterations: int = 5
+    batch: int = 50
+    trials: int = 5
+    seed: int = 0
+    init_size: int = 2000
+    gp_points: int = 1000
+    acquisition: str = "qlogei"
+    bounds: str = "data"
+    n_decode: int = 10
+    num_restarts: int = 4
+    raw_samples: int = 256
+    dataset: str | None = None
+
+    def validate(self) -> None:
+        if self.acquisition not in ("qlogei", "turbo"):
+            raise ConfigError(f"acquisition must be 'qlogei' or 'turbo', got {self.acquisition!r}")
+        if self.bounds not in ("data", "prior"):
+            raise ConfigError(f"bounds must be 'data' or 'prior', got {self.bounds!r}")
+        for name in ("iterations", "batch", "trials", "init_size", "gp_points", "n_decode"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+
+
+class Campaign:
+    """A latent-space BO campaign.
+
+    Args:
+        model_dir: a folder written by ``latentbo train``.
+        config: the campaign settings.
+        out_dir: where every output and checkpoint goes.
+    """
+
+    def __init__(self, model_dir: str | Path, config: CampaignConfig, out_dir: str | Path) -> None:
+        config.validate()
+        self.model_dir = Path(model_dir)
+        self.config = config
+        self.out = Path(out_dir)
+        self.model: SequenceAutoencoder = load_model(self.model_dir)
+        self.task = get_task(self.model.config.task)
+        self.objective: Objective = make_objective(config.objective, config.target)
+        self.sign = 1.0 if self.objective.maximize else -1.0
+
+    # -- validity -----------------------------------------------------------------
+    def is_valid(self, s: str | None) -> bool:
+        if s is None:
+            return False
+        return molecule_valid(s) if self.task.kind == "molecules" else True
+
+    def decode_candidates(self, z: Tensor, seed: int) -> list[str | None]:
+        """Decode each candidate ``n_decode`` times (stochastic); keep the most
+        frequent valid string, ``None`` when no decode is valid."""
+        n = self.config.n_decode
+        gen = torch.Generator().manual_seed(seed)
+        rep = z.float().repeat_interleave(n, dim=0)
+        decoded = self.model.decode_latents(rep, stochastic=n > 1, generator=gen)
+        out: list[str | None] = []
+        for i in range(len(z)):
+            counts = Counter(s for s in decoded[i * n : (i + 1) * n] if self.is_valid(s))
+            out.append(counts.most_common(1)[0][0] if counts else None)
+        return out
+
+    # -- initial data -----------------------------------------------------------------
+    def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str]]:
+        """Codes, scores (NaN = invalid) and strings of the initial set, computed once
+        and cached in ``init.npz`` / ``init_strings.json``."""
+        path = self.out / "init.npz"
+        if path.exists():
+            with np.load(path) as z:
+                return torch.from_numpy(z["codes"]), z["scores"], json.loads((self.out / "init_strings.json").read_text())
+        strings, source = load_strings(self.config.dataset or self.task.dataset)
+        rng = np.random.default_rng(self.config.seed)
+        pick = rng.choice(len(strings), size=min(self.config.init_size, len(strings)), replace=False)
+        chosen = [strings[i] for i in np.sort(pick)]
+        codes, batch = self.model.encode_strings(chosen)
+        kept = [chosen[i] for i in batch.kept]
+        scores = np.asarray(self.objective(kept), dtype=float)
+        if not np.isfinite(scores).any():
+            raise DatasetError(f"no initial string from {source} has a finite {self.objective.name} score")
+        buf = io.BytesIO()
+        np.savez(buf, codes=codes.numpy(), scores=scores)
+        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_text(self.out / "init_strings.json", json.dumps(kept))
+        if progress and batch.failures:
+            tqdm.write(f"initial data: {batch.report()}")
+        return codes, scores, kept
+
+    def box(self, codes: Tensor) -> Tensor:
+        """``2 x d`` search box."""
+        if self.config.bounds == "data":
+            lo, hi = codes.min(0).values, codes.max(0).values
+            return torch.stack([lo, torch.maximum(hi, lo + 1e-6)]).double()
+        prior = self.model.regularizer.prior
+        if isinstance(prior, GMMPrior):
+            lo, hi = prior.means.min(0).values - 3 * prior.sigma, prior.means.max(0).values + 3 * prior.sigma
+            return torch.stack([lo, hi]).double()
+        return torch.stack([-3 * torch.ones(self.model.latent_dim), 3 * torch.ones(self.model.latent_dim)]).double()
+
+    # -- running ------------------------------------------------------------------------
+    def run(self, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+        """Run (or resume) every trial, then write the summaries and plots.
+
+        Raises:
+            CheckpointError: ``out_dir`` holds a campaign and ``resume`` is False, or
+                the saved campaign used different settings.
+        """
+        meta_path = self.out / "campaign.json"
+        meta = {"config": dataclasses.asdict(self.config), "model": str(self.model_dir.resolve()),
+                "trial_seeds": [self.trial_seed(t) for t in range(self.config.trials)]}
+        if meta_path.exists():
+            if not resume:
+                raise CheckpointError(f"{self.out} already holds a campaign; pass --resume or choose another --out")
+            saved = json.loads(meta_path.read_text())
+            if saved["config"] != meta["config"]:
+                raise CheckpointError(f"{self.out} was run with different settings: {saved['config']}")
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(meta_path, json.dumps(meta, indent=2))
+        codes, scores, init_strings = self.initial_data(progress)
+        all_records = []
+        for t in range(self.config.trials):
+            all_records.append(self.run_trial(t, codes, scores, progress))
+        from latentbo.reports import write_campaign_reports
+
+        return write_campaign_reports(self.out, self.objective, all_records, meta, init_scores=scores)
+
+    def trial_seed(self, t: int) -> int:
+        return self.config.seed * 1000 + t
+
+    def run_trial(self, t: int, init_codes: Tensor, init_scores: np.ndarray, progress: bool) -> list[dict]:
+        cfg = self.config
+        tdir = self.out / f"trial_{t}"
+        tdir.mkdir(exist_ok=True)
+        rec_path, state_path = tdir / "evaluations.jsonl", tdir / "state.pt"
+        seed = self.trial_seed(t)
+        records: list[dict] = []
+        start_it, gp_state, elapsed = 0, None, 0.0
+        tr = TrustRegion(self.model.latent_dim)
+        if state_path.exists():
+            try:
+                state = torch.load(state_path, weights_only=False)
+                records = [json.loads(line) for line in rec_path.read_text().splitlines() if line.strip()]
+            except Exception as exc:  # unreadable checkpoint: say so rather than guess
+                raise CheckpointError(f"{tdir} holds a corrupt checkpoint: {exc}") from exc
+            start_it, gp_state, elapsed = state["iteration"], state["gp_state"], state["elapsed"]
+            tr = TrustRegion(**state["trust_region"])
+            if len(records) != start_it * cfg.batch:
+                raise CheckpointError(f"{tdir}: {len(records)} evaluations on disk, expected {start_it * cfg.batch}")
+        valid_init = np.flatnonzero(np.isfinite(init_scores))
+        subset = valid_init[select_subset(self.sign * init_scores[valid_init], cfg.gp_points, np.random.default_rng(seed))]
+        bounds = self.box(init_codes[valid_init])
+        if not np.isfinite(tr.best):
+            tr.best = float(np.nanmax(self.sign * init_scores))
+        bar = tqdm(total=cfg.iterations, initial=start_it, disable=not progress, desc=f"trial {t}", unit="it")
+        for it in range(start_it, cfg.iterations):
+            t0 = time.perf_counter()
+            it_seed = seed * 1000 + it
+            done = [r for r in records if r["valid"]]
+            x = torch.cat([init_codes[subset].double(),
+                           torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
+            y = torch.from_numpy(np.concatenate([self.sign * init_scores[subset],
+                                                 [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
+            gp = fit_gp(x, y, bounds, gp_state)
+            gp_state = {k: v.detach().clone() for k, v in gp.state_dict().items()}
+            if cfg.acquisition == "turbo":
+                cand = propose_turbo(gp, x, y.squeeze(-1), bounds, tr, cfg.batch, it_seed)
+            else:
+                cand = propose_qlogei(gp, float(y.max()), bounds, cfg.batch, cfg.num_restarts, cfg.raw_samples, it_seed)
+            strings = self.decode_candidates(cand.float(), it_seed)
+            vals = np.asarray(self.objective(strings), dtype=float)
+            details = self.objective.details(strings)
+            elapsed += time.perf_counter() - t0
+            batch_best = -np.inf
+            for z, s, v, d in zip(cand, strings, vals, details):
+                valid = s is not None and bool(np.isfinite(v))
+                records.append({"trial": t, "iteration": it, "seed": it_seed, "latent": [float(a) for a in z],
+                                "string": s, "valid": valid, "score": float(v) if valid else None,
+                                "details": d, "wall_time": elapsed})
+                if valid:
+                    batch_best = max(batch_best, self.sign * float(v))
+            tr.update(batch_best)
+            atomic_write_text(rec_path, "".join(json.dumps(r) + "\n" for r in records))
+            buf = io.BytesIO()
+            torch.save({"iteration": it + 1, "gp_state": gp_state, "elapsed": elapsed,
+                        "trust_region": dataclasses.asdict(tr)}, buf)
+            atomic_write_bytes(state_path, buf.getvalue())
+            bar.update(1)
+        bar.close()
+        return records
+

@@ -1,0 +1,157 @@
+"""Campaign summaries (JSON, CSV, Markdown) and plots (best-so-far, molecule grid)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from latentbo.io import atomic_write_text
+from latentbo.objectives import Objective
+
+
+def _ranked(records: list[dict], maximize: bool) -> list[tuple[float, str]]:
+    """Distinct valid strings with their score, best first."""
+    best: dict[str, float] = {}
+    for r in records:
+        if r["valid"]:
+            best[r["string"]] = r["score"]
+    return sorted(((v, s) for s, v in best.items()), reverse=maximize)
+
+
+def trial_summary(records: list[dict], maximize: bool) -> dict[str, Any]:
+    """Top-3 distinct scores, fraction valid, average valid score and best string of one trial."""
+    ranked = _ranked(records, maximize)
+    valid = [r["score"] for r in records if r["valid"]]
+    top = [v for v, _ in ranked[:3]]
+    return {
+        "trial": records[0]["trial"] if records else None,
+        "evaluations": len(records),
+        "top3": top + [None] * (3 - len(top)),
+        "top3_strings": [s for _, s in ranked[:3]],
+        "fraction_valid": len(valid) / len(records) if records else 0.0,
+        "average_score": float(np.mean(valid)) if valid else None,
+        "best": {"string": ranked[0][1], "score": ranked[0][0]} if ranked else None,
+    }
+
+
+def _mean_std(values: list[float | None]) -> dict[str, float | None]:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": float(np.mean(vals)), "std": float(np.std(vals)), "n": len(vals)}
+
+
+def write_campaign_reports(out: Path, objective: Objective, trials: list[list[dict]], meta: dict[str, Any],
+                           init_scores: np.ndarray | None = None) -> dict[str, Any]:
+    """Write summary.json, summary.csv, report.md, best_so_far.png (and top_molecules.png
+    for molecule objectives). Returns the summary dict."""
+    maximize = objective.maximize
+    per_trial = [trial_summary(r, maximize) for r in trials]
+    everything = [rec for r in trials for rec in r]
+    ranked = _ranked(everything, maximize)
+    init_best = None
+    if init_scores is not None and np.isfinite(init_scores).any():
+        init_best = float(np.nanmax(init_scores) if maximize else np.nanmin(init_scores))
+    summary = {
+        "objective": objective.name,
+        "maximize": maximize,
+        "target": getattr(objective, "target", None),
+        "trials": per_trial,
+        "evaluations": len(everything),
+        "top3": {f"top{i + 1}": _mean_std([t["top3"][i] for t in per_trial]) for i in range(3)},
+        "fraction_valid": _mean_std([t["fraction_valid"] for t in per_trial]),
+        "average_score": _mean_std([t["average_score"] for t in per_trial]),
+        "best": {"string": ranked[0][1], "score": ranked[0][0]} if ranked else None,
+        "top3_overall": [{"string": s, "score": v} for v, s in ranked[:3]],
+        "initial_best": init_best,
+        "seeds": meta.get("trial_seeds"),
+        "config": meta.get("config"),
+    }
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    rows = [{"trial": t["trial"], "seed": (meta.get("trial_seeds") or [None] * len(per_trial))[i],
+             "top1": t["top3"][0], "top2": t["top3"][1], "top3": t["top3"][2],
+             "fraction_valid": t["fraction_valid"], "average_score": t["average_score"],
+             "best_string": t["best"]["string"] if t["best"] else None} for i, t in enumerate(per_trial)]
+    for stat in ("mean", "std"):
+        rows.append({"trial": stat, "seed": None, **{f"top{i + 1}": summary["top3"][f"top{i + 1}"][stat] for i in range(3)},
+                     "fraction_valid": summary["fraction_valid"][stat],
+                     "average_score": summary["average_score"][stat], "best_string": None})
+    atomic_write_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
+    _plot_best_so_far(out / "best_so_far.png", trials, maximize, init_best, objective.name)
+    has_grid = objective.name in ("plogp", "logp", "qed") and bool(ranked)
+    if has_grid:
+        _molecule_grid(out / "top_molecules.png", ranked[:12])
+    atomic_write_text(out / "report.md", _markdown(summary, rows, has_grid))
+    return summary
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def _markdown(summary: dict, rows: list[dict], has_grid: bool) -> str:
+    direction = "higher" if summary["maximize"] else "lower"
+    lines = [
+        f"# BO campaign: {summary['objective']} ({direction} is better)",
+        "",
+        f"{len(summary['trials'])} trials, {summary['evaluations']} evaluations in all. "
+        f"Best initial-data score: {_fmt(summary['initial_best'])}.",
+        "",
+        "| trial | seed | top1 | top2 | top3 | fraction valid | average score | best string |",
+        "|---|---|---|---|---|---|---|---|",
+        *(f"| {r['trial']} | {_fmt(r['seed'])} | {_fmt(r['top1'])} | {_fmt(r['top2'])} | {_fmt(r['top3'])} | "
+          f"{_fmt(r['fraction_valid'])} | {_fmt(r['average_score'])} | `{r['best_string'] or '-'}` |" for r in rows),
+        "",
+        "Best strings overall:",
+        "",
+        *(f"1. `{b['string']}`: {b['score']:.4f}" for b in summary["top3_overall"]),
+        "",
+        "![best so far](best_so_far.png)",
+    ]
+    if has_grid:
+        lines += ["", "![top molecules](top_molecules.png)"]
+    return "\n".join(lines) + "\n"
+
+
+def _plot_best_so_far(path: Path, trials: list[list[dict]], maximize: bool, init_best: float | None, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for records in trials:
+        vals = np.array([r["score"] if r["valid"] else np.nan for r in records], dtype=float)
+        fill = -np.inf if maximize else np.inf
+        vals = np.where(np.isnan(vals), fill, vals)
+        best = np.maximum.accumulate(vals) if maximize else np.minimum.accumulate(vals)
+        best = np.where(np.isfinite(best), best, np.nan)
+        if len(records):
+            ax.plot(np.arange(1, len(best) + 1), best, label=f"trial {records[0]['trial']}")
+    if init_best is not None:
+        ax.axhline(init_best, color="grey", linestyle="--", label="best initial")
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel(f"best {name} so far")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _molecule_grid(path: Path, ranked: list[tuple[float, str]]) -> None:
+    from rdkit import Chem
+    from rdkit.Chem import Draw
+
+    mols = [(Chem.MolFromSmiles(s), v) for v, s in ranked]
+    mols = [(m, v) for m, v in mols if m is not None]
+    img = Draw.MolsToGridImage([m for m, _ in mols], molsPerRow=4, subImgSize=(250, 250),
+                               legends=[f"{v:.2f}" for _, v in mols])
+    img.save(str(path))

@@ -1,0 +1,105 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentbo.bo import Campaign, CampaignConfig
+from latentbo.bo.surrogate import select_subset
+from latentbo.data.datasets import generate_expressions, set_data_dir
+from latentbo.errors import CheckpointError
+from latentbo.models import ModelConfig
+from latentbo.training import train
+
+SMALL = {"hidden": 32, "decoder_hidden": 48, "decoder_layers": 1, "latent_dim": 4, "batch_size": 64, "lr": 3e-3}
+CFG = dict(objective="expr", iterations=3, batch=4, trials=2, init_size=150, gp_points=60, n_decode=3,
+           num_restarts=2, raw_samples=32)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model")
+    cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=3, **SMALL)
+    train(cfg, generate_expressions(600, seed=5), out, progress=False)
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _no_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the embedded (generated) expression set keeps these tests independent of ../shared
+    monkeypatch.delenv("LATENTBO_DATA_DIR", raising=False)
+    set_data_dir(tmp_path / "empty")
+
+
+@pytest.mark.parametrize("acquisition", ["qlogei", "turbo"])
+def test_end_to_end_outputs(model_dir: Path, tmp_path: Path, acquisition: str) -> None:
+    out = tmp_path / "run"
+    summary = Campaign(model_dir, CampaignConfig(**CFG, acquisition=acquisition), out).run(progress=False)
+    for name in ["summary.json", "summary.csv", "report.md", "best_so_far.png", "campaign.json"]:
+        assert (out / name).is_file(), name
+    for key in ["objective", "trials", "evaluations", "top3", "fraction_valid", "average_score", "best"]:
+        assert key in summary
+    assert summary["evaluations"] == 2 * 3 * 4
+    for t in range(2):
+        recs = [json.loads(line) for line in (out / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()]
+        assert len(recs) == 12
+        assert {"trial", "iteration", "latent", "string", "valid", "score", "wall_time"} <= set(recs[0])
+        assert all(len(r["latent"]) == 4 for r in recs)
+        assert all((r["score"] is None) == (not r["valid"]) for r in recs)
+        # lower is better: best-so-far is non-increasing
+        vals = np.array([r["score"] if r["valid"] else np.inf for r in recs])
+        best = np.minimum.accumulate(vals)
+        assert (np.diff(best) <= 0).all()
+        trial = summary["trials"][t]
+        valid = [r["score"] for r in recs if r["valid"]]
+        assert trial["fraction_valid"] == pytest.approx(len(valid) / 12)
+        if valid:
+            assert trial["top3"][0] == pytest.approx(min(valid))
+    csv = pd.read_csv(out / "summary.csv")
+    assert list(csv["trial"].astype(str)) == ["0", "1", "mean", "std"]
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path) -> None:
+    cfg = CampaignConfig(**CFG, acquisition="turbo")  # the trust-region state must survive the restart too
+    Campaign(model_dir, cfg, tmp_path / "full").run(progress=False)
+    interrupted = Campaign(model_dir, cfg, tmp_path / "part")
+    score, calls = interrupted.objective, []
+
+    def dying(strings):  # killed while scoring trial 1's second iteration
+        calls.append(1)
+        if len(calls) == 1 + 3 + 2:  # init, trial 0 (3 iterations), trial 1 (2nd iteration)
+            raise _Killed
+        return score(strings)
+
+    interrupted.objective = type("Dying", (), {"__call__": staticmethod(dying), "maximize": False,
+                                               "details": staticmethod(score.details), "name": "expr"})()
+    with pytest.raises(_Killed):
+        interrupted.run(progress=False)
+    assert len((tmp_path / "part" / "trial_1" / "evaluations.jsonl").read_text().splitlines()) == 4
+    with pytest.raises(CheckpointError, match="--resume"):
+        Campaign(model_dir, cfg, tmp_path / "part").run(progress=False)
+    Campaign(model_dir, cfg, tmp_path / "part").run(resume=True, progress=False)
+    for t in range(2):
+        a = (tmp_path / "full" / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
+        b = (tmp_path / "part" / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
+        strip = lambda lines: [{k: v for k, v in json.loads(x).items() if k != "wall_time"} for x in lines]  # noqa: E731
+        assert strip(a) == strip(b)
+
+
+def test_changed_settings_refuse_resume(model_dir: Path, tmp_path: Path) -> None:
+    Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1}), tmp_path).run(progress=False)
+    with pytest.raises(CheckpointError, match="different settings"):
+        Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "batch": 5}), tmp_path).run(
+            resume=True, progress=False)
+
+
+def test_select_subset() -> None:
+    y = np.arange(100, dtype=float)
+    idx = select_subset(y, 20, np.random.default_rng(0))
+    assert len(idx) == 20 and set(range(90, 100)) <= set(idx)
+    assert len(select_subset(y[:5], 20, np.random.default_rng(0))) == 5
