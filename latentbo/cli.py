@@ -103,7 +103,7 @@ def demo(
         typer.echo(f"training gmm_dae on {len(strings)} expressions from {source} ...")
         run_training(cfg, strings, model_dir, resume=(model_dir / "training_state.pt").exists())
     bo_cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000,
-                            gp_points=300, acquisition="turbo", n_decode=5)
+                            gp_points=300, n_decode=5)
     summary = Campaign(model_dir, bo_cfg, bo_dir).run(resume=(bo_dir / "campaign.json").exists())
     _print_summary(summary, bo_dir)
 
@@ -135,7 +135,7 @@ def bo(
     acquisition: Annotated[str, typer.Option(help="qlogei (batch log-EI) | turbo (trust region + Thompson sampling).")] = "qlogei",
     bounds: Annotated[str, typer.Option(help="data (box of the initial codes) | prior (+-3 sd of the prior).")] = "data",
     init_size: Annotated[int, typer.Option(help="Initial points drawn from the dataset.", min=1)] = 2000,
-    gp_points: Annotated[int, typer.Option(help="Max initial points in the GP (best half + random half).", min=1)] = 1000,
+    gp_points: Annotated[int, typer.Option(help="Max initial points in the GP (best half + random half).", min=1)] = 500,
     n_decode: Annotated[int, typer.Option(help="Stochastic decodes per candidate.", min=1)] = 10,
     dataset: Annotated[Optional[str], typer.Option(help="Initial-data dataset (default: the model's task).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted campaign in --out.")] = False,

@@ -47,3 +47,31 @@ def test_missing_dataset_is_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "zinc250k/valid.txt" in proc.stderr and "Traceback" not in proc.stderr
     assert run  # the console-script entry point exists
+
+
+def test_train_encode_sample_bo_commands(tmp_path: Path) -> None:
+    """The user path through the CLI on a tiny model (embedded expressions)."""
+    cfg = tmp_path / "tiny.toml"
+    cfg.write_text('hidden = 32\ndecoder_hidden = 32\ndecoder_layers = 1\nlatent_dim = 4\nbatch_size = 64\n')
+    model = tmp_path / "model"
+    base = ["--data-dir", str(tmp_path / "no-data")]
+    result = runner.invoke(app, [*base, "train", "--task", "expressions", "--model", "gmm_dae", "--config", str(cfg),
+                                 "--epochs", "2", "--limit", "400", "--out", str(model), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["epochs"] == 2
+    (tmp_path / "in.txt").write_text("x + 1\nsin( x )\nnot an expression\n")
+    result = runner.invoke(app, ["encode", "--model", str(model), "--input", str(tmp_path / "in.txt"),
+                                 "--out", str(tmp_path / "z.csv")])
+    assert result.exit_code == 0, result.output
+    assert '"skipped_lines": [3]' in result.output
+    result = runner.invoke(app, ["decode", "--model", str(model), "--input", str(tmp_path / "z.csv")])
+    assert result.exit_code == 0 and len(result.output.splitlines()) == 2
+    result = runner.invoke(app, [*base, "sample", "--model", str(model), "-n", "50"])
+    summary = json.loads(result.output)
+    assert summary["n"] == 50 and 0 <= summary["valid_fraction"] <= 1
+    result = runner.invoke(app, [*base, "bo", "--model", str(model), "--out", str(tmp_path / "bo"), "--iterations", "2",
+                                 "--batch", "3", "--trials", "1", "--init-size", "100", "--gp-points", "40",
+                                 "--n-decode", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "top-3" in result.output and "fraction valid" in result.output
+    assert (tmp_path / "bo" / "summary.json").exists()
