@@ -4,7 +4,7 @@ trial, with atomic checkpoints after every iteration and exact resume.
 Layout of ``out_dir``::
 
     campaign.json              resolved config, model folder, seeds
-    init.npz                   initial codes and scores (encoded and scored once)
+    init.npz, init_strings.json  initial codes, scores and strings (encoded and scored once)
     trial_<t>/evaluations.jsonl  every evaluation of trial t
     trial_<t>/state.pt         iteration reached, GP hyperparameters, trust region
     summary.json, summary.csv, report.md, best_so_far.png, top_molecules.png

@@ -1,0 +1,34 @@
+import json
+from pathlib import Path
+
+import numpy as np
+
+from latentbo.objectives import make_objective
+from latentbo.reports import trial_summary, write_campaign_reports
+
+
+def _records(trial: int, strings: list[str | None], scores: list[float | None]) -> list[dict]:
+    return [{"trial": trial, "iteration": 0, "latent": [0.0], "string": s, "valid": v is not None, "score": v,
+             "details": {}, "wall_time": 1.0} for s, v in zip(strings, scores)]
+
+
+def test_trial_summary_distinct_top3() -> None:
+    recs = _records(0, ["CCO", "CCO", "CCN", None, "CCC"], [1.0, 1.0, 3.0, None, 2.0])
+    s = trial_summary(recs, maximize=True)
+    assert s["top3"] == [3.0, 2.0, 1.0]  # the duplicate CCO counts once
+    assert s["fraction_valid"] == 0.8 and s["average_score"] == np.mean([1.0, 1.0, 3.0, 2.0])
+    assert s["best"] == {"string": "CCN", "score": 3.0}
+
+
+def test_molecule_reports_with_grid(tmp_path: Path) -> None:
+    obj = make_objective("plogp")
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", None]
+    scores = [None if s is None else float(v) for s, v in zip(smiles, obj(smiles))]
+    trials = [_records(0, smiles, scores), _records(1, smiles[:2], scores[:2])]
+    summary = write_campaign_reports(tmp_path, obj, trials, {"trial_seeds": [0, 1], "config": {}},
+                                     init_scores=np.array([0.1, np.nan]))
+    for name in ["summary.json", "summary.csv", "report.md", "best_so_far.png", "top_molecules.png"]:
+        assert (tmp_path / name).stat().st_size > 0
+    assert summary["trials"][0]["fraction_valid"] == 0.75
+    assert json.loads((tmp_path / "summary.json").read_text())["best"]["string"] == summary["best"]["string"]
+    assert "top_molecules.png" in (tmp_path / "report.md").read_text()
