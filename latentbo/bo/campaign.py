@@ -35,6 +35,7 @@ from latentbo.metrics import molecule_valid
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.priors import GMMPrior
 from latentbo.objectives import Objective, make_objective
+from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
 
 
@@ -181,8 +182,6 @@ class Campaign:
         all_records = []
         for t in range(self.config.trials):
             all_records.append(self.run_trial(t, codes, scores, progress))
-        from latentbo.reports import write_campaign_reports
-
         return write_campaign_reports(self.out, self.objective, all_records, meta, init_scores=scores)
 
     def trial_seed(self, t: int) -> int:
