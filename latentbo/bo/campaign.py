@@ -117,9 +117,10 @@ class Campaign:
         gen = torch.Generator().manual_seed(seed)
         rep = z.float().repeat_interleave(n, dim=0)
         decoded = self.model.decode_latents(rep, stochastic=n > 1, generator=gen)
+        valid = {s: self.is_valid(s) for s in set(decoded)}  # RDKit once per distinct string
         out: list[str | None] = []
         for i in range(len(z)):
-            counts = Counter(s for s in decoded[i * n : (i + 1) * n] if self.is_valid(s))
+            counts = Counter(s for s in decoded[i * n : (i + 1) * n] if valid[s])
             out.append(counts.most_common(1)[0][0] if counts else None)
         return out
 
