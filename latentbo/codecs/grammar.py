@@ -47,29 +47,38 @@ class GrammarCodec(Codec):
         self._n_nonterminals = k
         self._terminal_strings = list(g.terminals)
         term_id = {t: k + i for i, t in enumerate(g.terminals)}
-        # A production's leading terminals are emitted as soon as it is chosen; the
-        # rest of its right-hand side is pushed reversed onto the stack.
-        width = max(len(p.rhs) for p in g.productions)
-        self._lead = np.zeros((g.n_rules, width), dtype=np.int64)
-        self._lead_len = np.zeros(g.n_rules, dtype=np.int64)
-        self._rhs_rev = np.zeros((g.n_rules, width), dtype=np.int64)
-        self._rhs_len = np.zeros(g.n_rules, dtype=np.int64)
-        for p in g.productions:
-            if p.index == g.padding_rule:
-                continue  # the padding rule expands to nothing
-            ids = [term_id[s] if t else g.nt_index[s] for s, t in zip(p.rhs, p.is_terminal)]
-            n_lead = next((i for i, t in enumerate(p.is_terminal) if not t), len(ids))
-            self._lead[p.index, :n_lead] = ids[:n_lead]
-            self._lead_len[p.index] = n_lead
-            rest = ids[n_lead:][::-1]
-            self._rhs_rev[p.index, : len(rest)] = rest
-            self._rhs_len[p.index] = len(rest)
-        self._is_terminal = np.arange(k + len(g.terminals)) >= k
         self._start = g.nt_index[g.start]
         self._pad_nt = g.nt_index[g.padding_symbol]
+        # A production's leading terminals are emitted as soon as it is chosen; the
+        # rest of its right-hand side (which starts with a nonterminal) is pushed
+        # reversed onto the stack.
+        splits = []
+        for p in g.productions:
+            ids = [term_id[s] if t else g.nt_index[s] for s, t in zip(p.rhs, p.is_terminal)]
+            n_lead = next((i for i, t in enumerate(p.is_terminal) if not t), len(ids))
+            # The padding rule re-pushes its nonterminal, which doubles as the
+            # bottom-of-stack sentinel: an empty stack reads as "pad from here on".
+            splits.append(([], [self._pad_nt]) if p.index == g.padding_rule else (ids[:n_lead], ids[n_lead:][::-1]))
+        lead_width = max(1, max(len(a) for a, _ in splits))
+        rest_width = max(1, max(len(b) for _, b in splits))
+        self._lead = np.zeros((g.n_rules, lead_width), dtype=np.int64)
+        self._lead_len = np.array([len(a) for a, _ in splits], dtype=np.int64)
+        self._rest = np.zeros((g.n_rules, rest_width), dtype=np.int64)
+        self._rest_len = np.array([len(b) for _, b in splits], dtype=np.int64)
+        for r, (a, b) in enumerate(splits):
+            self._lead[r, : len(a)] = a
+            self._rest[r, : len(b)] = b
+        self._is_terminal = np.arange(k + len(g.terminals)) >= k
+        # Candidate productions per nonterminal, padded with the first candidate:
+        # argmax over this window equals the masked argmax over all productions
+        # (ties included), while reading ~10 scores instead of all n_rules.
+        width = max(1, int(g.masks.sum(axis=1).max()))
+        self._window = np.full((k, width), g.padding_rule, dtype=np.int64)
+        for nt in range(k):
+            cols = np.flatnonzero(g.masks[nt])
+            if cols.size:
+                self._window[nt] = np.concatenate([cols, np.full(width - cols.size, cols[0])])
         self._masks = g.masks
-        # Additive mask: forbidden productions can never win the argmax.
-        self._penalty = np.where(g.masks, 0.0, -np.inf).astype(np.float32)
         self._masks_t = torch.from_numpy(g.masks)
         self._rule_lhs_t = torch.from_numpy(g.rule_lhs)
 
@@ -128,52 +137,67 @@ class GrammarCodec(Codec):
             not finished within ``L`` steps.
         """
         scores = self._scores(logits, stochastic, generator)
-        n, length, _ = scores.shape
-        width = self._rhs_rev.shape[1]
+        n, length, n_rules = scores.shape
         rows = np.arange(n)
-        depth = 2 * width + length * width
-        stack = np.zeros((n, depth), dtype=np.int64)
-        stack[:, 0] = self._start
-        sp = np.ones(n, dtype=np.int64)
-        out = np.zeros((n, depth), dtype=np.int64)
-        n_out = np.zeros(n, dtype=np.int64)
-        penalty, rhs_rev, rhs_len = self._penalty, self._rhs_rev, self._rhs_len
-        lead, lead_len = self._lead, self._lead_len
-        slots = np.arange(width)
-        # Flat views with per-row offsets: 1-D fancy indexing is cheaper than 2-D.
+        lead, lead_len, rest, rest_len = self._lead, self._lead_len, self._rest, self._rest_len
+        is_terminal, window, pad_nt = self._is_terminal, self._window, self._pad_nt
+        # All rows share flat arrays; ``sp`` and ``n_out`` are absolute indices, so
+        # every step is a handful of 1-D gathers and scatters.
+        depth = 2 + (length + 1) * rest.shape[1]
         base = rows * depth
-        stack_flat, out_flat = stack.reshape(-1), out.reshape(-1)
+        stack = np.empty(n * depth, dtype=np.int64)
+        stack[base], stack[base + 1] = pad_nt, self._start
+        sp = base + 1  # index of each stack's top
+        out_depth = depth + length * lead.shape[1]
+        out_base = rows * out_depth
+        out = np.empty(n * out_depth, dtype=np.int64)
+        n_out = out_base.copy()
+        rest_slots, lead_slots = np.arange(rest.shape[1]), np.arange(lead.shape[1])
+        flat_scores = scores.reshape(-1)
+        # Finished rows (stack down to the sentinel) drop out of the working set, so
+        # late steps cost in proportion to the derivations still running.
+        active = rows
+        final_sp, final_out = sp, n_out
+        top = stack[sp]
         for t in range(length):
-            self._drain_terminals(stack_flat, out_flat, sp, n_out, base)
-            live = sp > 0
-            if not live.any():
-                break  # every derivation finished: the rest is padding
-            top = np.where(live, stack_flat[base + np.maximum(sp - 1, 0)], self._pad_nt)
-            rule = (scores[:, t, :] + penalty[top]).argmax(axis=1)
-            sp -= live
+            if t % 16 == 0:
+                running = top != pad_nt
+                if not running.all():
+                    final_sp[active], final_out[active] = sp, n_out
+                    active, sp, n_out, top = active[running], sp[running], n_out[running], top[running]
+                    if not active.size:
+                        break  # every derivation finished: the rest is padding
+            cols = window[top]
+            picked = flat_scores[(active * (length * n_rules) + t * n_rules)[:, None] + cols].argmax(axis=1)
+            rule = cols[np.arange(active.size), picked]
             # Fixed-width writes: slots past a row's length land beyond its stack
             # top / output end, where nothing reads them before they are overwritten.
-            out_flat[(base + n_out)[:, None] + slots] = lead[rule]
+            if lead.shape[1] == 1:
+                out[n_out] = lead[rule, 0]
+            else:
+                out[n_out[:, None] + lead_slots] = lead[rule]
             n_out += lead_len[rule]
-            stack_flat[(base + sp)[:, None] + slots] = rhs_rev[rule]
-            sp += rhs_len[rule]
-        self._drain_terminals(stack_flat, out_flat, sp, n_out, base)
+            stack[sp[:, None] + rest_slots] = rest[rule]
+            sp += rest_len[rule] - 1
+            top = stack[sp]
+            # Terminals that surface (closing brackets after a finished branch) are
+            # emitted at once; only the rows that have one take part.
+            idx = np.flatnonzero(is_terminal[top])
+            while idx.size:
+                out[n_out[idx]] = top[idx]
+                n_out[idx] += 1
+                below = sp[idx] - 1
+                sp[idx] = below
+                top[idx] = stack[below]
+                idx = idx[is_terminal[top[idx]]]
+        final_sp[active], final_out[active] = sp, n_out
+        sp, n_out = final_sp, final_out
         terms, join = self._terminal_strings, self.tokenizer.join
         k = self._n_nonterminals
-        return [join([terms[s - k] for s in out[i, : n_out[i]]]) if sp[i] == 0 else None for i in range(n)]
-
-    def _drain_terminals(
-        self, stack: np.ndarray, out: np.ndarray, sp: np.ndarray, n_out: np.ndarray, base: np.ndarray
-    ) -> None:
-        # Terminals on top of a stack are emitted (in order) before the next expansion.
-        while True:
-            top = stack[base + np.maximum(sp - 1, 0)]
-            emit = (sp > 0) & self._is_terminal[top]
-            if not emit.any():
-                return
-            out[(base + n_out)[emit]] = top[emit]
-            n_out += emit
-            sp -= emit
+        done = sp == base
+        return [
+            join([terms[s - k] for s in out[out_base[i] : n_out[i]]]) if done[i] else None for i in range(n)
+        ]
 
     def _scores(self, logits: torch.Tensor, stochastic: bool, generator: torch.Generator | None) -> np.ndarray:
         if logits.ndim != 3 or logits.shape[2] != self.vocab_size or logits.shape[1] > self.max_length:
