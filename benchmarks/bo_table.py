@@ -26,28 +26,10 @@ from pathlib import Path
 
 from _common import write_table
 from latentbo.bo import Campaign, CampaignConfig
+from latentbo.bo.paper import WEIGHTED_RETRAINING_BEST, paper_row
 from latentbo.data import load_strings, set_data_dir
 from latentbo.models import ModelConfig
 from latentbo.training import train
-
-# Tables 2-3 of the GMM-DAE paper (top-3 scores; fraction valid; average score).
-PAPER = {
-    "expressions": {
-        "gmm_dae": {"top1": 0.03, "top2": 0.40, "top3": 0.41, "valid": "0.99-1.00", "avg": 3.32},
-        "gvae": {"top1": 0.10, "top2": 0.46, "top3": 0.52, "valid": "0.99-1.00", "avg": None},
-        "cvae": {"top1": 0.45, "top2": 0.48, "top3": 0.61, "valid": "0.99-1.00", "avg": None},
-        "gcvvae": {"top1": 0.39, "top2": 0.40, "top3": 0.43, "valid": "0.99-1.00", "avg": 2.85},
-        "grae": {"top1": 0.39, "top2": 0.39, "top3": 0.43, "valid": "0.99-1.00", "avg": None},
-    },
-    "zinc": {
-        "gmm_dae": {"top1": 4.15, "top2": 3.84, "top3": 3.12, "valid": 0.72, "avg": -5.08},
-        "grae": {"top1": 3.74, "top2": 3.52, "top3": 3.14, "valid": None, "avg": None},
-        "gcvvae": {"top1": 3.22, "top2": 2.83, "top3": 2.63, "valid": 0.76, "avg": None},
-        "gvae": {"top1": 3.13, "top2": 3.10, "top3": 2.37, "valid": 0.28, "avg": None},
-        "cvae": {"top1": 2.75, "top2": 0.82, "top3": 0.63, "valid": None, "avg": None},
-    },
-}
-WEIGHTED_RETRAINING_BEST = 0.394  # Tripp et al. 2020, expression task, 500 evaluations
 
 MODELS = ["gmm_dae", "gvae", "cvae", "gcvvae", "grae", "welbo", "edvae"]
 PROFILES = {
@@ -111,16 +93,13 @@ def main() -> None:
                                      init_size=p["init_size"], gp_points=p["gp_points"],
                                      acquisition="qlogei" if acq == "sequential" else acq)
                 s = campaign(work, mdir, f"{task}-{model}-{acq}", cfg)
-                paper = PAPER.get(task, {}).get(model, {})
                 rows.append({
                     "task": task, "model": model, "acquisition": acq, "evaluations": s["evaluations"],
                     "val_seq_acc": val_seq_acc,
                     "top1": fmt_ms(s["top3"]["top1"]), "top2": fmt_ms(s["top3"]["top2"]), "top3": fmt_ms(s["top3"]["top3"]),
                     "fraction_valid": fmt_ms(s["fraction_valid"]), "average_score": fmt_ms(s["average_score"]),
                     "best_string": s["best"]["string"] if s["best"] else "-",
-                    "paper_top1": paper.get("top1", "-"), "paper_top2": paper.get("top2", "-"),
-                    "paper_top3": paper.get("top3", "-"), "paper_valid": paper.get("valid") or "-",
-                    "paper_avg": paper.get("avg") or "-",
+                    **paper_row(task, model, OBJECTIVE[task]),
                 })
                 print(rows[-1], flush=True)
         if p["wr"] and task == "expressions":

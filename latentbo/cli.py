@@ -20,8 +20,11 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Datasets: where they are and whether they are available.", no_args_is_help=True)
 grammar_app = typer.Typer(help="Grammars: parse and round-trip checks.", no_args_is_help=True)
+study_app = typer.Typer(help="Studies: grids of models x tasks x objectives x trials, run serially, "
+                        "in a process pool or on Ray.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(grammar_app, name="grammar")
+app.add_typer(study_app, name="study")
 
 
 @app.callback()
@@ -280,6 +283,36 @@ def sample(
     typer.echo(json.dumps(summary, indent=2))
 
 
+@study_app.command("run")
+def study_run(
+    study: Annotated[Path, typer.Argument(help="Study definition (TOML) with tables study, grid, train, bo, profiles.<name>, resources; see examples/tiny_study.toml.")],
+    out: Annotated[Path, typer.Option(help="Study output folder; re-running on it skips finished cells and resumes the rest.")],
+    executor: Annotated[str, typer.Option(help="serial (default) | process (local pool) | ray (needs the ray extra).")] = "serial",
+    address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. auto, ray://head:10001); default: start a local Ray.")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Processes of the process executor (default: all cores).", min=1)] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Profile to apply, e.g. full (overrides the study file's profile).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over cells.")] = True,
+) -> None:
+    """Run every cell of a study (training, then BO trials), retrying crashed cells, then write the aggregated study_table.csv/.md and plots."""
+    import os
+
+    from latentbo.data import data_dir
+    from latentbo.study import ExecutorSettings, StudySpec, make_executor, run_study
+
+    spec = StudySpec.from_toml(study, profile)
+    cores = os.cpu_count() or 1
+    # Threads per cell so that cells in flight never oversubscribe the cores.
+    cpus = {"serial": cores, "process": max(1, cores // (workers or cores))}.get(executor, spec.threads)
+    ex = make_executor(executor, ExecutorSettings(workers=workers, address=address, cpus=cpus, gpus=spec.gpus))
+    try:
+        d = data_dir()
+        summary = run_study(spec, out, ex, data_dir=str(d) if d else None, progress=progress)
+    finally:
+        ex.close()
+    typer.echo(json.dumps({k: summary[k] for k in ("study", "executor", "workers", "wall_s", "counts")}, indent=2))
+    typer.echo(f"table: {out}/study_table.md")
+
+
 def run() -> None:
     """Console-script entry point: project errors become one clear line and exit 2."""
     try:
@@ -287,3 +320,7 @@ def run() -> None:
     except LatentboError as exc:
         typer.echo(f"latentbo: error: {exc}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    run()

@@ -54,3 +54,7 @@ class CheckpointError(LatentboError):
 
 class ConfigError(LatentboError, ValueError):
     """A configuration value is invalid."""
+
+
+class StudyError(LatentboError):
+    """Some cells of a study failed after all their retries."""

@@ -1,0 +1,307 @@
+"""Run a study: every cell through an executor, with retries, skip-if-finished and
+resume, then the aggregated tables and plots.
+
+Output layout (``OUT``)::
+
+    study.json                    resolved definition, executor, cell list
+    cells/train/<task>-<model>/   a `latentbo train` folder + cell.json
+    cells/bo/<group>/trial_<t>/   a one-trial `latentbo bo` folder + cell.json
+    errors.jsonl                  every failed attempt: cell, attempt, error, traceback
+    status.json                   per cell: status, attempts, wall time
+    groups/<group>/               summary.json/csv, report.md, best_so_far.png over the trials
+    study_table.csv / .md         the paper's Tables 2-3 shape, one row per group
+    best_so_far.png               mean best-so-far per group
+
+A cell is finished when its ``cell.json`` says so and the checksums of its outputs
+still match; anything else is (re)run, resuming from the cell's own checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+import traceback
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from latentbo.errors import CheckpointError, StudyError
+from latentbo.io import atomic_write_text
+from latentbo.study.executors import Executor
+from latentbo.study.spec import Cell, StudySpec
+
+CELL_FILE = "cell.json"
+# The outputs whose checksums certify a finished cell.
+OUTPUTS = {"train": ["model.safetensors", "config.toml", "meta.json", "metrics.csv"],
+           "bo": ["summary.json", "trial_0/evaluations.jsonl"]}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cell_dir(out: Path, cell_id: str) -> Path:
+    return out / "cells" / cell_id
+
+
+def cell_state(out: Path, cell: Cell) -> str:
+    """``done`` (finished, checksums match), ``partial`` (started: resume) or ``new``.
+
+    Raises:
+        CheckpointError: the folder holds this cell run with other settings.
+    """
+    path = cell_dir(out, cell.id) / CELL_FILE
+    if not path.exists():
+        return "new"
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return "partial"  # cell.json is written atomically; unreadable means tampered: redo it
+    if info.get("fingerprint") != cell.fingerprint:
+        raise CheckpointError(f"{path.parent} was run with other settings (or another study seed); "
+                              "use another --out or delete that folder")
+    if info.get("status") != "done":
+        return "partial"
+    for rel, digest in info.get("files", {}).items():
+        f = path.parent / rel
+        if not f.exists() or _sha256(f) != digest:
+            return "partial"
+    return "done"
+
+
+def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
+    """Worker entry point: run (or resume) one cell. Never raises: errors come back
+    as ``{"status": "failed", "error", "traceback"}`` so every executor reports them
+    the same way."""
+    t0 = time.perf_counter()
+    try:
+        import torch
+
+        from latentbo.data import set_data_dir
+
+        torch.set_num_threads(payload["threads"])
+        set_data_dir(payload["data_dir"])
+        cell = Cell(**payload["cell"])
+        out = cell_dir(Path(payload["out"]), cell.id)
+        (_run_train if cell.kind == "train" else _run_bo)(cell, out, Path(payload["out"]))
+        files = {rel: _sha256(out / rel) for rel in OUTPUTS[cell.kind]}
+        wall = time.perf_counter() - t0
+        atomic_write_text(out / CELL_FILE, json.dumps({
+            "id": cell.id, "kind": cell.kind, "seed": cell.seed, "fingerprint": cell.fingerprint,
+            "settings": cell.settings, "status": "done", "files": files, "wall_s": wall,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+        return {"status": "done", "wall_s": wall}
+    except Exception as exc:
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+                "wall_s": time.perf_counter() - t0}
+
+
+def _run_train(cell: Cell, out: Path, study_out: Path) -> None:
+    from latentbo.data import load_strings
+    from latentbo.models import ModelConfig
+    from latentbo.tasks import get_task
+    from latentbo.training import train
+
+    s = dict(cell.settings)
+    task, model, limit, dataset = s.pop("task"), s.pop("model"), s.pop("limit", None), s.pop("dataset", None)
+    strings, _ = load_strings(dataset or get_task(task).dataset, limit=limit)
+    cfg = ModelConfig.for_model(task, model, seed=cell.seed, **s)
+    train(cfg, strings, out, resume=(out / "training_state.pt").exists(), progress=False)
+
+
+def _run_bo(cell: Cell, out: Path, study_out: Path) -> None:
+    from latentbo.bo import Campaign, CampaignConfig
+
+    s = dict(cell.settings)
+    for key in ("task", "model", "trial"):
+        s.pop(key)
+    cfg = CampaignConfig(trials=1, seed=cell.seed, **s)
+    Campaign(cell_dir(study_out, cell.depends_on), cfg, out).run(resume=(out / "campaign.json").exists(),
+                                                                 progress=False)
+
+
+def _append_error(out: Path, entry: dict[str, Any]) -> None:
+    with open(out / "errors.jsonl", "a") as fh:
+        fh.write(json.dumps(entry) + "\n")
+
+
+def run_study(spec: StudySpec, out: str | Path, executor: Executor, data_dir: str | None = None,
+              progress: bool = True) -> dict[str, Any]:
+    """Run every unfinished cell of ``spec`` and aggregate the results.
+
+    Args:
+        spec: the study.
+        out: output folder; re-running on the same folder skips finished cells and
+            resumes interrupted ones.
+        executor: where cells run (serial, process pool, Ray).
+        data_dir: data directory handed to every worker.
+        progress: a progress bar over cells.
+
+    Returns:
+        The status dict also written to ``OUT/status.json``.
+
+    Raises:
+        CheckpointError: ``out`` holds cells run with other settings.
+        StudyError: some cells still failed after their retries (everything else
+            is finished and aggregated first).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    cells = spec.cells()
+    by_id = {c.id: c for c in cells}
+    atomic_write_text(out / "study.json", json.dumps({
+        "spec": dataclasses.asdict(spec), "executor": executor.name, "workers": executor.workers,
+        "cells": [{"id": c.id, "seed": c.seed, "fingerprint": c.fingerprint} for c in cells]}, indent=2))
+    status: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        state = cell_state(out, c)
+        status[c.id] = {"status": "skipped (finished before)" if state == "done" else state, "attempts": 0}
+    bar = tqdm(total=len(cells), disable=not progress, unit="cell", desc=f"study {spec.name}")
+    bar.update(sum(s["status"].startswith("skipped") for s in status.values()))
+    t0 = time.perf_counter()
+    for kind in ("train", "bo"):  # BO cells need their model
+        todo = []
+        for c in cells:
+            if c.kind != kind or status[c.id]["status"].startswith("skipped"):
+                continue
+            if c.depends_on and not _finished(status[c.depends_on]):
+                status[c.id]["status"] = f"not run: {c.depends_on} failed"
+                bar.update(1)
+                continue
+            todo.append(c)
+        while todo:
+            payloads = []
+            for c in todo:
+                d = cell_dir(out, c.id)
+                d.mkdir(parents=True, exist_ok=True)
+                if not (d / CELL_FILE).exists():  # claim the folder for these settings
+                    atomic_write_text(d / CELL_FILE, json.dumps({"id": c.id, "fingerprint": c.fingerprint,
+                                                                 "status": "started"}))
+                payloads.append({"cell": dataclasses.asdict(c), "out": str(out), "data_dir": data_dir,
+                                 "threads": executor.settings.cpus})
+            retry = []
+            for payload, result in executor.run(run_cell, payloads):
+                c = by_id[payload["cell"]["id"]]
+                st = status[c.id]
+                st["attempts"] += 1
+                st["wall_s"] = result.get("wall_s")
+                if result["status"] == "done":
+                    st["status"] = "done"
+                    bar.update(1)
+                    continue
+                st["error"] = result["error"]
+                _append_error(out, {"cell": c.id, "attempt": st["attempts"], "error": result["error"],
+                                    "traceback": result.get("traceback"), "time": time.time()})
+                if st["attempts"] <= spec.retries:
+                    retry.append(c)
+                    bar.write(f"cell {c.id} failed (attempt {st['attempts']}): {result['error']}; retrying")
+                else:
+                    st["status"] = "failed"
+                    bar.write(f"cell {c.id} failed after {st['attempts']} attempts: {result['error']}")
+                    bar.update(1)
+            todo = retry
+    bar.close()
+    summary = {"study": spec.name, "out": str(out), "executor": executor.name, "workers": executor.workers,
+               "wall_s": time.perf_counter() - t0, "cells": status,
+               "counts": {k: sum(1 for s in status.values() if s["status"] == k)
+                          for k in sorted({s["status"] for s in status.values()})}}
+    atomic_write_text(out / "status.json", json.dumps(summary, indent=2))
+    aggregate(spec, out)
+    failed = [cid for cid, s in status.items() if not _finished(s)]
+    if failed:
+        raise StudyError(f"{len(failed)} of {len(cells)} cells did not finish ({', '.join(failed[:5])}"
+                         f"{', ...' if len(failed) > 5 else ''}); see {out}/errors.jsonl. Re-run to retry them.")
+    return summary
+
+
+def _finished(st: dict[str, Any]) -> bool:
+    return st["status"] == "done" or st["status"].startswith("skipped")
+
+
+def aggregate(spec: StudySpec, out: Path) -> pd.DataFrame:
+    """Group the finished BO cells by (task, model, objective, acquisition) and write
+    per-group reports, ``study_table.csv/.md`` and ``best_so_far.png``.
+
+    Returns:
+        The study table (one row per group with at least one finished trial).
+    """
+    from latentbo.bo.paper import paper_row
+    from latentbo.objectives import make_objective
+    from latentbo.reports import write_campaign_reports
+
+    groups: dict[str, list[Cell]] = defaultdict(list)
+    for c in spec.cells():
+        if c.kind == "bo" and cell_state(out, c) == "done":
+            groups[c.id.rsplit("/", 1)[0]].append(c)
+    rows, curves = [], {}
+    for name, members in sorted(groups.items()):
+        s0 = members[0].settings
+        objective = make_objective(s0["objective"], s0.get("target"))
+        trials, seeds = [], []
+        for c in sorted(members, key=lambda c: c.settings["trial"]):
+            d = cell_dir(out, c.id)
+            recs = [json.loads(line) for line in (d / "trial_0" / "evaluations.jsonl").read_text().splitlines()
+                    if line.strip()]
+            trials.append([{**r, "trial": c.settings["trial"]} for r in recs])
+            seeds.append(json.loads((d / "summary.json").read_text())["seeds"][0])
+        s = write_campaign_reports(out / "groups" / name.removeprefix("bo/"), objective, trials,
+                                   {"trial_seeds": seeds, "config": {k: v for k, v in s0.items() if k != "trial"}})
+        fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
+        rows.append({"task": s0["task"], "model": s0["model"], "objective": s0["objective"],
+                     "acquisition": s0["acquisition"], "trials": len(trials), "evaluations": s["evaluations"],
+                     **{f"top{i}": fmt(s["top3"][f"top{i}"]) for i in (1, 2, 3)},
+                     "fraction_valid": fmt(s["fraction_valid"]), "average_score": fmt(s["average_score"]),
+                     "best_string": s["best"]["string"] if s["best"] else None,
+                     **paper_row(s0["task"], s0["model"], s0["objective"])})
+        curves[name.removeprefix("bo/")] = (trials, objective.maximize)
+    table = pd.DataFrame(rows)
+    if rows:
+        atomic_write_text(out / "study_table.csv", table.to_csv(index=False))
+        atomic_write_text(out / "study_table.md", _markdown(spec, table))
+        _plot_groups(out / "best_so_far.png", curves)
+    return table
+
+
+def _markdown(spec: StudySpec, table: pd.DataFrame) -> str:
+    cols = list(table.columns)
+    lines = [f"# Study {spec.name} (profile {spec.profile}, seed {spec.seed})", "",
+             "Mean ± std over trials; each trial's seed is in groups/<group>/summary.json. "
+             "Paper columns: GMM-DAE paper Tables 2-3 where the row matches one.", "",
+             "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join("-" if v is None or v != v else str(v) for v in row) + " |"
+              for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def _plot_groups(path: Path, curves: dict[str, tuple[list[list[dict]], bool]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name, (trials, maximize) in curves.items():
+        best = []
+        for recs in trials:
+            v = np.array([r["score"] if r["valid"] else np.nan for r in recs], dtype=float)
+            v = np.where(np.isnan(v), -np.inf if maximize else np.inf, v)
+            best.append(np.maximum.accumulate(v) if maximize else np.minimum.accumulate(v))
+        n = min(len(b) for b in best)
+        mean = np.mean([b[:n] for b in best], axis=0)
+        ax.plot(np.arange(1, n + 1), np.where(np.isfinite(mean), mean, np.nan), label=name)
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best score so far (mean over trials)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

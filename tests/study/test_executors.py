@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from latentbo.errors import ConfigError
+from latentbo.study import ExecutorSettings, make_executor
+from tests.study import workers
+
+
+def _run(executor, fn, xs):
+    try:
+        return {p["x"]: r for p, r in executor.run(fn, [{"x": x} for x in xs])}
+    finally:
+        executor.close()
+
+
+@pytest.mark.parametrize("name", ["serial", "process"])
+def test_executors_run_every_payload(name: str) -> None:
+    results = _run(make_executor(name, ExecutorSettings(workers=2)), workers.square, range(5))
+    assert {x: r["value"] for x, r in results.items()} == {x: x * x for x in range(5)}
+
+
+def test_process_pool_survives_a_dying_worker() -> None:
+    results = _run(make_executor("process", ExecutorSettings(workers=2)), workers.die_on_three, range(6))
+    assert sorted(results) == list(range(6))
+    failed = [x for x, r in results.items() if r["status"] == "failed"]
+    assert 3 in failed and all("BrokenProcessPool" in results[x]["error"] for x in failed)
+    # The cells that shared the broken pool were resubmitted, not lost.
+    assert all(results[x]["value"] == x * x for x in results if x not in failed)
+
+
+def test_unknown_executor() -> None:
+    with pytest.raises(ConfigError, match="unknown executor"):
+        make_executor("slurm")

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from latentbo.errors import CheckpointError, StudyError
+from latentbo.study import ExecutorSettings, StudySpec, make_executor, run_study
+from latentbo.study import runner
+
+TINY = """
+[study]
+name = "tiny"
+seed = 3
+retries = 1
+
+[grid]
+tasks = ["expressions"]
+models = ["gvae"]
+objectives = ["expr"]
+acquisitions = ["turbo"]
+trials = 2
+
+[train]
+limit = 300
+epochs = 1
+
+[bo]
+iterations = 2
+batch = 4
+init_size = 100
+gp_points = 50
+n_decode = 2
+"""
+
+
+@pytest.fixture
+def study_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def _run(study_file: Path, out: Path, executor: str = "serial", **settings) -> dict:
+    ex = make_executor(executor, ExecutorSettings(**settings))
+    try:
+        return run_study(StudySpec.from_toml(study_file), out, ex, progress=False)
+    finally:
+        ex.close()
+
+
+def _done_files(out: Path) -> dict[str, str]:
+    return {str(p.relative_to(out)): p.read_text() for p in sorted(out.glob("cells/**/cell.json"))}
+
+
+def _table(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "study_table.csv")
+
+
+@pytest.fixture(scope="module")
+def serial_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("serial")
+    (tmp / "tiny.toml").write_text(TINY)
+    _run(tmp / "tiny.toml", tmp / "out")
+    return tmp / "out"
+
+
+def test_serial_study_writes_every_output(serial_run: Path) -> None:
+    status = json.loads((serial_run / "status.json").read_text())
+    assert status["counts"] == {"done": 3}
+    table = _table(serial_run)
+    assert len(table) == 1 and table.loc[0, "trials"] == 2 and table.loc[0, "evaluations"] == 16
+    assert table.loc[0, "paper_top1"] == 0.10  # GVAE, expressions: the paper's row stands beside ours
+    for name in ("study_table.md", "best_so_far.png", "study.json",
+                 "groups/expressions-gvae-expr-turbo/summary.json", "groups/expressions-gvae-expr-turbo/best_so_far.png",
+                 "cells/train/expressions-gvae/model.safetensors",
+                 "cells/bo/expressions-gvae-expr-turbo/trial_1/trial_0/evaluations.jsonl"):
+        assert (serial_run / name).exists(), name
+    seeds = json.loads((serial_run / "groups/expressions-gvae-expr-turbo/summary.json").read_text())["seeds"]
+    assert len(set(seeds)) == 2
+
+
+def test_rerun_skips_finished_cells_and_redoes_tampered_ones(serial_run: Path, study_file: Path,
+                                                             tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(serial_run, out)
+    before = _done_files(out)
+    summary = _run(study_file, out)
+    assert summary["counts"] == {"skipped (finished before)": 3}
+    assert _done_files(out) == before
+    # A corrupted output fails its checksum: that cell (only) is redone, from its checkpoints.
+    evals = out / "cells/bo/expressions-gvae-expr-turbo/trial_1/trial_0/evaluations.jsonl"
+    evals.write_text(evals.read_text() + "\n")
+    summary = _run(study_file, out)
+    assert summary["cells"]["bo/expressions-gvae-expr-turbo/trial_1"]["status"] == "done"
+    assert summary["counts"]["skipped (finished before)"] == 2
+    pd.testing.assert_frame_equal(_table(out), _table(serial_run))
+
+
+def test_other_settings_in_the_same_folder_are_refused(serial_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(serial_run, out)
+    changed = tmp_path / "changed.toml"
+    changed.write_text(TINY.replace("epochs = 1", "epochs = 2"))
+    with pytest.raises(CheckpointError, match="other settings"):
+        _run(changed, out)
+
+
+def test_process_executor_matches_serial(serial_run: Path, study_file: Path, tmp_path: Path) -> None:
+    summary = _run(study_file, tmp_path / "out", "process", workers=2)
+    assert summary["counts"] == {"done": 3} and summary["workers"] == 2
+    pd.testing.assert_frame_equal(_table(tmp_path / "out"), _table(serial_run))
+
+
+def test_failed_cell_is_recorded_and_retried(study_file: Path, tmp_path: Path, monkeypatch) -> None:
+    real, calls = runner._run_bo, []
+
+    def flaky(cell, out, study_out):
+        calls.append(cell.id)
+        if cell.settings["trial"] == 0 and calls.count(cell.id) == 1:
+            raise RuntimeError("transient failure")
+        real(cell, out, study_out)
+
+    monkeypatch.setattr(runner, "_run_bo", flaky)
+    summary = _run(study_file, tmp_path / "out")
+    assert summary["counts"] == {"done": 3}
+    assert summary["cells"]["bo/expressions-gvae-expr-turbo/trial_0"]["attempts"] == 2
+    errors = [json.loads(line) for line in (tmp_path / "out/errors.jsonl").read_text().splitlines()]
+    assert [e["cell"] for e in errors] == ["bo/expressions-gvae-expr-turbo/trial_0"]
+    assert "transient failure" in errors[0]["error"] and "Traceback" in errors[0]["traceback"]
+
+
+def test_cells_failing_every_retry_end_in_a_study_error(study_file: Path, tmp_path: Path, monkeypatch) -> None:
+    def broken(cell, out, study_out):
+        raise ValueError("model is broken")
+
+    monkeypatch.setattr(runner, "_run_train", broken)
+    with pytest.raises(StudyError, match="3 of 3 cells did not finish"):
+        _run(study_file, tmp_path / "out")
+    status = json.loads((tmp_path / "out/status.json").read_text())["cells"]
+    assert status["train/expressions-gvae"] == {"status": "failed", "attempts": 2, "wall_s": pytest.approx(0, abs=1),
+                                                "error": "ValueError: model is broken"}
+    assert status["bo/expressions-gvae-expr-turbo/trial_0"]["status"] == "not run: train/expressions-gvae failed"
+
+
+def test_killed_driver_rerun_finishes_without_recomputing(serial_run: Path, study_file: Path,
+                                                          tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "latentbo.cli", "study", "run", str(study_file), "--out", str(out),
+           "--executor", "process", "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    trained = out / "cells/train/expressions-gvae/cell.json"
+    deadline = time.time() + 180
+    while time.time() < deadline and not (trained.exists() and '"done"' in trained.read_text()):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its workers, mid-study
+    proc.wait()
+    assert '"done"' in trained.read_text(), proc.stderr.read().decode()[-2000:]
+    finished = {k: v for k, v in _done_files(out).items() if '"done"' in v}
+    summary = _run(study_file, out, "process", workers=1)
+    assert all(summary["cells"][k.removeprefix("cells/").removesuffix("/cell.json")]["status"].startswith("skipped")
+               for k in finished)
+    assert {k: v for k, v in _done_files(out).items() if k in finished} == finished
+    pd.testing.assert_frame_equal(_table(out), _table(serial_run))  # the same result as never interrupted
+
+
+def test_ray_executor_on_a_local_cluster(serial_run: Path, study_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    summary = _run(study_file, tmp_path / "out", "ray", cpus=1)
+    assert summary["counts"] == {"done": 3} and summary["executor"] == "ray"
+    pd.testing.assert_frame_equal(_table(tmp_path / "out"), _table(serial_run))

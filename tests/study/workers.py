@@ -1,0 +1,16 @@
+"""Module-level worker functions for executor tests (spawned processes and Ray
+workers import them by name)."""
+
+from __future__ import annotations
+
+import os
+
+
+def square(payload: dict) -> dict:
+    return {"status": "done", "value": payload["x"] ** 2, "pid": os.getpid()}
+
+
+def die_on_three(payload: dict) -> dict:
+    if payload["x"] == 3:
+        os._exit(1)  # a hard crash: no exception reaches the pool
+    return square(payload)
