@@ -182,6 +182,7 @@ def train(
     with torch.no_grad():
         codes = torch.cat([best.encode_stats(codec.one_hot(b))[0] for b in _batches(train_idx, 1024, None)])
     best.fit_expost_gmm(codes, components=min(10, len(codes)), seed=config.seed)
+    best.regularizer.fit_sampler(codes, seed=config.seed)
     save_model(best, out, "model")
     return TrainResult(best, pd.DataFrame(rows), out, len(batch.failures))
 

@@ -11,7 +11,7 @@ runner = CliRunner()
 def test_help_lists_commands() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for cmd in ["data", "grammar", "demo"]:
+    for cmd in ["data", "grammar", "demo", "study", "images"]:
         assert cmd in result.output
 
 

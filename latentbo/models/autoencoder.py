@@ -28,7 +28,64 @@ from latentbo.models.regularizers import make_regularizer
 from latentbo.models.sequence import DECODERS, ConvEncoder
 
 
-class SequenceAutoencoder(nn.Module):
+def fit_gmm(codes: Tensor, components: int = 10, seed: int = 0) -> dict[str, Any]:
+    """Full-covariance GMM fitted on ``N x d`` codes (sklearn), as plain lists so it
+    can be stored in JSON."""
+    from sklearn.mixture import GaussianMixture
+
+    gmm = GaussianMixture(components, covariance_type="full", random_state=seed, reg_covar=1e-4)
+    gmm.fit(codes.double().numpy())
+    return {"weights": gmm.weights_.tolist(), "means": gmm.means_.tolist(), "covariances": gmm.covariances_.tolist()}
+
+
+def sample_gmm(gmm: dict[str, Any], n: int, generator: torch.Generator | None = None) -> Tensor:
+    """``n x d`` draws from a GMM made by :func:`fit_gmm`."""
+    comp = torch.multinomial(torch.tensor(gmm["weights"]), n, replacement=True, generator=generator)
+    chol = torch.linalg.cholesky(torch.tensor(gmm["covariances"]))
+    means = torch.tensor(gmm["means"])
+    eps = torch.randn(n, means.shape[1], generator=generator, dtype=means.dtype)
+    return means[comp] + (chol[comp] @ eps.unsqueeze(-1)).squeeze(-1)
+
+
+class LatentModel(nn.Module):
+    """What every autoencoder shares, whatever its data: a regulariser (with its
+    prior), the regularised loss, and sampling from the prior or an ex-post GMM.
+
+    Subclasses set ``self.regularizer``, ``self.decoder``, ``self.expost_gmm`` and
+    :attr:`latent_dim`.
+    """
+
+    regularizer: Any
+    decoder: nn.Module
+    expost_gmm: dict[str, Any] | None
+    latent_dim: int
+
+    def regularised(self, recon: Tensor, recon_weight: float, z: Tensor, stats: dict[str, Tensor],
+                    decode: Any) -> dict[str, Tensor]:
+        """``loss = recon_weight * recon + reg (+ decoder penalty)`` with every term by name."""
+        terms = self.regularizer.loss(z, stats)
+        total = recon_weight * recon + terms["reg"]
+        penalty = self.regularizer.decoder_penalty(decode, z, self.decoder)
+        if penalty is not None:
+            terms["decoder_penalty"] = penalty
+            total = total + penalty
+        return {"loss": total, "recon": recon, **terms}
+
+    @torch.no_grad()
+    def sample_latents(self, n: int, generator: torch.Generator | None = None, expost: bool = False) -> Tensor:
+        """``n x d`` draws from the prior, or from the ex-post GMM when asked (and fitted)."""
+        if expost:
+            if self.expost_gmm is None:
+                raise ConfigError("this model has no ex-post GMM; fit one with fit_expost_gmm()")
+            return sample_gmm(self.expost_gmm, n, generator)
+        return self.regularizer.prior.sample(n, generator)
+
+    def fit_expost_gmm(self, codes: Tensor, components: int = 10, seed: int = 0) -> None:
+        """Fit a full-covariance GMM on training codes (RAE's ex-post density)."""
+        self.expost_gmm = fit_gmm(codes, components, seed)
+
+
+class SequenceAutoencoder(LatentModel):
     """A grammar/character sequence autoencoder.
 
     Args:
@@ -79,18 +136,13 @@ class SequenceAutoencoder(nn.Module):
         masked = logits.masked_fill(~mask, -1e9)
         ce = F.cross_entropy(masked.reshape(-1, masked.shape[-1]), indices.reshape(-1).long(), reduction="none")
         recon = ce.view(indices.shape).sum(1).mean()
-        terms = self.regularizer.loss(z, stats)
-        total = self.config.recon_weight * recon + terms["reg"]
-        penalty = self.regularizer.decoder_penalty(self.decode_logits, z, self.decoder)
-        if penalty is not None:
-            terms["decoder_penalty"] = penalty
-            total = total + penalty
+        terms = self.regularised(recon, self.config.recon_weight, z, stats, self.decode_logits)
         with torch.no_grad():
             right = masked.argmax(-1) == indices
             real = indices != self.codec.pad_index
             token_acc = (right & real).sum() / real.sum().clamp_min(1)
             seq_acc = right.all(1).float().mean()
-        return {"loss": total, "recon": recon, **terms, "token_acc": token_acc, "seq_acc": seq_acc}
+        return {**terms, "token_acc": token_acc, "seq_acc": seq_acc}
 
     # -- user-facing operations (eval mode, no grad) ------------------------------
     @torch.no_grad()
@@ -118,31 +170,6 @@ class SequenceAutoencoder(nn.Module):
         for i in range(0, len(z), batch_size):
             out += self.codec.decode(self.decode_logits(z[i : i + batch_size].float()), stochastic, generator)
         return out
-
-    @torch.no_grad()
-    def sample_latents(self, n: int, generator: torch.Generator | None = None, expost: bool = False) -> Tensor:
-        """``n x d`` draws from the prior, or from the ex-post GMM when asked (and fitted)."""
-        if expost:
-            if self.expost_gmm is None:
-                raise ConfigError("this model has no ex-post GMM; fit one with fit_expost_gmm()")
-            g = self.expost_gmm
-            weights = torch.tensor(g["weights"])
-            comp = torch.multinomial(weights, n, replacement=True, generator=generator)
-            chol = torch.linalg.cholesky(torch.tensor(g["covariances"]))
-            eps = torch.randn(n, self.latent_dim, generator=generator)
-            return torch.tensor(g["means"])[comp] + (chol[comp] @ eps.unsqueeze(-1)).squeeze(-1)
-        return self.regularizer.prior.sample(n, generator)
-
-    def fit_expost_gmm(self, codes: Tensor, components: int = 10, seed: int = 0) -> None:
-        """Fit a full-covariance GMM on training codes (RAE's ex-post density)."""
-        from sklearn.mixture import GaussianMixture
-
-        gmm = GaussianMixture(components, covariance_type="full", random_state=seed, reg_covar=1e-4)
-        gmm.fit(codes.double().numpy())
-        self.expost_gmm = {
-            "weights": gmm.weights_.tolist(), "means": gmm.means_.tolist(), "covariances": gmm.covariances_.tolist(),
-        }
-
 
 # -- persistence ------------------------------------------------------------------
 def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "model") -> None:

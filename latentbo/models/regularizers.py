@@ -46,7 +46,7 @@ class Regularizer(torch.nn.Module):
             raise ConfigError(f"regulariser {self.name!r} has no parameter(s) {sorted(unknown)}; known: {self.defaults}")
         self.latent_dim = latent_dim
         self.params = {**self.defaults, **params}
-        self.prior: GaussianPrior | GMMPrior = GaussianPrior(latent_dim)
+        self.prior: torch.nn.Module = GaussianPrior(latent_dim)
 
     def posterior(self, mu: Tensor, raw: Tensor | None) -> tuple[Tensor, Stats]:
         """Draw codes from encoder outputs.
@@ -70,6 +70,10 @@ class Regularizer(torch.nn.Module):
 
     def after_step(self, terms: dict[str, Tensor]) -> None:
         """Hook after each optimiser step (weight schedules)."""
+
+    def fit_sampler(self, codes: Tensor, seed: int = 0) -> None:
+        """Hook after training: fit a post-hoc sampler on the ``N x d`` training codes
+        (the 2-stage VAE's second stage). Most regularisers have none."""
 
     def log_state(self) -> dict[str, float]:
         """Scalars worth logging per epoch (schedules, calibrated weights)."""
@@ -345,8 +349,96 @@ class EDVAE(_Gaussian):
         return {"infonce": mi, "cross_entropy": cross_entropy, "entropy": entropy, "reg": reg}
 
 
+class GMVAE(_Gaussian):
+    """Gaussian-mixture-prior VAE: Gaussian posterior, prior the equal-weight GMM of
+    :class:`GMMDAE` (same mode placement), ``loss = beta * mean_n [log q(z_n|x_n) -
+    log p(z_n)]`` at the reparameterised code: the single-sample Monte-Carlo KL, as
+    the mixture KL has no closed form.
+    """
+
+    name = "gmvae"
+    defaults = {"beta": 1.0, "modes": None, "sigma": 0.5, "placement": "onehot", "scale": 1.0, "min_distance": 2.0,
+                "seed": 0, "noise_std": 1.0}
+
+    def __init__(self, latent_dim: int, **params: Any) -> None:
+        super().__init__(latent_dim, **params)
+        p = self.params
+        self.prior = GMMPrior.placed(p["modes"] or min(10, latent_dim), latent_dim, p["sigma"], p["placement"],
+                                     p["scale"], p["min_distance"], p["seed"])
+
+    def loss(self, z: Tensor, stats: Stats) -> dict[str, Tensor]:
+        mu, sigma = stats["mu"], stats["sigma"]
+        log_q = (-0.5 * ((z - mu) / sigma).pow(2) - torch.log(sigma) - 0.5 * math.log(2 * math.pi)).sum(1)
+        kl = (log_q - self.prior.log_prob(z)).mean()
+        return {"kl": kl, "reg": self.params["beta"] * kl}
+
+
+class SecondStage(torch.nn.Module):
+    """The 2-stage VAE's second stage: a small MLP VAE on first-stage codes with a
+    learned decoder scale ``gamma`` (Dai & Wipf 2019). Sampling draws
+    ``dec(u) + gamma * eps`` with ``u, eps ~ N(0, I)``."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.enc = torch.nn.Sequential(torch.nn.Linear(dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
+                                       torch.nn.ReLU(), torch.nn.Linear(hidden, 2 * dim))
+        self.dec = torch.nn.Sequential(torch.nn.Linear(dim, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, hidden),
+                                       torch.nn.ReLU(), torch.nn.Linear(hidden, dim))
+        self.log_gamma = torch.nn.Parameter(torch.zeros(()))
+        self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
+
+    def loss(self, u: Tensor) -> Tensor:
+        mu, raw = self.enc(u).chunk(2, dim=1)
+        sigma = torch.exp(0.5 * raw.clamp(-20, 10))
+        e = mu + sigma * torch.randn_like(mu)
+        gamma = self.log_gamma.exp()
+        recon = ((u - self.dec(e)).pow(2).sum(1) / (2 * gamma**2) + self.dim * self.log_gamma).mean()
+        return recon + gaussian_kl(mu, sigma).sum(1).mean()
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        if not bool(self.fitted):
+            raise ConfigError("the 2-stage VAE's second stage is not fitted yet (it is fitted after training)")
+        with torch.no_grad():
+            u = torch.randn(n, self.dim, generator=generator).to(self.log_gamma)
+            # Draws from the model's density, decoder noise included: where the second
+            # stage explains a direction as noise (it does for Gaussian-like codes),
+            # the decoder mean alone would collapse it.
+            return self.dec(u) + self.log_gamma.exp() * torch.randn(n, self.dim, generator=generator)
+
+
+class TwoStageVAE(VAE):
+    """2-stage VAE: the first stage is :class:`VAE` (KL summed, unit posterior
+    noise); after training, :meth:`fit_sampler` trains :class:`SecondStage` on the
+    codes, and sampling goes ``N(0, I) -> second-stage decoder -> image decoder``.
+    """
+
+    name = "two_stage"
+    defaults = {"beta": 1.0, "kl_reduction": "sum", "noise_std": 1.0, "hidden": 256, "stage2_epochs": 50,
+                "stage2_lr": 1e-3}
+
+    def __init__(self, latent_dim: int, **params: Any) -> None:
+        super().__init__(latent_dim, **params)
+        self.prior = SecondStage(latent_dim, self.params["hidden"])
+
+    def fit_sampler(self, codes: Tensor, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        stage2 = self.prior
+        opt = torch.optim.Adam(stage2.parameters(), lr=self.params["stage2_lr"])
+        gen = torch.Generator().manual_seed(seed)
+        codes = codes.detach()
+        with torch.enable_grad():
+            for _ in range(self.params["stage2_epochs"]):
+                for idx in torch.randperm(len(codes), generator=gen).split(100):
+                    loss = stage2.loss(codes[idx])
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+        stage2.fitted.fill_(True)
+
+
 REGULARIZERS: dict[str, type[Regularizer]] = {
-    cls.name: cls for cls in (VAE, CVVAE, RAE, WAEMMD, GMMDAE, WELBO, EDVAE)
+    cls.name: cls for cls in (VAE, CVVAE, RAE, WAEMMD, GMMDAE, WELBO, EDVAE, GMVAE, TwoStageVAE)
 }
 
 

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from latentbo.cli import app
+
+runner = CliRunner()
+
+
+def test_images_train_and_eval(toy_data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "train", "--out", str(out), "--model",
+                                 "gmm_dae", "--epochs", "1", "--width", "4", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["epochs"] == 1
+    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "eval", "--model", str(out), "-n", "50"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["dataset"] == "fashion_mnist" and report["fd_sampling"] > 0 and "clustering_acc" in report
+    assert (out / "samples.png").exists() and (out / "metrics.json").exists()
+
+
+def test_images_missing_data_names_the_expected_files(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["--data-dir", str(tmp_path), "images", "train", "--out", str(tmp_path / "m")])
+    assert result.exit_code != 0
+    assert "fashion-mnist" in str(result.exception)

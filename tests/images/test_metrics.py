@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from latentbo.errors import ConfigError
+from latentbo.images import clustering_accuracy, feature_net, frechet_distance
+
+
+def test_clustering_accuracy_known_assignments() -> None:
+    labels = np.array([0, 0, 1, 1, 2, 2, 2, 3])
+    assert clustering_accuracy(np.array([3, 3, 0, 0, 1, 1, 1, 2]), labels) == 1.0  # a relabelling
+    assert clustering_accuracy(np.array([3, 3, 0, 0, 1, 1, 0, 2]), labels) == 7 / 8
+    assert clustering_accuracy(np.zeros(8, dtype=int), labels) == 3 / 8  # one cluster: the biggest class
+    with pytest.raises(ConfigError):
+        clustering_accuracy(np.zeros(3, dtype=int), labels)
+
+
+class FirstPixels(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :4]
+
+
+def test_frechet_distance_identical_vs_shifted() -> None:
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(4000, 1, 4, 4, generator=g) * 0.5
+    b = torch.rand(4000, 1, 4, 4, generator=g) * 0.5
+    assert frechet_distance(a, a, FirstPixels(), 4) == pytest.approx(0, abs=1e-6)
+    same_law = frechet_distance(a, b, FirstPixels(), 4)
+    shifted = frechet_distance(a, b + 0.3, FirstPixels(), 4)  # mean shift 0.3 in each of 4 features
+    assert same_law < 1e-3
+    assert shifted == pytest.approx(4 * 0.3**2, rel=0.05)
+    with pytest.raises(ConfigError):
+        frechet_distance(a[:1], b, FirstPixels(), 4)
+
+
+def test_feature_net_is_trained_once_and_cached(toy_sets, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path))
+    train, test = toy_sets
+    net, acc = feature_net(train, test, epochs=3)
+    assert acc > 0.5  # ten positions of a bright square are easy to tell apart
+    assert len(list(tmp_path.glob("lenet-*.safetensors"))) == 1
+    again, acc2 = feature_net(train, test, epochs=3)
+    assert acc2 == acc
+    assert all(torch.equal(p, q) for p, q in zip(net.state_dict().values(), again.state_dict().values()))
+    unlabelled = type(train)(train.x, None, "x")
+    with pytest.raises(ConfigError, match="labelled"):
+        feature_net(unlabelled, test)
