@@ -14,10 +14,12 @@ Profiles:
          500-point GP subset (~60 s per iteration here, too slow for every model
          on CPU); the weighted-retraining variant (min(7, log(1+MSE)), 500
          evaluations, TuRBO) for GMM-DAE.
-  quick-zinc  CPU, about half an hour: molecules; the first 5,000 ZINC molecules,
-         3 epochs with the fast (non-recurrent) decoder, campaigns as in quick.
+  quick-zinc  CPU, about half an hour: molecules; the first 4,000 ZINC molecules,
+         2 epochs with the fast (non-recurrent) decoder, campaigns as in quick.
          Far from converged: it shows the pipeline at molecule scale, not the
          paper's numbers.
+  quick-sequential  CPU (run with --models gmm_dae): batch TuRBO (5 x 50) against
+         sequential q=1 qLogEI (250 x 1) at the same budget, as in quick.
   full   GPU, the paper's protocol: expressions (100k) and ZINC, 100 epochs, 5
          trials of 5 x 50 with qLogEI and TuRBO, q=1 sequential at the same budget.
 """
@@ -40,9 +42,12 @@ PROFILES = {
     "quick": {"tasks": {"expressions": {"limit": None, "epochs": 5}}, "iterations": 5, "batch": 50, "trials": 2,
               "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo"], "extra": {"gmm_dae": ["qlogei"]},
               "wr": True},
-    "quick-zinc": {"tasks": {"zinc": {"limit": 5000, "epochs": 3, "decoder": "fast"}}, "iterations": 5, "batch": 50,
+    "quick-zinc": {"tasks": {"zinc": {"limit": 4000, "epochs": 2, "decoder": "fast"}}, "iterations": 5, "batch": 50,
                    "trials": 2, "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo"], "extra": {},
                    "wr": False},
+    "quick-sequential": {"tasks": {"expressions": {"limit": None, "epochs": 5}}, "iterations": 5, "batch": 50,
+                         "trials": 2, "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo", "sequential"],
+                         "extra": {}, "wr": False},
     "full": {"tasks": {"expressions": {"limit": None, "epochs": 100}, "zinc": {"limit": None, "epochs": 100}},
              "iterations": 5, "batch": 50, "trials": 5, "init_size": 10_000, "gp_points": 2000,
              "acquisitions": ["qlogei", "turbo", "sequential"], "extra": {}, "wr": True},

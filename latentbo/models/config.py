@@ -28,6 +28,10 @@ MODELS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Sizes of the fast decoder when a task preset (sized for the GRU) is switched to it.
+FAST_DECODER_SIZES = {"decoder_hidden": 128, "decoder_layers": 2}
+
+
 @dataclass
 class ModelConfig:
     """Everything that fixes a model and its training run.
@@ -76,6 +80,9 @@ class ModelConfig:
         else:
             raise ConfigError(f"unknown model {model!r}; known: {sorted(MODELS)} or regularisers {sorted(REGULARIZERS)}")
         base = {**get_task(task).model_defaults, "task": task, "model": model, "codec": codec, "regularizer": reg}
+        if overrides.get("decoder") == "fast":
+            # The task presets size the GRU; the fast decoder has its own (benchmarks/train_models.py).
+            base.update(FAST_DECODER_SIZES)
         return cls.from_dict({**base, **overrides})
 
     @classmethod
@@ -107,6 +114,10 @@ class ModelConfig:
         for name in ("latent_dim", "hidden", "decoder_hidden", "decoder_layers", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        heads = getattr(DECODERS[self.decoder], "heads", 1)
+        if self.decoder_hidden % heads:
+            raise ConfigError(f"the {self.decoder!r} decoder's width decoder_hidden={self.decoder_hidden} must be a "
+                              f"multiple of its {heads} attention heads")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
 

@@ -78,11 +78,13 @@ class PositionalDecoder(nn.Module):
     at L = 277, 3 x GRU(501) costs ~1.2 GFLOP per sample, this ~0.2.
     """
 
-    def __init__(self, latent_dim: int, length: int, vocab: int, hidden: int, layers: int, heads: int = 4) -> None:
+    heads = 4  # attention heads; the width must be a multiple of it
+
+    def __init__(self, latent_dim: int, length: int, vocab: int, hidden: int, layers: int) -> None:
         super().__init__()
         self.pos = nn.Parameter(0.02 * torch.randn(length, hidden))
         self.inp = nn.Sequential(nn.Linear(latent_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden))
-        layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout=0.0, batch_first=True, norm_first=True)
+        layer = nn.TransformerEncoderLayer(hidden, self.heads, 2 * hidden, dropout=0.0, batch_first=True, norm_first=True)
         self.body = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, vocab))
 

@@ -75,3 +75,11 @@ def test_config_validation(tmp_path: Path) -> None:
     path.write_text(cfg.to_toml())
     assert ModelConfig.from_dict(ModelConfig.from_toml(path)) == cfg
     assert set(MODELS) >= {"gvae", "cvae", "gcvvae", "grae", "gmm_dae", "welbo", "edvae"}
+
+
+def test_fast_decoder_gets_its_own_sizes_and_bad_widths_fail_clearly() -> None:
+    cfg = ModelConfig.for_model("zinc", "gvae", decoder="fast")
+    assert (cfg.decoder_hidden, cfg.decoder_layers) == (128, 2)  # not the GRU's 501 x 3
+    assert ModelConfig.for_model("zinc", "gvae").decoder_hidden == 501
+    with pytest.raises(ConfigError, match="multiple of its 4 attention heads"):
+        ModelConfig.for_model("zinc", "gvae", decoder="fast", decoder_hidden=501)
