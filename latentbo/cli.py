@@ -351,6 +351,7 @@ def images_eval(
     out: Annotated[Optional[Path], typer.Option(help="Write metrics.json and PNG grids here (default: the model folder).")] = None,
     n: Annotated[int, typer.Option("-n", help="Test images (and samples) per Fréchet distance.", min=2)] = 2000,
     seed: Annotated[int, typer.Option(help="Seed for sampling and interpolation pairs.")] = 0,
+    inception_weights: Annotated[Optional[Path], typer.Option(help="FID Inception-v3 weights file (pt_inception-2015-12-05-*.pth): also compute true FID (needs the fid extra).")] = None,
 ) -> None:
     """Score a model: FD-LeNet of prior samples, ex-post GMM samples, reconstructions and interpolations; test MSE; clustering accuracy (GMM priors). FD-LeNet is not comparable to Inception FID."""
     from latentbo.images import Generative, LeNet, evaluate, feature_net, load_image_model, load_images
@@ -360,6 +361,11 @@ def images_eval(
     net, accuracy = feature_net(train, test, progress=True)
     result = evaluate(Generative.of(m), test, net.features, LeNet.num_features, n=n, seed=seed,
                       out=out or model, name=m.config.model)
+    if inception_weights is not None:
+        from latentbo.images.metrics import InceptionFeatures
+
+        fid = evaluate(Generative.of(m), test, InceptionFeatures(inception_weights), 2048, n=n, seed=seed)
+        result.update({k.replace("fd_", "fid_"): v for k, v in fid.items() if k.startswith("fd_")})
     typer.echo(json.dumps({"model": m.config.model, "dataset": m.config.dataset, "lenet_test_accuracy": accuracy,
                            **result}, indent=2))
 

@@ -149,3 +149,31 @@ def clustering_accuracy(pred: np.ndarray | Tensor, labels: np.ndarray | Tensor) 
     np.add.at(counts, (pred, labels), 1)
     rows, cols = linear_sum_assignment(-counts)
     return float(counts[rows, cols].sum() / len(pred))
+
+
+class InceptionFeatures(nn.Module):
+    """The 2048-d pool features of torch-fidelity's Inception-v3 (the FID network)
+    from weights the user supplies (``pt_inception-2015-12-05`` file): with them the
+    Fréchet distance is the true FID. Grey images are repeated to three channels.
+
+    Raises:
+        ConfigError: torch-fidelity is not installed or the weights file is missing.
+    """
+
+    num_features = 2048
+
+    def __init__(self, weights: str | Path) -> None:
+        super().__init__()
+        if not Path(weights).is_file():
+            raise ConfigError(f"Inception weights {weights} not found (FID needs the FID Inception-v3 weights file)")
+        try:
+            from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        except ImportError:
+            raise ConfigError("true FID needs torch-fidelity: pip install 'latentbo[fid]'") from None
+        self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                               feature_extractor_weights_path=str(weights))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        return self.net((x.clamp(0, 1) * 255).to(torch.uint8))[0].reshape(len(x), -1)

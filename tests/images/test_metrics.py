@@ -48,3 +48,10 @@ def test_feature_net_is_trained_once_and_cached(toy_sets, tmp_path, monkeypatch)
     unlabelled = type(train)(train.x, None, "x")
     with pytest.raises(ConfigError, match="labelled"):
         feature_net(unlabelled, test)
+
+
+def test_true_fid_needs_the_weights_file(tmp_path) -> None:
+    from latentbo.images.metrics import InceptionFeatures
+
+    with pytest.raises(ConfigError, match="Inception weights .* not found"):
+        InceptionFeatures(tmp_path / "pt_inception-2015-12-05.pth")
