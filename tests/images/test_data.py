@@ -70,3 +70,29 @@ def test_real_fashion_mnist_and_mnist() -> None:
     assert train.x.shape == (60_000, 1, 32, 32) and test.x.shape == (10_000, 1, 32, 32)
     assert sorted(train.y.unique().tolist()) == list(range(10))
     assert load_images("mnist", "test").x.shape == (10_000, 1, 32, 32)
+
+
+def test_svhn_mat_files(tmp_path: Path) -> None:
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "svhn").mkdir()
+    x = rng.integers(0, 256, (32, 32, 3, 5), dtype=np.uint8)
+    savemat(tmp_path / "svhn" / "test_32x32.mat", {"X": x, "y": np.array([[10], [1], [2], [10], [9]])})
+    datasets.set_data_dir(tmp_path)
+    data = load_images("svhn", "test")
+    assert data.x.shape == (5, 3, 32, 32) and data.y.tolist() == [0, 1, 2, 0, 9]  # label 10 is the digit 0
+    assert np.allclose(data.x[1, 2].numpy(), x[:, :, 2, 1] / 255.0)
+
+
+def test_celeba_folder_is_cropped_to_64(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "celeba" / "img_align_celeba"
+    folder.mkdir(parents=True)
+    for i in range(10):
+        Image.fromarray(np.full((218, 178, 3), 25 * i, dtype=np.uint8)).save(folder / f"{i:06d}.jpg")
+    datasets.set_data_dir(tmp_path)
+    train, test = load_images("celeba", "train"), load_images("celeba", "test")
+    assert train.x.shape == (9, 3, 64, 64) and test.x.shape == (1, 3, 64, 64) and train.y is None
+    assert abs(float(test.x.mean()) - 225 / 255) < 0.02
