@@ -189,7 +189,8 @@ def main() -> None:
                 print(sens[-1], flush=True)
     notes = (f"Profile {args.profile}: {json.dumps(p)}, seed {args.seed}. FD-LeNet = Fréchet distance on the 84-d "
              "features of a LeNet-5 trained here (test accuracy in lenet_acc); it is NOT Inception FID and cannot be "
-             "compared with the paper's Table 1 FIDs, which are therefore not listed. fd_sampling: the model's own "
+             "compared with the paper's Table 1 Inception FIDs (not named in the issue and not available offline, so "
+             "not listed). fd_sampling: the model's own "
              "sampler (prior; ex-post GMM for pythae's RAEs, second stage for two_stage); fd_gmm: 10-component GMM "
              "fitted on training codes; fd_reconstruction: test reconstructions; fd_interpolation: decoded midpoints "
              "of random test pairs; all against the same test images. clustering_acc: mode assignment of test codes "
