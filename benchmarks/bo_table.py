@@ -58,7 +58,7 @@ OBJECTIVE = {"expressions": "expr", "zinc": "plogp"}
 TASK_DATA = {"expressions": "expressions", "zinc": "zinc250k"}
 
 
-def model_dir(work: Path, task: str, model: str, spec: dict) -> Path:
+def model_dir(work: Path, task: str, model: str, spec: dict, device: str = "cpu") -> Path:
     """Train (or finish training) one model; a finished one is reused."""
     out = work / f"{task}-{model}"
     metrics = out / "metrics.csv"
@@ -68,7 +68,7 @@ def model_dir(work: Path, task: str, model: str, spec: dict) -> Path:
     strings, _ = load_strings(TASK_DATA[task], limit=spec["limit"])
     extra = {"decoder": spec["decoder"]} if "decoder" in spec else {}
     cfg = ModelConfig.for_model(task, model, epochs=spec["epochs"], patience=spec["epochs"], **extra)
-    train(cfg, strings, out, resume=(out / "training_state.pt").exists(), progress=True)
+    train(cfg, strings, out, resume=(out / "training_state.pt").exists(), progress=True, device=device)
     return out
 
 
@@ -90,6 +90,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--work", default="runs/bo_table")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
     args = ap.parse_args()
     set_data_dir(args.data_dir)
     p = PROFILES[args.profile]
@@ -97,7 +98,7 @@ def main() -> None:
     rows = []
     for task, spec in p["tasks"].items():
         for model in args.models.split(","):
-            mdir = model_dir(work, task, model, spec)
+            mdir = model_dir(work, task, model, spec, args.device)
             metrics = (mdir / "metrics.csv").read_text().splitlines()
             val_seq_acc = float(dict(zip(metrics[0].split(","), metrics[-1].split(",")))["val_seq_acc"])
             for acq in p["acquisitions"] + p["extra"].get(model, []):

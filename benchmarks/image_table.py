@@ -52,7 +52,8 @@ PAPER_CLUSTERING = {"mnist": {"gmm_dae": 85.53, "JointVAE": 78.33, "CascadeVAE":
                     "fashion_mnist": {"gmm_dae": 56.24, "JointVAE": 51.51, "CascadeVAE": 57.72}}
 
 
-def ours(work: Path, dataset: str, model: str, p: dict, train, test, seed: int, **overrides) -> tuple:
+def ours(work: Path, dataset: str, model: str, p: dict, train, test, seed: int, device: str = "cpu",
+         **overrides) -> tuple:
     """Train (or reuse) one of our models; returns (model, mean seconds per epoch)."""
     tag = "-".join(f"{k}{v}" for k, v in sorted(overrides.get("reg_params", {}).items()))
     out = work / dataset / f"latentbo-{model}{'-' + tag if tag else ''}"
@@ -63,11 +64,13 @@ def ours(work: Path, dataset: str, model: str, p: dict, train, test, seed: int, 
         json.loads((out / "meta.json").read_text())["expost_gmm"] is not None
     if done:
         return load_image_model(out), float(pd.read_csv(metrics)["epoch_s"].mean()), out
-    m, rows = train_image_model(cfg, train, test, out, resume=(out / "training_state.pt").exists(), progress=False)
+    m, rows = train_image_model(cfg, train, test, out, resume=(out / "training_state.pt").exists(), progress=False,
+                                device=device)
     return m, float(rows["epoch_s"].mean()), out
 
 
-def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path) -> tuple[Generative, float]:
+def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path,
+                 device: str = "cpu") -> tuple[Generative, float]:
     """Train pythae's model with our encoder/decoder; returns (evaluation adapter, s/epoch)."""
     import pythae.models as pm
     from pythae.models.base.base_utils import ModelOutput
@@ -107,7 +110,7 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path) -> tu
                                          reconstruction_loss="mse"), encoder=Encoder(), decoder=Decoder())
     common = dict(output_dir=str(out), num_epochs=cfg.epochs, learning_rate=cfg.lr,
                   per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size, seed=seed,
-                  no_cuda=True)
+                  no_cuda=device == "cpu")
     if name == "RAE_L2":  # pythae's RAE-L2 is weight decay on a separate decoder optimiser
         tc = CoupledOptimizerTrainerConfig(**common, encoder_learning_rate=cfg.lr, decoder_learning_rate=cfg.lr,
                                            decoder_optimizer_params={"weight_decay": model.model_config.reg_weight})
@@ -117,7 +120,7 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path) -> tu
     t0 = time.perf_counter()
     TrainingPipeline(training_config=tc, model=model)(train_data=x, eval_data=None)
     per_epoch = (time.perf_counter() - t0) / cfg.epochs
-    model.eval()
+    model = model.cpu().eval()  # scored on the CPU, like ours
 
     @torch.no_grad()
     def encode(imgs):
@@ -143,6 +146,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-pythae", action="store_true")
     ap.add_argument("--no-sensitivity", action="store_true")
+    ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
     args = ap.parse_args()
     set_data_dir(args.data_dir)
     p = PROFILES[args.profile]
@@ -162,7 +166,7 @@ def main() -> None:
                             name=name)
 
         for model in args.models.split(","):
-            m, per_epoch, out = ours(work, dataset, model, p, train, test, args.seed)
+            m, per_epoch, out = ours(work, dataset, model, p, train, test, args.seed, args.device)
             r = score(Generative.of(m), out, model)
             rows.append({"dataset": dataset, "framework": "latentbo", "model": model, "s_per_epoch": per_epoch, **r,
                          "lenet_acc": acc, "paper_clustering_%": PAPER_CLUSTERING[dataset].get(model, "-")})
@@ -172,7 +176,7 @@ def main() -> None:
                                          seed=args.seed)
             for name in PYTHAE:
                 out = work / dataset / f"pythae-{name}"
-                gm, per_epoch = pythae_model(name, base, train, args.seed, out)
+                gm, per_epoch = pythae_model(name, base, train, args.seed, out, args.device)
                 r = score(gm, out, f"pythae {name}")
                 rows.append({"dataset": dataset, "framework": "pythae 0.1.2", "model": name, "s_per_epoch": per_epoch,
                              **r, "lenet_acc": acc, "paper_clustering_%": "-"})
@@ -183,7 +187,8 @@ def main() -> None:
             sweeps += [("mode_distance", round(s * 2**0.5, 3), {"modes": 10, "placement": "onehot", "scale": s})
                        for s in p["scales"]]
             for what, value, params in sweeps:
-                m, per_epoch, out = ours(work, dataset, "gmm_dae", p, train, test, args.seed, reg_params=params)
+                m, per_epoch, out = ours(work, dataset, "gmm_dae", p, train, test, args.seed, args.device,
+                                         reg_params=params)
                 r = score(Generative.of(m), out, f"gmm_dae {what}={value}")
                 sens.append({"dataset": dataset, "sweep": what, "value": value, **r})
                 print(sens[-1], flush=True)

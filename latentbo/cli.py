@@ -170,6 +170,7 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded with the model).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
 ) -> None:
     """Train an autoencoder (encoder + decoder + latent regulariser) on a task's data."""
     from latentbo.data import load_strings
@@ -183,7 +184,7 @@ def train(
             overrides[key] = value
     cfg = ModelConfig.for_model(task, model, **overrides)
     strings, source = load_strings(dataset or get_task(task).dataset, limit=limit)
-    result = run_training(cfg, strings, out, resume=resume, progress=progress)
+    result = run_training(cfg, strings, out, resume=resume, progress=progress, device=device)
     last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
     typer.echo(json.dumps({"out": str(out), "source": source, "skipped": result.skipped,
                            "epochs": len(result.metrics), "last_epoch": last}, indent=2, default=float))
@@ -328,6 +329,7 @@ def images_train(
     config: Annotated[Optional[Path], typer.Option(help="TOML of ImageConfig overrides (latent_dim, lr, reg_params, ...).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
 ) -> None:
     """Train an image autoencoder (the GMM-DAE reference conv net + a latent regulariser)."""
     import tomllib
@@ -340,7 +342,7 @@ def images_train(
             overrides[key] = value
     cfg = ImageConfig.for_model(dataset, model, **overrides)
     train, test = load_images(dataset, "train"), load_images(dataset, "test")
-    _, metrics = train_image_model(cfg, train, test, out, resume=resume, progress=progress)
+    _, metrics = train_image_model(cfg, train, test, out, resume=resume, progress=progress, device=device)
     typer.echo(json.dumps({"out": str(out), "source": train.source, "epochs": len(metrics),
                            "last_epoch": metrics.iloc[-1].to_dict()}, indent=2, default=float))
 

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from latentbo.codecs import CharacterCodec, Codec, GrammarCodec
 from latentbo.data.cache import encode_dataset
+from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, DatasetError
 from latentbo.io import atomic_write_bytes, atomic_write_text
 from latentbo.models.autoencoder import SequenceAutoencoder, load_model, save_model
@@ -42,18 +43,18 @@ def build_codec(config: ModelConfig, strings: list[str]) -> Codec:
     return CharacterCodec.fit(strings, config.char_max_length or None)
 
 
-def _batches(idx: np.ndarray, size: int, gen: torch.Generator | None):
+def _batches(idx: np.ndarray, size: int, gen: torch.Generator | None, device: torch.device | None = None):
     order = torch.randperm(len(idx), generator=gen).numpy() if gen is not None else np.arange(len(idx))
     for i in range(0, len(idx), size):
-        yield torch.from_numpy(idx[order[i : i + size]].astype(np.int64))
+        yield torch.from_numpy(idx[order[i : i + size]].astype(np.int64)).to(device or "cpu")
 
 
-def _evaluate(model: SequenceAutoencoder, idx: np.ndarray, batch_size: int) -> dict[str, float]:
+def _evaluate(model: SequenceAutoencoder, idx: np.ndarray, batch_size: int, device: torch.device) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
     n = 0
     with torch.no_grad():
-        for batch in _batches(idx, batch_size, None):
+        for batch in _batches(idx, batch_size, None, device):
             terms = model.loss(batch)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
@@ -67,6 +68,7 @@ def train(
     out_dir: str | Path,
     resume: bool = False,
     progress: bool = True,
+    device: str | torch.device | None = None,
 ) -> TrainResult:
     """Train an autoencoder on ``strings`` and write everything to ``out_dir``.
 
@@ -79,12 +81,16 @@ def train(
             (best), ``last.safetensors``, ``training_state.pt``, ``metrics.csv``.
         resume: continue from ``out_dir``'s last checkpoint.
         progress: show tqdm bars.
+        device: where to train (``cpu`` default, ``cuda``...). Checkpoints are
+            saved on the CPU; a GPU resume is not bit-exact (CUDA RNG not saved).
 
     Raises:
+        ConfigError: the device is not available.
         CheckpointError: ``out_dir`` already holds a run and ``resume`` is False, or
             resume was asked and the state is missing/corrupt.
         DatasetError: nothing could be encoded.
     """
+    device = resolve_device(device)
     out = Path(out_dir)
     state_path = out / STATE_FILE
     if resume:
@@ -116,6 +122,7 @@ def train(
     torch.manual_seed(config.seed)
     if not resume:
         model = SequenceAutoencoder(config, codec)
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
                                                        min_lr=config.min_lr)
@@ -123,7 +130,7 @@ def train(
     start_epoch, best_val, bad_epochs = 0, math.inf, 0
     if resume:
         try:
-            state = torch.load(state_path, weights_only=True)
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["rng"])
@@ -142,7 +149,7 @@ def train(
         seen = 0
         t0 = time.perf_counter()
         bar = tqdm(total=len(train_idx), disable=not progress, unit="seq", desc=f"epoch {epoch + 1}/{config.epochs}")
-        for xb in _batches(train_idx, config.batch_size, gen):
+        for xb in _batches(train_idx, config.batch_size, gen, device):
             terms = model.loss(xb)
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
@@ -155,7 +162,7 @@ def train(
             bar.set_postfix(loss=f"{float(terms['loss'].detach()):.3f}")
         bar.close()
         elapsed = time.perf_counter() - t0
-        val = _evaluate(model, val_idx, config.batch_size)
+        val = _evaluate(model, val_idx, config.batch_size, device)
         if not math.isfinite(val["loss"]):
             raise DatasetError(f"validation loss became {val['loss']} at epoch {epoch + 1}; lower lr or check data")
         sched.step(val["loss"])

@@ -76,3 +76,15 @@ def test_bad_lines_are_reported(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "data_report.json").read_text())
     assert result.skipped == 2 and report["skipped"] == 2
     assert report["skipped_by_reason"] == {"syntax": 1, "unknown_token": 1}
+
+
+def test_unavailable_device_is_a_clear_error(tmp_path) -> None:
+    from latentbo.devices import resolve_device
+    from latentbo.errors import ConfigError
+
+    assert resolve_device(None).type == "cpu"
+    with pytest.raises(ConfigError, match="invalid device"):
+        resolve_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="not available"):
+            resolve_device("cuda")

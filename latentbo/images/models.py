@@ -184,14 +184,17 @@ class ImageAutoencoder(LatentModel):
 
     @torch.no_grad()
     def encode(self, x: Tensor, batch_size: int = 500) -> Tensor:
-        """Latent means of ``x`` (eval mode), ``N x d``."""
+        """Latent means of ``x`` (eval mode, batches on the model's device), ``N x d`` on the CPU."""
         self.eval()
-        return torch.cat([self.encode_stats(x[i : i + batch_size])[0] for i in range(0, len(x), batch_size)])
+        dev = self.mu_head.weight.device
+        return torch.cat([self.encode_stats(x[i : i + batch_size].to(dev))[0].cpu() for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
     def decode_batches(self, z: Tensor, batch_size: int = 500) -> Tensor:
+        """Images of ``z`` (eval mode), ``N x C x S x S`` on the CPU."""
         self.eval()
-        return torch.cat([self.decode(z[i : i + batch_size]) for i in range(0, len(z), batch_size)])
+        dev = self.mu_head.weight.device
+        return torch.cat([self.decode(z[i : i + batch_size].to(dev)).cpu() for i in range(0, len(z), batch_size)])
 
 
 def save_image_model(model: ImageAutoencoder, directory: str | Path) -> None:
@@ -199,7 +202,7 @@ def save_image_model(model: ImageAutoencoder, directory: str | Path) -> None:
     directory = Path(directory)
     atomic_write_text(directory / "config.toml", model.config.to_toml())
     atomic_write_text(directory / "meta.json", json.dumps({"expost_gmm": model.expost_gmm}))
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(directory / "model.safetensors", st_save(state))
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError
 from latentbo.images.data import ImageSet
 from latentbo.images.metrics import clustering_accuracy, frechet_distance
@@ -30,28 +31,32 @@ STATE_FILE = "training_state.pt"
 
 
 def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out: str | Path,
-                      resume: bool = False, progress: bool = True) -> tuple[ImageAutoencoder, pd.DataFrame]:
+                      resume: bool = False, progress: bool = True,
+                      device: str | torch.device | None = None) -> tuple[ImageAutoencoder, pd.DataFrame]:
     """Train with Adam; write ``metrics.csv`` (per epoch: loss terms, test MSE, time)
     and the checkpoint after every epoch (atomic), then fit the ex-post GMM (10
-    components) and any post-hoc sampler on the training codes.
+    components) and any post-hoc sampler on the training codes. ``device`` is where
+    the epochs run (CPU by default); the returned model is on the CPU.
 
     Raises:
+        ConfigError: the device is not available.
         CheckpointError: ``out`` holds a run and ``resume`` is False, or the saved state is unusable.
     """
+    device = resolve_device(device)
     out = Path(out)
     state_path = out / STATE_FILE
     if state_path.exists() and not resume:
         raise CheckpointError(f"{out} already holds a training run; pass --resume or choose another --out")
     x = train.x[: config.limit] if config.limit else train.x
     torch.manual_seed(config.seed)
-    model = ImageAutoencoder(config)
+    model = ImageAutoencoder(config).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     rows: list[dict[str, Any]] = []
     if resume:
         if not state_path.exists():
             raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
         try:
-            state = torch.load(state_path, weights_only=True)
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
@@ -67,7 +72,7 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
         t0 = time.perf_counter()
         batches = torch.randperm(len(x), generator=gen).split(config.batch_size)
         for idx in tqdm(batches, disable=not progress, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"):
-            terms = model.loss(x[idx])
+            terms = model.loss(x[idx].to(device))
             opt.zero_grad(set_to_none=True)
             terms["loss"].backward()
             opt.step()
@@ -86,6 +91,7 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
                     "rows": rows}, buf)
         atomic_write_bytes(state_path, buf.getvalue())
         atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+    model.to("cpu")
     codes = model.encode(x)
     model.fit_expost_gmm(codes, components=10, seed=config.seed)
     model.regularizer.fit_sampler(codes, seed=config.seed)

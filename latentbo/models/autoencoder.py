@@ -183,7 +183,7 @@ def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "m
         "expost_gmm": model.expost_gmm,
     }
     atomic_write_text(directory / "meta.json", json.dumps(meta, indent=2))
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(directory / f"{name}.safetensors", st_save(state))
 
 
