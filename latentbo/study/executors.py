@@ -31,7 +31,9 @@ def crashed(exc: BaseException) -> Result:
 
 @dataclass
 class ExecutorSettings:
-    """Attributes:
+    """How wide cells run.
+
+    Attributes:
         workers: processes of the ``process`` executor (default: CPU count).
         address: Ray cluster address (``None``: start a local Ray).
         cpus: CPUs per cell (its torch threads; Ray's ``num_cpus``).
