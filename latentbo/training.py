@@ -150,16 +150,12 @@ def train(
         t0 = time.perf_counter()
         bar = tqdm(total=len(train_idx), disable=not progress, unit="seq", desc=f"epoch {epoch + 1}/{config.epochs}")
         for xb in _batches(train_idx, config.batch_size, gen, device):
-            terms = model.loss(xb)
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            opt.step()
-            model.regularizer.after_step({k: v.detach() for k, v in terms.items()})
+            terms = model.train_step(xb, opt)
             for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(xb)
+                sums[k] = sums.get(k, 0.0) + v * len(xb)
             seen += len(xb)
             bar.update(len(xb))
-            bar.set_postfix(loss=f"{float(terms['loss'].detach()):.3f}")
+            bar.set_postfix(loss=f"{terms['loss']:.3f}")
         bar.close()
         elapsed = time.perf_counter() - t0
         val = _evaluate(model, val_idx, config.batch_size, device)

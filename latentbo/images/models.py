@@ -26,7 +26,6 @@ from torch import Tensor, nn
 from latentbo.errors import CheckpointError, ConfigError
 from latentbo.io import atomic_write_bytes, atomic_write_text
 from latentbo.models.autoencoder import LatentModel
-from latentbo.models.regularizers import make_regularizer
 
 #: Image models of the GMM-DAE paper's Table 1: regulariser and its parameters. VAE
 #: variants use the usual image-VAE settings (KL summed, unit posterior noise).
@@ -153,20 +152,8 @@ class ImageAutoencoder(LatentModel):
         super().__init__()
         self.config = config
         self.encoder = ImageEncoder(config.channels, config.size, config.width)
-        self.regularizer = make_regularizer(config.regularizer, config.latent_dim, config.reg_params)
-        self.mu_head = nn.Linear(self.encoder.out_features, config.latent_dim)
-        self.var_head = nn.Linear(self.encoder.out_features, config.latent_dim) if self.regularizer.stochastic else None
+        self.init_latent(self.encoder.out_features)
         self.decoder = ImageDecoder(config.latent_dim, config.channels, config.size, config.width)
-        self.expost_gmm: dict[str, Any] | None = None
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    def encode_stats(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``N x C x S x S`` -> (``N x d`` means, raw variance head or None)."""
-        h = self.encoder(x)
-        return self.mu_head(h), (self.var_head(h) if self.var_head is not None else None)
 
     def decode(self, z: Tensor) -> Tensor:
         """``N x d`` -> ``N x C x S x S`` images in (0, 1)."""

@@ -72,13 +72,8 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
         t0 = time.perf_counter()
         batches = torch.randperm(len(x), generator=gen).split(config.batch_size)
         for idx in tqdm(batches, disable=not progress, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"):
-            terms = model.loss(x[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            opt.step()
-            model.regularizer.after_step({k: v.detach() for k, v in terms.items()})
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(idx)
+            for k, v in model.train_step(x[idx].to(device), opt).items():
+                sums[k] = sums.get(k, 0.0) + v * len(idx)
         elapsed = time.perf_counter() - t0
         with torch.no_grad():
             recon = model.decode_batches(model.encode(test.x))

@@ -48,17 +48,45 @@ def sample_gmm(gmm: dict[str, Any], n: int, generator: torch.Generator | None = 
 
 
 class LatentModel(nn.Module):
-    """What every autoencoder shares, whatever its data: a regulariser (with its
-    prior), the regularised loss, and sampling from the prior or an ex-post GMM.
+    """What every autoencoder shares, whatever its data: the latent heads on the
+    encoder's features, a regulariser (with its prior), the regularised loss, the
+    optimiser step, and sampling from the prior or an ex-post GMM.
 
-    Subclasses set ``self.regularizer``, ``self.decoder``, ``self.expost_gmm`` and
-    :attr:`latent_dim`.
+    Subclasses set ``self.config`` (with ``latent_dim``, ``regularizer``,
+    ``reg_params``), ``self.encoder`` and ``self.decoder``, and call
+    :meth:`init_latent` once the encoder's feature width is known.
     """
 
-    regularizer: Any
+    config: Any
+    encoder: nn.Module
     decoder: nn.Module
-    expost_gmm: dict[str, Any] | None
-    latent_dim: int
+
+    def init_latent(self, features: int) -> None:
+        """Build the regulariser and the mean (and, if stochastic, variance) heads."""
+        d = self.config.latent_dim
+        self.regularizer = make_regularizer(self.config.regularizer, d, self.config.reg_params)
+        self.mu_head = nn.Linear(features, d)
+        self.var_head = nn.Linear(features, d) if self.regularizer.stochastic else None
+        self.expost_gmm: dict[str, Any] | None = None
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def encode_stats(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Encoder input -> (``N x d`` means, ``N x d`` raw variance head or None)."""
+        h = self.encoder(x)
+        return self.mu_head(h), (self.var_head(h) if self.var_head is not None else None)
+
+    def train_step(self, batch: Tensor, opt: torch.optim.Optimizer) -> dict[str, float]:
+        """One optimiser step on ``batch``; returns every loss term as a float."""
+        terms = self.loss(batch)
+        opt.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        opt.step()
+        detached = {k: v.detach() for k, v in terms.items()}
+        self.regularizer.after_step(detached)
+        return {k: float(v) for k, v in detached.items()}
 
     def regularised(self, recon: Tensor, recon_weight: float, z: Tensor, stats: dict[str, Tensor],
                     decode: Any) -> dict[str, Tensor]:
@@ -100,20 +128,8 @@ class SequenceAutoencoder(LatentModel):
         length, vocab, d = codec.max_length, codec.vocab_size, config.latent_dim
         self.encoder = ConvEncoder(length, vocab, config.conv_channels, config.conv_kernels, config.hidden,
                                    config.batch_norm)
-        self.regularizer = make_regularizer(config.regularizer, d, config.reg_params)
-        self.mu_head = nn.Linear(config.hidden, d)
-        self.var_head = nn.Linear(config.hidden, d) if self.regularizer.stochastic else None
+        self.init_latent(config.hidden)
         self.decoder = DECODERS[config.decoder](d, length, vocab, config.decoder_hidden, config.decoder_layers)
-        self.expost_gmm: dict[str, Any] | None = None
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
-
-    def encode_stats(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``N x L x V`` one-hot -> (``N x d`` means, ``N x d`` raw variance head or None)."""
-        h = self.encoder(x)
-        return self.mu_head(h), (self.var_head(h) if self.var_head is not None else None)
 
     def decode_logits(self, z: Tensor) -> Tensor:
         """``N x d`` codes -> ``N x L x V`` logits."""
