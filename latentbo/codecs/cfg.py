@@ -124,6 +124,22 @@ class Grammar:
         return np.array([all(t or s in done for s, t in zip(p.rhs, p.is_terminal)) for p in self.productions])
 
     @cached_property
+    def min_steps(self) -> np.ndarray:
+        """``n_nonterminals`` float: the fewest productions that derive a terminal
+        string from each nonterminal (``inf`` where none can; the padding rule counts
+        as one step with an empty right-hand side)."""
+        steps = dict.fromkeys(self.nonterminals, np.inf)
+        changed = True
+        while changed:
+            changed = False
+            for p in self.productions:
+                pending = () if p.index == self.padding_rule else p.rhs
+                cost = 1 + sum(steps[s] for s, t in zip(pending, p.is_terminal) if not t)
+                if cost < steps[p.lhs]:
+                    steps[p.lhs], changed = cost, True
+        return np.array([steps[nt] for nt in self.nonterminals])
+
+    @cached_property
     def masks(self) -> np.ndarray:
         """``n_nonterminals x n_rules`` boolean: which productive productions expand
         each nonterminal (the padding nonterminal's row allows only padding)."""

@@ -30,6 +30,7 @@ class GrammarCodec(Codec):
     """
 
     kind = "grammar"
+    _BLOCK_BYTES = 1 << 20  # scores staged per block in decode: about one core's L2 cache
 
     def __init__(self, grammar: Grammar | str | Path) -> None:
         self.grammar = grammar if isinstance(grammar, Grammar) else Grammar(grammar)
@@ -59,11 +60,13 @@ class GrammarCodec(Codec):
             # The padding rule re-pushes its nonterminal, which doubles as the
             # bottom-of-stack sentinel: an empty stack reads as "pad from here on".
             splits.append(([], [self._pad_nt]) if p.index == g.padding_rule else (ids[:n_lead], ids[n_lead:][::-1]))
+        # Symbol ids are stored narrow: the stacks then stay cache-sized.
+        self._symbol_dtype = np.int16 if k + len(g.terminals) < 2**15 else np.int32
         lead_width = max(1, max(len(a) for a, _ in splits))
         rest_width = max(1, max(len(b) for _, b in splits))
-        self._lead = np.zeros((g.n_rules, lead_width), dtype=np.int64)
+        self._lead = np.zeros((g.n_rules, lead_width), dtype=self._symbol_dtype)
         self._lead_len = np.array([len(a) for a, _ in splits], dtype=np.int64)
-        self._rest = np.zeros((g.n_rules, rest_width), dtype=np.int64)
+        self._rest = np.zeros((g.n_rules, rest_width), dtype=self._symbol_dtype)
         self._rest_len = np.array([len(b) for _, b in splits], dtype=np.int64)
         for r, (a, b) in enumerate(splits):
             self._lead[r, : len(a)] = a
@@ -78,6 +81,14 @@ class GrammarCodec(Codec):
             cols = np.flatnonzero(g.masks[nt])
             if cols.size:
                 self._window[nt] = np.concatenate([cols, np.full(width - cols.size, cols[0])])
+        # Fewest productions each symbol still needs: a row whose stack needs more
+        # than the steps left cannot finish and leaves the working set early.
+        need = np.concatenate([np.nan_to_num(g.min_steps, posinf=0), np.zeros(len(g.terminals))]).astype(np.int64)
+        need[self._pad_nt] = 0
+        self._need_start = need[self._start]
+        self._need_delta = np.array(
+            [need[self._rest[r, : self._rest_len[r]]].sum() - need[g.rule_lhs[r]] for r in range(g.n_rules)]
+        )
         self._masks = g.masks
         self._masks_t = torch.from_numpy(g.masks)
         self._rule_lhs_t = torch.from_numpy(g.rule_lhs)
@@ -145,38 +156,49 @@ class GrammarCodec(Codec):
         # every step is a handful of 1-D gathers and scatters.
         depth = 2 + (length + 1) * rest.shape[1]
         base = rows * depth
-        stack = np.empty(n * depth, dtype=np.int64)
+        stack = np.empty(n * depth, dtype=self._symbol_dtype)
         stack[base], stack[base + 1] = pad_nt, self._start
         sp = base + 1  # index of each stack's top
         out_depth = depth + length * lead.shape[1]
         out_base = rows * out_depth
-        out = np.empty(n * out_depth, dtype=np.int64)
+        out = np.empty(n * out_depth, dtype=self._symbol_dtype)
         n_out = out_base.copy()
-        rest_slots, lead_slots = np.arange(rest.shape[1]), np.arange(lead.shape[1])
-        flat_scores = scores.reshape(-1)
-        # Finished rows (stack down to the sentinel) drop out of the working set, so
-        # late steps cost in proportion to the derivations still running.
+        rest_slots, lead_slots, lead_first = np.arange(rest.shape[1]), np.arange(lead.shape[1]), lead[:, 0].copy()
+        width = window.shape[1]
+        # Rows leave the working set once finished (stack down to the sentinel) or
+        # hopeless (their stack needs more productions than steps remain: they
+        # decode to None), so late steps cost in proportion to the live derivations.
         active = rows
         final_sp, final_out = sp, n_out
         top = stack[sp]
+        need, need_delta = np.full(n, self._need_start), self._need_delta
+        block_end = 0
         for t in range(length):
-            if t % 16 == 0:
-                running = top != pad_nt
+            if t == block_end:
+                running = (top != pad_nt) & (need <= length - t)
                 if not running.all():
                     final_sp[active], final_out[active] = sp, n_out
-                    active, sp, n_out, top = active[running], sp[running], n_out[running], top[running]
+                    active, sp, n_out, top, need = (a[running] for a in (active, sp, n_out, top, need))
                     if not active.size:
-                        break  # every derivation finished: the rest is padding
+                        break  # every derivation finished or failed: the rest is padding
+                # The next steps' scores of the live rows, copied into one cache-sized
+                # block: per-step gathers then hit the cache instead of DRAM.
+                steps = min(length - t, max(1, self._BLOCK_BYTES // (active.size * n_rules * scores.itemsize)))
+                block_start, block_end = t, t + steps
+                block = scores[active, block_start:block_end].reshape(-1)
+                row_offset = np.arange(active.size) * (steps * n_rules)
+                row_window = np.arange(active.size) * width
             cols = window[top]
-            picked = flat_scores[(active * (length * n_rules) + t * n_rules)[:, None] + cols].argmax(axis=1)
-            rule = cols[np.arange(active.size), picked]
+            picked = block[(row_offset + (t - block_start) * n_rules)[:, None] + cols].argmax(axis=1)
+            rule = cols.reshape(-1)[row_window + picked]
             # Fixed-width writes: slots past a row's length land beyond its stack
             # top / output end, where nothing reads them before they are overwritten.
             if lead.shape[1] == 1:
-                out[n_out] = lead[rule, 0]
+                out[n_out] = lead_first[rule]
             else:
                 out[n_out[:, None] + lead_slots] = lead[rule]
             n_out += lead_len[rule]
+            need += need_delta[rule]
             stack[sp[:, None] + rest_slots] = rest[rule]
             sp += rest_len[rule] - 1
             top = stack[sp]

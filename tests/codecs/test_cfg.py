@@ -27,6 +27,14 @@ def test_undefined_nonterminal_is_unproductive() -> None:
     assert uses_class and not g.productive[uses_class].any()
 
 
+def test_min_steps() -> None:
+    g = Grammar("expressions")  # T -> 'x' is one step; S -> T two; padding one
+    assert dict(zip(g.nonterminals, g.min_steps.tolist())) == {"S": 2, "T": 1, "Nothing": 1, "None": np.inf}
+    z = Grammar("zinc_smiles")
+    assert z.min_steps[z.nt_index["smiles"]] == 5  # smiles -> chain -> branched_atom -> atom -> organic -> 'C'
+    assert np.isinf(z.min_steps[z.nt_index["class"]])
+
+
 def test_missing_file_names_bundled(tmp_path: Path) -> None:
     with pytest.raises(GrammarError, match="expressions"):
         Grammar(tmp_path / "nope.cfg")

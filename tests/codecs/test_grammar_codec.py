@@ -47,6 +47,23 @@ def test_batched_decode_equals_per_sample(name: str) -> None:
     assert 0 < sum(s is not None for s in batched) < len(batched)
 
 
+@pytest.mark.parametrize("length", [12, 40, 277])
+def test_batched_decode_equals_per_sample_when_steps_run_short(length: int) -> None:
+    # Rows whose stack needs more productions than steps remain leave early.
+    codec = GrammarCodec("zinc_smiles")
+    logits = torch.randn(256, length, codec.vocab_size, generator=torch.Generator().manual_seed(length))
+    assert codec.decode(logits) == codec.decode_per_sample(logits)
+
+
+def test_derivation_with_exactly_enough_steps_finishes() -> None:
+    codec = GrammarCodec("zinc_smiles")
+    smiles = "CC(=O)Nc1ccc(O)cc1"
+    n = len(codec.encode_one(smiles))
+    one_hot = codec.one_hot(codec.encode([smiles]))
+    assert codec.decode(one_hot[:, :n]) == [smiles]
+    assert codec.decode(one_hot[:, : n - 1]) == [None]
+
+
 def test_decoded_strings_are_grammatical() -> None:
     codec = GrammarCodec("zinc_smiles")
     logits = torch.randn(128, codec.max_length, codec.vocab_size, generator=torch.Generator().manual_seed(5))
