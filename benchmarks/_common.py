@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import platform
+import shlex
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +25,7 @@ def write_table(name: str, rows: list[dict], notes: str = "") -> None:
     lines = [
         f"# {name}",
         "",
-        f"Command: `python {' '.join(['benchmarks/' + Path(sys.argv[0]).name, *sys.argv[1:]])}`  ",
+        f"Command: `python {shlex.join(['benchmarks/' + Path(sys.argv[0]).name, *sys.argv[1:]])}`  ",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}  ",
         f"Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         "",
