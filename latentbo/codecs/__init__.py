@@ -12,7 +12,8 @@ from latentbo.codecs.grammar import GrammarCodec
 from latentbo.errors import CheckpointError
 
 CODECS: dict[str, Callable[[dict[str, Any]], Codec]] = {
-    "grammar": lambda spec: GrammarCodec(spec["grammar"]),
+    # Checkpoints from before the semantic masks have no "semantic": the grammar's default.
+    "grammar": lambda spec: GrammarCodec(spec["grammar"], spec.get("semantic")),
     "character": lambda spec: CharacterCodec(list(spec["alphabet"]), int(spec["max_length"])),
 }
 

@@ -89,6 +89,14 @@ class Codec(ABC):
     def decode(self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None) -> list[str | None]:
         """Decode ``N x L x V`` logits to ``N`` strings (``None`` = invalid)."""
 
+    def decode_with_status(
+        self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None
+    ) -> tuple[list[str | None], list[str]]:
+        """:meth:`decode`, plus how each row was decoded: ``ok`` or ``unfinished``
+        (``None``); codecs with repair passes add their own (see GrammarCodec)."""
+        strings = self.decode(logits, stochastic, generator)
+        return strings, ["ok" if s is not None else "unfinished" for s in strings]
+
     @abstractmethod
     def canonical(self, text: str) -> str:
         """The spelling ``decode(one_hot(encode(text)))`` returns for a valid ``text``."""

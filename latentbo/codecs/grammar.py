@@ -17,8 +17,13 @@ import torch
 from latentbo.codecs.base import Codec
 from latentbo.codecs.cfg import Grammar
 from latentbo.codecs.parser import LRParser, ParseFailure
+from latentbo.codecs.semantics import STATUS_NAMES, UNFINISHED, SmilesSemantics
 from latentbo.codecs.tokenizers import TOKENIZERS, Tokenizer
 from latentbo.errors import ConfigError, InvalidInputError
+
+
+# Semantic masks by the tokenizer a grammar names: the language, not the file.
+SEMANTICS = {"smiles": SmilesSemantics}
 
 
 class GrammarCodec(Codec):
@@ -27,14 +32,22 @@ class GrammarCodec(Codec):
     Args:
         grammar: A :class:`Grammar`, a path to a ``.cfg`` file or the name of a
             bundled grammar (``"expressions"``, ``"zinc_smiles"``).
+        semantic: decode with the semantic masks of the grammar's language (SMILES:
+            rings, valence, aromaticity; see :mod:`latentbo.codecs.semantics`).
+            ``None``: on where the grammar has them. ``False`` is the Grammar VAE's
+            paper-faithful decoding.
     """
 
     kind = "grammar"
     _BLOCK_BYTES = 1 << 20  # scores staged per block in decode: about one core's L2 cache
 
-    def __init__(self, grammar: Grammar | str | Path) -> None:
+    def __init__(self, grammar: Grammar | str | Path, semantic: bool | None = None) -> None:
         self.grammar = grammar if isinstance(grammar, Grammar) else Grammar(grammar)
         g = self.grammar
+        if semantic and g.tokenizer_name not in SEMANTICS:
+            raise ConfigError(f"grammar {g.name!r} has no semantic masks (only {sorted(SEMANTICS)} grammars do)")
+        self.semantic = g.tokenizer_name in SEMANTICS if semantic is None else semantic
+        self._semantics = None
         if g.tokenizer_name not in TOKENIZERS:
             raise ConfigError(f"{g.path}: unknown tokenizer {g.tokenizer_name!r}; known: {sorted(TOKENIZERS)}")
         self.tokenizer: Tokenizer = TOKENIZERS[g.tokenizer_name](g.terminals)
@@ -134,7 +147,8 @@ class GrammarCodec(Codec):
 
     # -- decoding ---------------------------------------------------------------
     def decode(
-        self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None
+        self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None,
+        semantic: bool | None = None,
     ) -> list[str | None]:
         """Grammar-constrained decoding, vectorised over the batch.
 
@@ -142,12 +156,41 @@ class GrammarCodec(Codec):
             logits: ``N x L x n_rules`` unnormalised scores (``L <= max_length``).
             stochastic: sample from the masked softmax (Gumbel-max) instead of argmax.
             generator: torch RNG for stochastic decoding (reproducibility).
+            semantic: use the semantic masks (default: the codec's ``semantic``).
 
         Returns:
             ``N`` strings in canonical spelling; ``None`` where the derivation was
             not finished within ``L`` steps.
         """
+        return self.decode_with_status(logits, stochastic, generator, semantic)[0]
+
+    def decode_with_status(
+        self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None,
+        semantic: bool | None = None,
+    ) -> tuple[list[str | None], list[str]]:
+        """:meth:`decode`, plus per row how it was decoded: ``ok``, ``unfinished``
+        and, with semantic masks, ``aromatic_fallback`` (re-decoded without aromatic
+        atoms) or ``dead_end`` (no production kept it valid; masks dropped)."""
+        semantic = self.semantic if semantic is None else semantic
+        if semantic and self.grammar.tokenizer_name not in SEMANTICS:
+            raise ConfigError(f"grammar {self.grammar.name!r} has no semantic masks")
         scores = self._scores(logits, stochastic, generator)
+        if semantic:
+            return self._decode_semantic(scores)
+        strings = self._decode_grammar(scores)
+        return strings, ["ok" if s is not None else "unfinished" for s in strings]
+
+    def _decode_semantic(self, scores: np.ndarray) -> tuple[list[str | None], list[str]]:
+        if self._semantics is None:
+            self._semantics = SEMANTICS[self.grammar.tokenizer_name](self)
+        out, lengths, status = self._semantics.decode(self, scores)
+        terms, join, k = self._terminal_strings, self.tokenizer.join, self._n_nonterminals
+        strings = [
+            join([terms[s - k] for s in row[:m]]) if st != UNFINISHED else None for row, m, st in zip(out, lengths, status)
+        ]
+        return strings, [STATUS_NAMES[s] for s in status]
+
+    def _decode_grammar(self, scores: np.ndarray) -> list[str | None]:
         n, length, n_rules = scores.shape
         rows = np.arange(n)
         lead, lead_len, rest, rest_len = self._lead, self._lead_len, self._rest, self._rest_len
@@ -274,7 +317,8 @@ class GrammarCodec(Codec):
         return self.tokenizer.join(tokens) if not stack else None
 
     def spec(self) -> dict[str, Any]:
-        return {"kind": self.kind, "grammar": self.grammar.name, "fingerprint": self.grammar.fingerprint}
+        return {"kind": self.kind, "grammar": self.grammar.name, "fingerprint": self.grammar.fingerprint,
+                "semantic": self.semantic}
 
     def __repr__(self) -> str:
         return f"GrammarCodec({self.grammar!r})"
