@@ -125,6 +125,9 @@ def _print_summary(summary: dict, out: Path) -> None:
     if summary["best"]:
         typer.echo(f"best: {summary['best']['string']!r} = {summary['best']['score']:.4f} "
                    f"(best initial-data score {summary['initial_best']:.4f})")
+    d = summary["decoding"]
+    typer.echo(f"decoding: {d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
+               f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass")
     typer.echo(f"outputs: {out}/summary.json, summary.csv, report.md, best_so_far.png")
 
 
@@ -144,6 +147,7 @@ def bo(
     gp_points: Annotated[int, typer.Option(help="Max initial points in the GP (best half + random half).", min=1)] = 500,
     n_decode: Annotated[int, typer.Option(help="Stochastic decodes per candidate.", min=1)] = 10,
     dataset: Annotated[Optional[str], typer.Option(help="Initial-data dataset (default: the model's task).")] = None,
+    semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted campaign in --out.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
@@ -152,7 +156,7 @@ def bo(
 
     cfg = CampaignConfig(objective=objective, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, bounds=bounds, init_size=init_size, gp_points=gp_points,
-                         n_decode=n_decode, dataset=dataset)
+                         n_decode=n_decode, dataset=dataset, semantic=semantic)
     summary = Campaign(model, cfg, out).run(resume=resume, progress=progress)
     _print_summary(summary, out)
 
@@ -244,6 +248,7 @@ def decode(
     out: Annotated[Optional[Path], typer.Option(help="Write decoded strings here (default: stdout).")] = None,
     stochastic: Annotated[bool, typer.Option(help="Sample from the masked decoder instead of argmax.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for stochastic decoding.")] = 0,
+    semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
 ) -> None:
     """Decode latent vectors to strings; an invalid decode is written as an empty line."""
     import torch
@@ -251,6 +256,7 @@ def decode(
     from latentbo.models import load_model
 
     ae = load_model(model)
+    ae.codec.set_semantic(semantic)
     strings = ae.decode_latents(_read_latents(input), stochastic, torch.Generator().manual_seed(seed))
     text = "\n".join(s or "" for s in strings) + "\n"
     if out:
@@ -268,14 +274,16 @@ def sample(
     stochastic: Annotated[bool, typer.Option(help="Stochastic decoding.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Also write the samples here.")] = None,
+    semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
 ) -> None:
-    """Sample latent codes, decode them and print validity, uniqueness and novelty (JSON)."""
+    """Sample latent codes, decode them and print validity (with the count of each reason a decode is invalid), uniqueness, novelty and the decoder's status counts (JSON)."""
     from latentbo.data import load_strings
     from latentbo.metrics import sample_quality
     from latentbo.models import load_model
     from latentbo.tasks import get_task
 
     ae = load_model(model)
+    ae.codec.set_semantic(semantic)
     task = get_task(ae.config.task)
     try:
         reference, _ = load_strings(task.dataset)

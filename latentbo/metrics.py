@@ -1,7 +1,10 @@
-"""Sample-quality metrics: validity, uniqueness, novelty."""
+"""Sample-quality metrics: validity (with the reason a molecule is invalid),
+uniqueness, novelty."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from typing import Any
 
 import torch
@@ -18,6 +21,40 @@ def molecule_valid(smiles: str | None) -> bool:
 
     RDLogger.DisableLog("rdApp.*")
     return Chem.MolFromSmiles(smiles) is not None
+
+
+_BRACKET = re.compile(r"\[[^\]]*\]")
+_RING_LABEL = re.compile(r"%\d\d|\d")
+# RDKit's sanitisation problems, by the names users read in reports.
+_PROBLEMS = {"AtomValenceException": "valence", "KekulizeException": "kekulisation",
+             "AtomKekulizeException": "aromatic_outside_ring"}
+
+
+def molecule_invalidity(smiles: str | None) -> str | None:
+    """Why RDKit rejects a SMILES string, or ``None`` if it is a valid molecule.
+
+    Reasons: ``unfinished`` (no string: the derivation did not finish),
+    ``unclosed_ring``, ``parse`` (other SMILES errors, e.g. a ring closed on its own
+    atom), ``valence``, ``kekulisation``, ``aromatic_outside_ring``, ``other``.
+    """
+    if not smiles:
+        return "unfinished"
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles, sanitize=False)
+    if mol is None:
+        labels = Counter(_RING_LABEL.findall(_BRACKET.sub("", smiles)))
+        return "unclosed_ring" if any(n % 2 for n in labels.values()) else "parse"
+    problems = Chem.DetectChemistryProblems(mol)
+    if not problems:
+        return None
+    return _PROBLEMS.get(problems[0].GetType(), "other")
+
+
+def invalidity_counts(strings: list[str | None]) -> dict[str, int]:
+    """Count of each :func:`molecule_invalidity` reason (valid strings left out)."""
+    return dict(Counter(r for r in map(molecule_invalidity, strings) if r is not None))
 
 
 def grammar_valid(codec: GrammarCodec, text: str | None) -> bool:
@@ -55,19 +92,23 @@ def sample_quality(
         ``(summary, strings)``; summary keys: ``n``, ``valid_fraction`` (grammar
         complete; for molecules also RDKit-valid), ``grammar_valid_fraction``,
         ``unique_fraction`` (distinct valid / valid), ``novel_fraction`` (valid
-        strings not in ``reference`` / valid; ``None`` without a reference), ``seed``.
+        strings not in ``reference`` / valid; ``None`` without a reference),
+        ``invalid_reasons`` (count per :func:`molecule_invalidity` reason),
+        ``decode_status`` (count per decoder status: ``ok``, ``fallback``,
+        ``dead_end``, ``unfinished``), ``seed``.
     """
     from latentbo.tasks import get_task
 
     gen = torch.Generator().manual_seed(seed)
     z = model.sample_latents(n, gen, expost=expost)
-    strings = model.decode_latents(z, stochastic=stochastic, generator=gen)
+    strings, status = model.decode_latents_with_status(z, stochastic=stochastic, generator=gen)
     grammar_ok = [s is not None for s in strings]
     if not isinstance(model.codec, GrammarCodec):
         grammar = GrammarCodec(get_task(model.config.task).grammar)
         grammar_ok = [grammar_valid(grammar, s) for s in strings]
     molecules = get_task(model.config.task).kind == "molecules"
     valid = [s for s, ok in zip(strings, grammar_ok) if ok and (not molecules or molecule_valid(s))]
+    reasons = invalidity_counts(strings) if molecules else {"unfinished": n - sum(grammar_ok)}
     ref = _canonical_set(model.codec, reference) if reference is not None else None
     summary = {
         "n": n,
@@ -75,6 +116,8 @@ def sample_quality(
         "grammar_valid_fraction": sum(grammar_ok) / n,
         "unique_fraction": len(set(valid)) / len(valid) if valid else 0.0,
         "novel_fraction": (sum(v not in ref for v in valid) / len(valid) if valid else 0.0) if ref is not None else None,
+        "invalid_reasons": reasons,
+        "decode_status": dict(Counter(status)),
         "seed": seed,
         "source": "expost_gmm" if expost else "prior",
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,21 @@ def trial_summary(records: list[dict], maximize: bool) -> dict[str, Any]:
     }
 
 
+def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
+    """How the evaluated candidates were decoded: those whose kept string needed the
+    semantic masks' fallback pass, those that needed the vote over ``n_decode``
+    stochastic decodes (some invalid, the commonest valid one kept), those with no
+    valid decode, and why (the commonest reason among their decodes)."""
+    how = [r["decode"] for r in records if "decode" in r]  # campaigns written before this field lack it
+    return {
+        "candidates": len(how),
+        "semantic_fallback": sum(h["status"] == "fallback" for h in how),
+        "vote_needed": sum(0 < h["valid_decodes"] < n_decode for h in how),
+        "no_valid_decode": sum(h["valid_decodes"] == 0 for h in how),
+        "invalid_reasons": dict(Counter(h["reason"] for h in how if h["valid_decodes"] == 0)),
+    }
+
+
 def _mean_std(values: list[float | None]) -> dict[str, float | None]:
     vals = [v for v in values if v is not None]
     if not vals:
@@ -69,6 +85,7 @@ def write_campaign_reports(out: Path, objective: Objective, trials: list[list[di
         "best": {"string": ranked[0][1], "score": ranked[0][0]} if ranked else None,
         "top3_overall": [{"string": s, "score": v} for v, s in ranked[:3]],
         "initial_best": init_best,
+        "decoding": decode_summary(everything, (meta.get("config") or {}).get("n_decode", 1)),
         "seeds": meta.get("trial_seeds"),
         "config": meta.get("config"),
     }
@@ -90,6 +107,13 @@ def write_campaign_reports(out: Path, objective: Objective, trials: list[list[di
     return summary
 
 
+def _decoding_line(d: dict[str, Any]) -> str:
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(d["invalid_reasons"].items())) or "none"
+    return (f"Decoding: of {d['candidates']} candidates, {d['no_valid_decode']} had no valid decode "
+            f"(reasons: {reasons}); {d['vote_needed']} needed the vote over stochastic decodes; "
+            f"{d['semantic_fallback']} were made by the semantic masks' fallback pass.")
+
+
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -108,6 +132,8 @@ def _markdown(summary: dict, rows: list[dict], has_grid: bool) -> str:
         "|---|---|---|---|---|---|---|---|",
         *(f"| {r['trial']} | {_fmt(r['seed'])} | {_fmt(r['top1'])} | {_fmt(r['top2'])} | {_fmt(r['top3'])} | "
           f"{_fmt(r['fraction_valid'])} | {_fmt(r['average_score'])} | `{r['best_string'] or '-'}` |" for r in rows),
+        "",
+        _decoding_line(summary["decoding"]),
         "",
         "Best strings overall:",
         "",

@@ -31,7 +31,7 @@ from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import load_strings
 from latentbo.errors import CheckpointError, ConfigError, DatasetError
 from latentbo.io import atomic_write_bytes, atomic_write_text
-from latentbo.metrics import molecule_valid
+from latentbo.metrics import molecule_invalidity, molecule_valid
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.priors import GMMPrior
 from latentbo.objectives import Objective, make_objective
@@ -58,6 +58,8 @@ class CampaignConfig:
             match the plain setup's proposal quality at a fraction of its time
             (``benchmarks/bo_speed.py``).
         dataset: dataset name (default: the model's task dataset).
+        semantic: SMILES semantic masks while decoding (``None``: the codec's default,
+            on for molecule grammars; ``False``: the paper-faithful decoder).
     """
 
     objective: str = "expr"
@@ -74,6 +76,7 @@ class CampaignConfig:
     num_restarts: int = 2
     raw_samples: int = 128
     dataset: str | None = None
+    semantic: bool | None = None
 
     def validate(self) -> None:
         if self.acquisition not in ("qlogei", "turbo"):
@@ -100,6 +103,7 @@ class Campaign:
         self.config = config
         self.out = Path(out_dir)
         self.model: SequenceAutoencoder = load_model(self.model_dir)
+        self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
         self.objective: Objective = make_objective(config.objective, config.target)
         self.sign = 1.0 if self.objective.maximize else -1.0
@@ -110,19 +114,41 @@ class Campaign:
             return False
         return molecule_valid(s) if self.task.kind == "molecules" else True
 
-    def decode_candidates(self, z: Tensor, seed: int) -> list[str | None]:
+    def decode_candidates(self, z: Tensor, seed: int) -> tuple[list[str | None], list[dict[str, Any]]]:
         """Decode each candidate ``n_decode`` times (stochastic); keep the most
-        frequent valid string, ``None`` when no decode is valid."""
+        frequent valid string, ``None`` when no decode is valid.
+
+        Returns:
+            The strings and, per candidate, how it was decoded: ``valid_decodes`` (of
+            ``n_decode``), the decoder ``status`` of the string kept (``fallback``:
+            the semantic masks' second pass made it) and, when none was valid, the
+            commonest ``reason`` (:func:`~latentbo.metrics.molecule_invalidity`).
+        """
         n = self.config.n_decode
         gen = torch.Generator().manual_seed(seed)
         rep = z.float().repeat_interleave(n, dim=0)
-        decoded = self.model.decode_latents(rep, stochastic=n > 1, generator=gen)
+        decoded, status = self.model.decode_latents_with_status(rep, stochastic=n > 1, generator=gen)
         valid = {s: self.is_valid(s) for s in set(decoded)}  # RDKit once per distinct string
         out: list[str | None] = []
+        info: list[dict[str, Any]] = []
         for i in range(len(z)):
-            counts = Counter(s for s in decoded[i * n : (i + 1) * n] if valid[s])
-            out.append(counts.most_common(1)[0][0] if counts else None)
-        return out
+            block = range(i * n, (i + 1) * n)
+            counts = Counter(decoded[j] for j in block if valid[decoded[j]])
+            if counts:
+                best = counts.most_common(1)[0][0]
+                out.append(best)
+                info.append({"valid_decodes": sum(counts.values()),
+                             "status": next(status[j] for j in block if decoded[j] == best)})
+            else:
+                out.append(None)
+                reasons = Counter(self.invalidity(decoded[j]) for j in block)
+                info.append({"valid_decodes": 0, "status": None, "reason": reasons.most_common(1)[0][0]})
+        return out, info
+
+    def invalidity(self, s: str | None) -> str:
+        if s is None:
+            return "unfinished"
+        return (molecule_invalidity(s) or "valid") if self.task.kind == "molecules" else "valid"
 
     # -- initial data -----------------------------------------------------------------
     def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str]]:
@@ -175,7 +201,8 @@ class Campaign:
             if not resume:
                 raise CheckpointError(f"{self.out} already holds a campaign; pass --resume or choose another --out")
             saved = json.loads(meta_path.read_text())
-            if saved["config"] != meta["config"]:
+            # Settings added since a campaign was written take their defaults.
+            if {**dataclasses.asdict(CampaignConfig()), **saved["config"]} != meta["config"]:
                 raise CheckpointError(f"{self.out} was run with different settings: {saved['config']}")
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(meta_path, json.dumps(meta, indent=2))
@@ -227,16 +254,16 @@ class Campaign:
                 cand = propose_turbo(gp, x, y.squeeze(-1), bounds, tr, cfg.batch, it_seed)
             else:
                 cand = propose_qlogei(gp, float(y.max()), bounds, cfg.batch, cfg.num_restarts, cfg.raw_samples, it_seed)
-            strings = self.decode_candidates(cand.float(), it_seed)
+            strings, decode_info = self.decode_candidates(cand.float(), it_seed)
             vals = np.asarray(self.objective(strings), dtype=float)
             details = self.objective.details(strings)
             elapsed += time.perf_counter() - t0
             batch_best = -np.inf
-            for z, s, v, d in zip(cand, strings, vals, details):
+            for z, s, v, d, how in zip(cand, strings, vals, details, decode_info):
                 valid = s is not None and bool(np.isfinite(v))
                 records.append({"trial": t, "iteration": it, "seed": it_seed, "latent": [float(a) for a in z],
                                 "string": s, "valid": valid, "score": float(v) if valid else None,
-                                "details": d, "wall_time": elapsed})
+                                "details": d, "decode": how, "wall_time": elapsed})
                 if valid:
                     batch_best = max(batch_best, self.sign * float(v))
             tr.update(batch_best)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from latentbo.errors import InvalidInputError
+from latentbo.errors import ConfigError, InvalidInputError
 
 # Below this many strings a process pool costs more than it saves.
 _PARALLEL_THRESHOLD = 20_000
@@ -76,6 +76,17 @@ class Codec(ABC):
     max_length: int
     vocab_size: int
     pad_index: int
+    #: decode with semantic masks (only codecs that have them: see GrammarCodec)
+    semantic: bool = False
+
+    def set_semantic(self, on: bool | None) -> None:
+        """Switch semantic masks on or off (``None``: leave as is).
+
+        Raises:
+            ConfigError: masks asked of a codec that has none.
+        """
+        if on:
+            raise ConfigError(f"the {self.kind} codec has no semantic masks")
 
     @abstractmethod
     def encode_one(self, text: str) -> list[int]:

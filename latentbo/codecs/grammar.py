@@ -44,9 +44,8 @@ class GrammarCodec(Codec):
     def __init__(self, grammar: Grammar | str | Path, semantic: bool | None = None) -> None:
         self.grammar = grammar if isinstance(grammar, Grammar) else Grammar(grammar)
         g = self.grammar
-        if semantic and g.tokenizer_name not in SEMANTICS:
-            raise ConfigError(f"grammar {g.name!r} has no semantic masks (only {sorted(SEMANTICS)} grammars do)")
-        self.semantic = g.tokenizer_name in SEMANTICS if semantic is None else semantic
+        self.semantic = g.tokenizer_name in SEMANTICS
+        self.set_semantic(semantic)
         self._semantics = None
         if g.tokenizer_name not in TOKENIZERS:
             raise ConfigError(f"{g.path}: unknown tokenizer {g.tokenizer_name!r}; known: {sorted(TOKENIZERS)}")
@@ -105,6 +104,13 @@ class GrammarCodec(Codec):
         self._masks = g.masks
         self._masks_t = torch.from_numpy(g.masks)
         self._rule_lhs_t = torch.from_numpy(g.rule_lhs)
+
+    def set_semantic(self, on: bool | None) -> None:
+        if on and self.grammar.tokenizer_name not in SEMANTICS:
+            raise ConfigError(f"grammar {self.grammar.name!r} has no semantic masks "
+                              f"(grammars with tokenizer {sorted(SEMANTICS)} do)")
+        if on is not None:
+            self.semantic = on
 
     # -- encoding ---------------------------------------------------------------
     def tokenize(self, text: str) -> list[str]:

@@ -179,13 +179,25 @@ class SequenceAutoencoder(LatentModel):
     def decode_latents(self, z: Tensor, stochastic: bool = False, generator: torch.Generator | None = None,
                        batch_size: int = 512) -> list[str | None]:
         """``N x d`` codes -> N strings (``None`` = invalid decode)."""
+        return self.decode_latents_with_status(z, stochastic, generator, batch_size)[0]
+
+    @torch.no_grad()
+    def decode_latents_with_status(self, z: Tensor, stochastic: bool = False,
+                                   generator: torch.Generator | None = None,
+                                   batch_size: int = 512) -> tuple[list[str | None], list[str]]:
+        """:meth:`decode_latents` plus the codec's status of each decode (``ok``,
+        ``unfinished``; ``fallback`` / ``dead_end`` with semantic masks)."""
         self.eval()
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ConfigError(f"latent codes must be N x {self.latent_dim}, got {tuple(z.shape)}")
-        out: list[str | None] = []
+        strings: list[str | None] = []
+        status: list[str] = []
         for i in range(0, len(z), batch_size):
-            out += self.codec.decode(self.decode_logits(z[i : i + batch_size].float()), stochastic, generator)
-        return out
+            s, st = self.codec.decode_with_status(self.decode_logits(z[i : i + batch_size].float()), stochastic,
+                                                  generator)
+            strings += s
+            status += st
+        return strings, status
 
 # -- persistence ------------------------------------------------------------------
 def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "model") -> None:

@@ -58,6 +58,17 @@ def test_end_to_end_outputs(model_dir: Path, tmp_path: Path, acquisition: str) -
             assert trial["top3"][0] == pytest.approx(min(valid))
     csv = pd.read_csv(out / "summary.csv")
     assert list(csv["trial"].astype(str)) == ["0", "1", "mean", "std"]
+    # how each candidate was decoded, summed up in the summary
+    recs = [json.loads(line) for t in range(2) for line in (out / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()]
+    assert all(0 <= r["decode"]["valid_decodes"] <= CFG["n_decode"] for r in recs)
+    assert all((r["string"] is None) == (r["decode"]["valid_decodes"] == 0) for r in recs)
+    decoding = summary["decoding"]
+    assert decoding["candidates"] == 24
+    assert decoding["no_valid_decode"] == sum(r["string"] is None for r in recs)
+    assert sum(decoding["invalid_reasons"].values()) == decoding["no_valid_decode"]
+    assert decoding["vote_needed"] == sum(0 < r["decode"]["valid_decodes"] < CFG["n_decode"] for r in recs)
+    assert decoding["semantic_fallback"] == 0  # expressions have no semantic masks
+    assert "Decoding: of 24 candidates" in (out / "report.md").read_text()
 
 
 class _Killed(Exception):
