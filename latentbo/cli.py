@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from latentbo.errors import LatentboError
+from latentbo.errors import ConfigError, LatentboError
 
 app = typer.Typer(
     help="Latent-space Bayesian optimisation over structured data (molecules, expressions).",
@@ -73,6 +73,7 @@ def grammar_check(
         Optional[str], typer.Option(help="Dataset to read instead of the task's (e.g. nci5k, moses).")
     ] = None,
     limit: Annotated[Optional[int], typer.Option(help="Check only the first N lines.", min=1)] = None,
+    codec: Annotated[str, typer.Option(help="grammar (the task's grammar) | selfies (molecules; alphabet fitted on the data, round trip compared as canonical SMILES).")] = "grammar",
     workers: Annotated[Optional[int], typer.Option(help="Encoding processes (default: all cores for big inputs).")] = None,
     cache: Annotated[bool, typer.Option(help="Reuse/save parsed encodings in the cache.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
@@ -80,15 +81,22 @@ def grammar_check(
     """Parse a dataset with its grammar, decode the one-hot encodings back and print a
     JSON report: read, parsed, round_trip_exact, round_trip_fraction, failures (by
     reason), examples, per_second (encoding throughput), decode_per_second."""
-    from latentbo.codecs import GrammarCodec
+    from latentbo.codecs import GrammarCodec, SelfiesCodec
     from latentbo.codecs.check import round_trip_report
     from latentbo.data import load_strings
     from latentbo.tasks import get_task
 
     t = get_task(task)
     strings, source = load_strings(dataset or t.dataset, limit=limit)
-    report = round_trip_report(GrammarCodec(t.grammar), strings, use_cache=cache, workers=workers, progress=progress)
-    typer.echo(json.dumps({"task": task, "grammar": t.grammar, "source": source, **report}, indent=2))
+    if codec == "grammar":
+        chosen, described = GrammarCodec(t.grammar), {"grammar": t.grammar}
+    elif codec == "selfies" and t.kind == "molecules":
+        chosen = SelfiesCodec.fit(strings)
+        described = {"codec": "selfies", "alphabet_size": len(chosen.alphabet), "max_length": chosen.max_length}
+    else:
+        raise ConfigError(f"--codec must be grammar, or selfies for a molecule task; got {codec!r} for {task!r}")
+    report = round_trip_report(chosen, strings, use_cache=cache, workers=workers, progress=progress)
+    typer.echo(json.dumps({"task": task, **described, "source": source, **report}, indent=2))
 
 
 @app.command()
@@ -165,7 +173,8 @@ def bo(
 def train(
     out: Annotated[Path, typer.Option(help="Output folder (checkpoints, config.toml, metrics.csv).")],
     task: Annotated[str, typer.Option(help="expressions | zinc")] = "expressions",
-    model: Annotated[str, typer.Option(help="gvae | cvae | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
+    model: Annotated[str, typer.Option(help="gvae | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
+    codec: Annotated[Optional[str], typer.Option(help="grammar | character | selfies: override the model's codec (e.g. --model gmm_dae --codec selfies).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.", min=1)] = None,
     decoder: Annotated[Optional[str], typer.Option(help="gru (Grammar-VAE reference) | fast (positional Transformer).")] = None,
@@ -183,7 +192,7 @@ def train(
     from latentbo.training import train as run_training
 
     overrides = ModelConfig.from_toml(config) if config else {}
-    for key, value in {"epochs": epochs, "decoder": decoder, "seed": seed}.items():
+    for key, value in {"epochs": epochs, "decoder": decoder, "seed": seed, "codec": codec}.items():
         if value is not None:
             overrides[key] = value
     cfg = ModelConfig.for_model(task, model, **overrides)

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from latentbo.codecs import GrammarCodec
+from latentbo.codecs import CharacterCodec, GrammarCodec
 from latentbo.errors import InvalidInputError
 
 
@@ -103,7 +103,7 @@ def sample_quality(
     z = model.sample_latents(n, gen, expost=expost)
     strings, status = model.decode_latents_with_status(z, stochastic=stochastic, generator=gen)
     grammar_ok = [s is not None for s in strings]
-    if not isinstance(model.codec, GrammarCodec):
+    if isinstance(model.codec, CharacterCodec):  # the CVAE's strings must also parse by the grammar
         grammar = GrammarCodec(get_task(model.config.task).grammar)
         grammar_ok = [grammar_valid(grammar, s) for s in strings]
     molecules = get_task(model.config.task).kind == "molecules"

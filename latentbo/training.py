@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from latentbo.codecs import CharacterCodec, Codec, GrammarCodec
+from latentbo.codecs import CharacterCodec, Codec, GrammarCodec, SelfiesCodec
 from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, DatasetError
@@ -37,10 +37,11 @@ class TrainResult:
 
 
 def build_codec(config: ModelConfig, strings: list[str]) -> Codec:
-    """The task's grammar codec, or a character codec fitted on ``strings``."""
+    """The task's grammar codec, or a character / SELFIES codec fitted on ``strings``."""
     if config.codec == "grammar":
         return GrammarCodec(get_task(config.task).grammar)
-    return CharacterCodec.fit(strings, config.char_max_length or None)
+    fitted = {"character": CharacterCodec, "selfies": SelfiesCodec}[config.codec]
+    return fitted.fit(strings, config.char_max_length or None)
 
 
 def _batches(idx: np.ndarray, size: int, gen: torch.Generator | None, device: torch.device | None = None):

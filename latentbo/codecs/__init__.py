@@ -9,12 +9,14 @@ from latentbo.codecs.base import Codec, EncodedBatch, Failure
 from latentbo.codecs.character import CharacterCodec
 from latentbo.codecs.cfg import Grammar
 from latentbo.codecs.grammar import GrammarCodec
+from latentbo.codecs.selfies import SelfiesCodec
 from latentbo.errors import CheckpointError
 
 CODECS: dict[str, Callable[[dict[str, Any]], Codec]] = {
     # Checkpoints from before the semantic masks have no "semantic": the grammar's default.
     "grammar": lambda spec: GrammarCodec(spec["grammar"], spec.get("semantic")),
     "character": lambda spec: CharacterCodec(list(spec["alphabet"]), int(spec["max_length"])),
+    "selfies": lambda spec: SelfiesCodec(list(spec["alphabet"]), int(spec["max_length"])),
 }
 
 
@@ -36,4 +38,5 @@ def codec_from_spec(spec: dict[str, Any]) -> Codec:
     return codec
 
 
-__all__ = ["CODECS", "CharacterCodec", "Codec", "EncodedBatch", "Failure", "Grammar", "GrammarCodec", "codec_from_spec"]
+__all__ = ["CODECS", "CharacterCodec", "Codec", "EncodedBatch", "Failure", "Grammar", "GrammarCodec", "SelfiesCodec",
+           "codec_from_spec"]

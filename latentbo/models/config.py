@@ -19,6 +19,7 @@ from latentbo.tasks import get_task
 MODELS: dict[str, tuple[str, str]] = {
     "gvae": ("grammar", "vae"),
     "cvae": ("character", "vae"),
+    "svae": ("selfies", "vae"),
     "gcvvae": ("grammar", "cvvae"),
     "grae": ("grammar", "rae"),
     "gwae": ("grammar", "wae_mmd"),
@@ -27,6 +28,9 @@ MODELS: dict[str, tuple[str, str]] = {
     "edvae": ("grammar", "edvae"),
 }
 
+
+#: Codecs a model may use: the task's grammar, or one fitted on the training strings.
+CODEC_KINDS = ("grammar", "character", "selfies")
 
 #: Sizes of the fast decoder when a task preset (sized for the GRU) is switched to it.
 FAST_DECODER_SIZES = {"decoder_hidden": 128, "decoder_layers": 2}
@@ -55,7 +59,7 @@ class ModelConfig:
     decoder_hidden: int = 100
     decoder_layers: int = 3
     recon_weight: float = 1.0
-    # character codec only: maximum string length (0 = longest training string)
+    # character / selfies codec only: maximum sequence length (0 = longest training string)
     char_max_length: int = 0
     # training
     epochs: int = 10
@@ -107,8 +111,10 @@ class ModelConfig:
         from latentbo.models.sequence import DECODERS
 
         get_task(self.task)
-        if self.codec not in ("grammar", "character"):
-            raise ConfigError(f"codec must be 'grammar' or 'character', got {self.codec!r}")
+        if self.codec not in CODEC_KINDS:
+            raise ConfigError(f"codec must be one of {CODEC_KINDS}, got {self.codec!r}")
+        if self.codec == "selfies" and get_task(self.task).kind != "molecules":
+            raise ConfigError(f"the selfies codec is for molecules; task {self.task!r} is not")
         if self.decoder not in DECODERS:
             raise ConfigError(f"unknown decoder {self.decoder!r}; known: {sorted(DECODERS)}")
         for name in ("latent_dim", "hidden", "decoder_hidden", "decoder_layers", "epochs", "batch_size"):

@@ -114,3 +114,24 @@ def test_select_subset() -> None:
     idx = select_subset(y, 20, np.random.default_rng(0))
     assert len(idx) == 20 and set(range(90, 100)) <= set(idx)
     assert len(select_subset(y[:5], 20, np.random.default_rng(0))) == 5
+
+
+def test_selfies_model_trains_samples_and_runs_a_campaign(tmp_path: Path) -> None:
+    from latentbo.data.datasets import _nci_5k
+    from latentbo.metrics import sample_quality
+    from latentbo.models import load_model
+
+    molecules = [m for m in _nci_5k() if "." not in m][:400]
+    cfg = ModelConfig.for_model("zinc", "svae", decoder="fast", epochs=1, latent_dim=6, hidden=32, decoder_hidden=32,
+                                decoder_layers=1, batch_size=64)
+    train(cfg, molecules, tmp_path / "svae", progress=False)
+    model = load_model(tmp_path / "svae")
+    assert model.codec.kind == "selfies"
+    summary, strings = sample_quality(model, 50, seed=0)
+    made = [s for s in strings if s is not None]
+    assert made and summary["valid_fraction"] == len(made) / 50  # every decode is a molecule
+    run = CampaignConfig(objective="qed", iterations=1, batch=4, trials=1, init_size=60, gp_points=40, n_decode=2,
+                         num_restarts=1, raw_samples=16, dataset="nci5k")
+    result = Campaign(tmp_path / "svae", run, tmp_path / "bo").run(progress=False)
+    assert result["evaluations"] == 4
+    assert result["decoding"]["invalid_reasons"].keys() <= {"unfinished"}

@@ -1,0 +1,127 @@
+"""SELFIES codec: molecules as sequences of SELFIES symbols, every decode a molecule.
+
+SELFIES (Krenn et al. 2020) is a string grammar in which any sequence of symbols
+derives a valid molecule, so a decoder cannot produce an invalid one. The alphabet
+is built from the training data and saved with the model; strings go in and come
+out as SMILES (decoded molecules in RDKit's canonical spelling).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import selfies as sf
+import torch
+
+from latentbo.codecs.base import Codec
+from latentbo.errors import ConfigError, InvalidInputError
+
+PAD = "[nop]"  # SELFIES' own no-operation symbol; id 0, and a decode ends at the first
+
+
+def _canonical_smiles(smiles: str) -> str | None:
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    return Chem.MolToSmiles(mol) if mol is not None else None
+
+
+class SelfiesCodec(Codec):
+    """SMILES <-> fixed-length sequences of SELFIES symbol ids (0 = padding).
+
+    Args:
+        alphabet: the SELFIES symbols, in id order starting at 1.
+        max_length: most symbols in a sequence.
+    """
+
+    kind = "selfies"
+
+    def __init__(self, alphabet: Sequence[str], max_length: int) -> None:
+        symbols = list(alphabet)
+        if len(set(symbols)) != len(symbols) or PAD in symbols:
+            raise ConfigError(f"SELFIES alphabet must be distinct symbols without {PAD}")
+        bad = [s for s in symbols if not (s.startswith("[") and s.endswith("]"))]
+        if bad:
+            raise ConfigError(f"not SELFIES symbols: {bad[:5]}")
+        if max_length < 1:
+            raise ConfigError(f"max_length must be positive, got {max_length}")
+        self.alphabet = symbols
+        self._ids = {s: i + 1 for i, s in enumerate(symbols)}
+        self._symbols = np.array([PAD, *symbols], dtype=object)
+        self.max_length = max_length
+        self.vocab_size = len(symbols) + 1
+        self.pad_index = 0
+
+    @classmethod
+    def fit(cls, smiles: Sequence[str], max_length: int | None = None) -> SelfiesCodec:
+        """Alphabet (and, by default, ``max_length``) from the molecules that SELFIES
+        can encode; the others are left for :meth:`encode_many` to report."""
+        encoded = []
+        for s in smiles:
+            canonical = _canonical_smiles(s) if isinstance(s, str) and s.strip() else None
+            try:
+                encoded.append(sf.encoder(canonical, strict=True))
+            except (sf.EncoderError, TypeError):
+                continue
+        if not encoded:
+            raise ConfigError("cannot fit a SELFIES codec: no molecule could be encoded")
+        alphabet = sorted(sf.get_alphabet_from_selfies(encoded) - {PAD})
+        return cls(alphabet, max_length or max(sf.len_selfies(e) for e in encoded))
+
+    def canonical(self, text: str) -> str:
+        """RDKit's canonical SMILES of ``text`` (what decoding its encoding returns)."""
+        if not text.strip():
+            raise InvalidInputError(text, "empty", "empty input")
+        out = _canonical_smiles(text)
+        if not out:
+            raise InvalidInputError(text, "syntax", "RDKit cannot parse this SMILES")
+        return out
+
+    def encode_one(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise InvalidInputError(repr(text), "not_a_string", f"expected a string, got {type(text).__name__}")
+        # Every spelling of a molecule gets the same symbols: SELFIES of RDKit's canonical SMILES.
+        canonical = self.canonical(text)
+        try:
+            symbols = list(sf.split_selfies(sf.encoder(canonical, strict=True)))
+        except sf.EncoderError as exc:
+            raise InvalidInputError(text, "syntax", f"SELFIES cannot encode it: {str(exc).splitlines()[0]}") from None
+        if "." in symbols:
+            raise InvalidInputError(text, "fragments", "disconnected fragments ('.') are not supported")
+        if len(symbols) > self.max_length:
+            raise InvalidInputError(text, "too_long", f"{len(symbols)} SELFIES symbols, more than max_length={self.max_length}")
+        try:
+            return [self._ids[s] for s in symbols]
+        except KeyError as exc:
+            sym = exc.args[0]
+            raise InvalidInputError(text, "unknown_token", f"SELFIES symbol {sym} is not in the alphabet",
+                                    token=sym, position=symbols.index(sym)) from None
+
+    def decode(
+        self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None
+    ) -> list[str | None]:
+        """Argmax (or sampled) symbol per position up to the first padding id, then
+        SELFIES -> SMILES (canonical). An empty sequence is ``None``."""
+        if logits.ndim != 3 or logits.shape[2] != self.vocab_size:
+            raise ConfigError(f"logits must be N x L x {self.vocab_size}, got {tuple(logits.shape)}")
+        x = logits.detach().to("cpu", torch.float64)
+        if stochastic:
+            u = torch.rand(x.shape, generator=generator, dtype=torch.float64).clamp_(1e-12, 1 - 1e-12)
+            x = x - torch.log(-torch.log(u))
+        ids = x.argmax(dim=2).numpy()
+        ended = np.cumsum(ids == self.pad_index, axis=1) > 0
+        out: list[str | None] = []
+        for row, stop in zip(self._symbols[ids], ended):
+            text = "".join(row[~stop])
+            smiles = _canonical_smiles(sf.decoder(text)) if text else None
+            out.append(smiles or None)  # symbols that derive no atom decode to nothing
+        return out
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": self.kind, "alphabet": self.alphabet, "max_length": self.max_length}
+
+    def __repr__(self) -> str:
+        return f"SelfiesCodec(vocab={self.vocab_size}, max_length={self.max_length})"
