@@ -226,12 +226,13 @@ class Campaign:
         tr = TrustRegion(self.model.latent_dim)
         if state_path.exists():
             try:
-                state = torch.load(state_path, weights_only=False)
+                # Tensors, numbers and dicts only: a crafted pickle cannot run code here.
+                state = torch.load(state_path, weights_only=True)
                 records = [json.loads(line) for line in rec_path.read_text().splitlines() if line.strip()]
-            except Exception as exc:  # unreadable checkpoint: say so rather than guess
-                raise CheckpointError(f"{tdir} holds a corrupt checkpoint: {exc}") from exc
-            start_it, gp_state, elapsed = state["iteration"], state["gp_state"], state["elapsed"]
-            tr = TrustRegion(**state["trust_region"])
+                start_it, gp_state, elapsed = int(state["iteration"]), dict(state["gp_state"]), float(state["elapsed"])
+                tr = TrustRegion(**state["trust_region"])
+            except Exception as exc:  # unreadable or unsafe checkpoint: say so rather than guess
+                raise CheckpointError(f"{tdir} holds a corrupt or unsafe checkpoint: {exc}") from exc
             if len(records) != start_it * cfg.batch:
                 raise CheckpointError(f"{tdir}: {len(records)} evaluations on disk, expected {start_it * cfg.batch}")
         valid_init = np.flatnonzero(np.isfinite(init_scores))

@@ -92,7 +92,8 @@ class SelfiesCodec(Codec):
         if "." in symbols:
             raise InvalidInputError(text, "fragments", "disconnected fragments ('.') are not supported")
         if len(symbols) > self.max_length:
-            raise InvalidInputError(text, "too_long", f"{len(symbols)} SELFIES symbols, more than max_length={self.max_length}")
+            raise InvalidInputError(text, "too_long",
+                                    f"{len(symbols)} SELFIES symbols, more than max_length={self.max_length}")
         try:
             return [self._ids[s] for s in symbols]
         except KeyError as exc:

@@ -190,22 +190,23 @@ class SmilesSemantics:
             np.ascontiguousarray(scores, dtype=np.float32), self.window, codec._lead.astype(np.int64), codec._lead_len,
             codec._rest.astype(np.int64), codec._rest_len, codec._is_terminal, codec._need_delta,
             int(codec._need_start), int(codec._pad_nt), int(codec._start), self.action, self.arg,
-            self.atomish, self.rule_atomish, self.continues,
-            int(self.close_branch), int(self.close_bracket), self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds, width,
+            self.atomish, self.rule_atomish, self.continues, int(self.close_branch), int(self.close_bracket),
+            self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds, width,
         )
 
 
 @njit(cache=True, parallel=True)
 def _decode_batch(scores, window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start, pad_nt,
-                  start, action, arg, atomish, rule_atomish, continues,
-                  close_branch, close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two, width):
+                  start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket, cap_table,
+                  class_cap, val_table, elem_aromatic, elem_two, width):
     n = scores.shape[0]
     out = np.zeros((n, width), dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     status = np.zeros(n, dtype=np.int64)
     for i in prange(n):
         st = _decode_row(scores[i], window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start,
-                         pad_nt, start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two, 0, out[i])
+                         pad_nt, start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket,
+                         cap_table, class_cap, val_table, elem_aromatic, elem_two, 0, out[i])
         if st == NOT_KEKULE or st == DEAD_END:
             # Decoded again from the same scores without aromatic atoms, bracket atoms
             # or ring-bond symbols, keeping more steps for closing rings.
@@ -234,9 +235,8 @@ def _max_cap(cap_table, e, qmode, extra):
 
 @njit(cache=True)
 def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start, pad_nt, start,
-                action, arg, atomish, rule_atomish,
-                continues, close_branch,
-                close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two, mode, out):
+                action, arg, atomish, rule_atomish, continues, close_branch, close_bracket, cap_table, class_cap,
+                val_table, elem_aromatic, elem_two, mode, out):
     """Decode one row; ``mode`` 1 (the fallback pass) masks aromatic atoms, bracket
     atoms and ring-bond symbols. Writes terminal ids to ``out`` and their
     count to its last slot; returns the row's status."""

@@ -109,6 +109,26 @@ def test_changed_settings_refuse_resume(model_dir: Path, tmp_path: Path) -> None
             resume=True, progress=False)
 
 
+class _Exploit:
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_crafted_checkpoint_runs_no_code(model_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1})
+    Campaign(model_dir, cfg, tmp_path / "run").run(progress=False)
+    marker = tmp_path / "pwned"
+    exploit = _Exploit()
+    exploit.marker = str(marker)
+    torch.save({"iteration": 1, "gp_state": {}, "elapsed": 0.0, "trust_region": exploit},
+               tmp_path / "run" / "trial_0" / "state.pt")
+    with pytest.raises(CheckpointError, match="unsafe checkpoint"):
+        Campaign(model_dir, cfg, tmp_path / "run").run(resume=True, progress=False)
+    assert not marker.exists()
+
+
 def test_select_subset() -> None:
     y = np.arange(100, dtype=float)
     idx = select_subset(y, 20, np.random.default_rng(0))
