@@ -263,6 +263,7 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
     a_elem = np.zeros(length + 1, dtype=np.int64)
     a_charge = np.zeros(length + 1, dtype=np.int64)
     a_h = np.zeros(length + 1, dtype=np.int64)
+    arom_nb = np.zeros(length + 1, dtype=np.int64)  # single or aromatic bonds to aromatic atoms
     n_atoms = 0
     cur = -1
     branch_stack = np.empty(length + 1, dtype=np.int64)
@@ -459,9 +460,12 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                 else:
                     n_atoms, cur = _add_atom(x, 0, 0, cur, chain_bond, new_rest, n_atoms, cap_table, elem_aromatic,
                                              cap, used, promised, aromatic, parent, porder, level, a_elem,
-                                             a_charge, a_h)
+                                             a_charge, a_h, arom_nb)
                     chain_bond = 0
                     atom_pending = False
+                    if mode == 0 and (_doomed(cur, aromatic, promised, arom_nb, ring_atom)
+                                      or _doomed(parent[cur], aromatic, promised, arom_nb, ring_atom)):
+                        return NOT_KEKULE
             elif act == A_BAI or act == A_BAC:
                 if x == 0:
                     br_qmode = 0
@@ -495,6 +499,11 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                         n_cl += 1
                         ring_atom[x] = -1
                         n_open -= 1
+                        if order <= 1 and aromatic[o] and aromatic[cur]:
+                            arom_nb[o] += 1
+                            arom_nb[cur] += 1
+                        if mode == 0 and _doomed(o, aromatic, promised, arom_nb, ring_atom):
+                            return NOT_KEKULE
                     else:
                         ring_atom[x] = cur
                         ring_order[x] = ring_bond
@@ -504,6 +513,8 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                     ring_todo -= 1
                     ring_bond = 0
                     ctx = 0
+                    if mode == 0 and _doomed(cur, aromatic, promised, arom_nb, ring_atom):
+                        return NOT_KEKULE
             elif act == A_BOND:
                 if ctx == 1:
                     ring_bond = x
@@ -543,11 +554,14 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
             elif s == close_bracket:
                 n_atoms, cur = _add_atom(br_elem, br_charge, br_h, cur, chain_bond, new_rest, n_atoms, cap_table,
                                          elem_aromatic, cap, used, promised, aromatic, parent, porder, level,
-                                         a_elem, a_charge, a_h)
+                                         a_elem, a_charge, a_h, arom_nb)
                 cap[cur] -= br_h
                 chain_bond = 0
                 br_elem = -1
                 atom_pending = False
+                if mode == 0 and (_doomed(cur, aromatic, promised, arom_nb, ring_atom)
+                                  or _doomed(parent[cur], aromatic, promised, arom_nb, ring_atom)):
+                    return NOT_KEKULE
     if not finished and stack[sp] == pad_nt:
         finished = True
     out[width] = n_out
@@ -563,8 +577,9 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
 
 @njit(cache=True)
 def _add_atom(e, q, h, cur, chain_bond, rest, n_atoms, cap_table, elem_aromatic, cap, used, promised, aromatic,
-              parent, porder, level, a_elem, a_charge, a_h):
+              parent, porder, level, a_elem, a_charge, a_h, arom_nb):
     a = n_atoms
+    arom_nb[a] = 0
     cap[a] = cap_table[e, q + 1]
     aromatic[a] = elem_aromatic[e]
     a_elem[a], a_charge[a], a_h[a] = e, q, h
@@ -581,10 +596,26 @@ def _add_atom(e, q, h, cur, chain_bond, rest, n_atoms, cap_table, elem_aromatic,
         parent[a] = cur
         porder[a] = order
         level[a] = level[cur] + 1
+        if order <= 1 and aromatic[a] and aromatic[cur]:
+            arom_nb[a] += 1
+            arom_nb[cur] += 1
     else:
         parent[a] = -1
         level[a] = 0
     return n_atoms + 1, a
+
+
+@njit(cache=True)
+def _doomed(a, aromatic, promised, arom_nb, ring_atom):
+    """Atom ``a`` is aromatic, can take no more bonds (none promised, no ring of its
+    open) and has fewer than two single/aromatic bonds to aromatic atoms: the final
+    check would reject the row, so the first pass stops here."""
+    if a < 0 or not aromatic[a] or promised[a] > 0 or arom_nb[a] >= 2:
+        return False
+    for label in range(1, 9):
+        if ring_atom[label] == a:
+            return False
+    return True
 
 
 @njit(cache=True)
