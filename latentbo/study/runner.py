@@ -51,7 +51,12 @@ def _sha256(path: Path) -> str:
 
 
 def cell_dir(out: Path, cell_id: str) -> Path:
-    return out / "cells" / cell_id
+    """The cell's folder, refused unless it lies inside ``out/cells``."""
+    root = (out / "cells").resolve()
+    path = (root / cell_id).resolve()
+    if not path.is_relative_to(root):
+        raise StudyError(f"cell {cell_id!r} would write outside {root}")
+    return path
 
 
 def cell_state(out: Path, cell: Cell) -> str:

@@ -36,6 +36,8 @@ executor runs, retries and skips when finished.
 from __future__ import annotations
 
 import copy
+import hashlib
+import re
 import dataclasses
 import hashlib
 import json
@@ -63,6 +65,15 @@ def derive_seed(study_seed: int, *coordinates: Any) -> int:
     """
     key = json.dumps([study_seed, *coordinates], separators=(",", ":"))
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % 2**31
+
+
+def _slug(name: str) -> str:
+    """``name`` as one safe path component: kept when it is plain, otherwise its
+    unsafe characters replaced and a hash of it added (``x:y/../z`` can neither
+    leave the output folder nor collide with another name)."""
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", name) and ".." not in name:
+        return name
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name) + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 @dataclass(frozen=True)
@@ -185,7 +196,7 @@ class StudySpec:
         out: list[Cell] = []
         for task in self.tasks:
             for model in self.models:
-                train_id = f"train/{task}-{model}"
+                train_id = f"train/{_slug(task)}-{_slug(model)}"
                 out.append(Cell(train_id, "train", derive_seed(self.seed, "train", task, model),
                                 {"task": task, "model": model, **copy.deepcopy(self.train)}))
                 for objective in self.objectives[task]:
@@ -193,7 +204,7 @@ class StudySpec:
                         for trial in range(self.trials):
                             coords = (task, model, objective, acq, trial)
                             out.append(Cell(
-                                f"bo/{task}-{model}-{objective}-{acq}/trial_{trial}", "bo",
+                                f"bo/{_slug(task)}-{_slug(model)}-{_slug(objective)}-{_slug(acq)}/trial_{trial}", "bo",
                                 derive_seed(self.seed, "bo", *coords),
                                 {"task": task, "model": model, "objective": objective, "acquisition": acq,
                                  "trial": trial, **{k: v for k, v in self.bo.items() if k != "acquisition"}},

@@ -74,3 +74,17 @@ def test_unknown_profile_and_bad_file(tmp_path) -> None:
         StudySpec.from_toml(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         StudySpec.from_toml(tmp_path / "missing.toml")
+
+
+def test_cell_ids_stay_inside_the_study_folder(tmp_path) -> None:
+    from latentbo.errors import StudyError
+    from latentbo.study.runner import cell_dir
+
+    spec = _spec(grid={"objectives": {"expressions": ["x:y/../../../../escaped", "x:y/../../../../other"]}})
+    bo = [c for c in spec.cells() if c.kind == "bo"]
+    assert len({c.id for c in bo}) == len(bo)  # distinct names stay distinct
+    for c in bo:
+        assert c.id.count("/") == 2 and ".." not in c.id
+        assert cell_dir(tmp_path, c.id).is_relative_to(tmp_path / "cells")
+    with pytest.raises(StudyError, match="outside"):
+        cell_dir(tmp_path, "bo/../../escaped")
