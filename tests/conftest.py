@@ -7,9 +7,14 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from latentbo.codecs import GrammarCodec
 from latentbo.data import datasets
+
+# One thread per test process: two xdist workers on two cores must not each spawn two
+# (torch's, and the semantic decoder's numba threads, which follow torch's count).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
