@@ -116,7 +116,8 @@ class Campaign:
 
     def decode_candidates(self, z: Tensor, seed: int) -> tuple[list[str | None], list[dict[str, Any]]]:
         """Decode each candidate ``n_decode`` times (stochastic); keep the most
-        frequent valid string, ``None`` when no decode is valid.
+        frequent valid string (preferring those the semantic masks' first pass made
+        over their fallback's repairs), ``None`` when no decode is valid.
 
         Returns:
             The strings and, per candidate, how it was decoded: ``valid_decodes`` (of
@@ -135,7 +136,9 @@ class Campaign:
             block = range(i * n, (i + 1) * n)
             counts = Counter(decoded[j] for j in block if valid[decoded[j]])
             if counts:
-                best = counts.most_common(1)[0][0]
+                # A string the masks' first pass made beats one their fallback repaired.
+                faithful = Counter(decoded[j] for j in block if valid[decoded[j]] and status[j] != "fallback")
+                best = (faithful or counts).most_common(1)[0][0]
                 out.append(best)
                 info.append({"valid_decodes": sum(counts.values()),
                              "status": next(status[j] for j in block if decoded[j] == best)})
