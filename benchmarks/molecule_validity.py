@@ -42,14 +42,14 @@ def validity(strings: list[str | None]) -> tuple[float, float, str]:
     return len(valid) / len(strings), len(set(valid)) / max(1, len(valid)), ", ".join(f"{k} {v}" for k, v in top)
 
 
-def row(source: str, what: str, semantic: bool, strings: list[str | None], status: list[str] | None) -> dict:
+def row(source: str, what: str, semantic: bool | None, strings: list[str | None], status: list[str] | None) -> dict:
     valid, unique, reasons = validity(strings)
     fallback = sum(s == "fallback" for s in status) / len(status) if status else 0.0
-    return {"source": source, "decodes": what, "masks": "on" if semantic else "off", "n": len(strings),
+    return {"source": source, "decodes": what, "masks": {True: "on", False: "off", None: "-"}[semantic], "n": len(strings),
             "rdkit_valid": valid, "unique": unique, "fallback": fallback, "main_invalid_reasons": reasons or "-"}
 
 
-def campaign_row(name: str, model_dir: Path, work: Path, semantic: bool, args) -> dict:
+def campaign_row(name: str, model_dir: Path, work: Path, semantic: bool | None, args) -> dict:
     cfg = CampaignConfig(objective="plogp", acquisition="turbo", iterations=args.iterations, batch=args.batch,
                          trials=1, semantic=semantic)
     out = work / f"bo-{name}-{'on' if semantic else 'off'}"
@@ -60,7 +60,7 @@ def campaign_row(name: str, model_dir: Path, work: Path, semantic: bool, args) -
     reasons = ", ".join(f"{k} {v}" for k, v in Counter(d["invalid_reasons"]).most_common(3))
     best = summary["top3"]["top1"]["mean"]
     return {"source": name, "decodes": f"TuRBO {args.iterations}x{args.batch} proposals",
-            "masks": "on" if semantic else "off", "n": len(recs), "rdkit_valid": len(valid) / len(recs),
+            "masks": {True: "on", False: "off", None: "-"}[semantic], "n": len(recs), "rdkit_valid": len(valid) / len(recs),
             "unique": len(set(valid)) / max(1, len(valid)), "fallback": d["semantic_fallback"] / max(1, len(recs)),
             "main_invalid_reasons": f"{reasons or '-'}; best plogp {'-' if best is None else f'{best:.2f}'} "
                                     f"(initial {summary['initial_best']:.2f})"}
@@ -126,10 +126,9 @@ def main() -> None:
         rows.append(row("random logits", f"{args.samples} argmax", semantic, strings, status))
     for name, folder in models.items():
         model = load_model(folder)
-        for semantic in (False, True):
-            if not semantic and model.codec.kind != "grammar":
-                continue
-            model.codec.set_semantic(semantic if model.codec.kind == "grammar" else None)
+        # Codecs without masks (SELFIES) get one row each, masks "-".
+        for semantic in (False, True) if model.codec.kind == "grammar" else (None,):
+            model.codec.set_semantic(semantic)
             z = model.sample_latents(args.samples, torch.Generator().manual_seed(0))
             strings, status = model.decode_latents_with_status(z)
             rows.append(row(name, f"{args.samples} prior samples", semantic, strings, status))

@@ -252,18 +252,20 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
     n_out = 0
     need = need_start
     slots_f = atomish[start]  # pending atom-yielding symbols
-    # Atoms.
-    cap = np.zeros(length + 1, dtype=np.int64)
-    used = np.zeros(length + 1, dtype=np.int64)
-    promised = np.zeros(length + 1, dtype=np.int64)
-    aromatic = np.zeros(length + 1, dtype=np.bool_)
-    parent = np.full(length + 1, -1, dtype=np.int64)
-    porder = np.zeros(length + 1, dtype=np.int64)  # bond to parent: 0 aromatic, else its order
-    level = np.zeros(length + 1, dtype=np.int64)
-    a_elem = np.zeros(length + 1, dtype=np.int64)
-    a_charge = np.zeros(length + 1, dtype=np.int64)
-    a_h = np.zeros(length + 1, dtype=np.int64)
-    arom_nb = np.zeros(length + 1, dtype=np.int64)  # single or aromatic bonds to aromatic atoms
+    # Atoms (each entry is written when its atom is added).
+    cap = np.empty(length + 1, dtype=np.int64)
+    used = np.empty(length + 1, dtype=np.int64)
+    promised = np.empty(length + 1, dtype=np.int64)
+    aromatic = np.empty(length + 1, dtype=np.bool_)
+    parent = np.empty(length + 1, dtype=np.int64)
+    porder = np.empty(length + 1, dtype=np.int64)  # bond to parent: 0 aromatic, else its order
+    level = np.empty(length + 1, dtype=np.int64)
+    a_elem = np.empty(length + 1, dtype=np.int64)
+    a_charge = np.empty(length + 1, dtype=np.int64)
+    a_h = np.empty(length + 1, dtype=np.int64)
+    arom_nb = np.empty(length + 1, dtype=np.int64)  # single or aromatic bonds to aromatic atoms
+    partners = np.empty((length + 1, 8), dtype=np.int64)  # ring-closure partners (valence <= 6)
+    n_partners = np.empty(length + 1, dtype=np.int64)
     n_atoms = 0
     cur = -1
     branch_stack = np.empty(length + 1, dtype=np.int64)
@@ -312,11 +314,11 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
         closable = 0
         if n_open > 0:
             if action[window[top, 0]] == A_BA or atom_pending:
-                closable_new = _closable(-1, cur, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, 0)
+                closable_new = _closable(-1, cur, ring_atom, ring_order, parent, partners, n_partners, 0)
             if atom_pending:  # chosen by branched_atom, not yet written: its ring digits count
                 closable = closable_new
             elif cur >= 0 and (ring_todo > 0 or rb_open):
-                closable = _closable(cur, cur, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, free)
+                closable = _closable(cur, cur, ring_atom, ring_order, parent, partners, n_partners, free)
         # An atom chosen but not yet written must also hold the ring bonds that only
         # it can still make (no atom comes after it to close the rest).
         need_e = new_need
@@ -402,8 +404,8 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                         elif ctx == 1:
                             new_todo = ring_todo - 1
                             if ring_atom[x] >= 0:
-                                ok = _can_close(x, cur, ring_bond, ring_atom, ring_order, parent, cl_u, cl_v,
-                                                n_cl, cap, used, promised, aromatic)
+                                ok = _can_close(x, cur, ring_bond, ring_atom, ring_order, parent, partners,
+                                                n_partners, cap, used, promised, aromatic)
                                 new_open = n_open - 1
                                 new_closable = closable - 1
                             else:
@@ -411,7 +413,7 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                     elif act == A_BOND:
                         if ctx == 1:
                             ok = x - 1 <= free and (
-                                _any_close(cur, x, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, cap, used,
+                                _any_close(cur, x, ring_atom, ring_order, parent, partners, n_partners, cap, used,
                                            promised, aromatic)
                                 or _ring_budget(n_open + 1, ring_todo - 1, closable, 0, f2, need + need_delta[r],
                                                 steps_left, ring_steps))
@@ -419,7 +421,7 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                             ok = x - 1 <= free
                     elif act == A_RINGBOND:
                         ok = (mode == 0 or x == 0) and (
-                            _any_close(cur, 0, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, cap, used,
+                            _any_close(cur, 0, ring_atom, ring_order, parent, partners, n_partners, cap, used,
                                        promised, aromatic)
                             or _ring_budget(n_open + 1, ring_todo - 1, closable, 0, f2, need + need_delta[r],
                                             steps_left, ring_steps))
@@ -460,7 +462,7 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                 else:
                     n_atoms, cur = _add_atom(x, 0, 0, cur, chain_bond, new_rest, n_atoms, cap_table, elem_aromatic,
                                              cap, used, promised, aromatic, parent, porder, level, a_elem,
-                                             a_charge, a_h, arom_nb)
+                                             a_charge, a_h, arom_nb, n_partners)
                     chain_bond = 0
                     atom_pending = False
                     if mode == 0 and (_doomed(cur, aromatic, promised, arom_nb, ring_atom)
@@ -497,6 +499,10 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                         cl_v[n_cl] = cur
                         cl_o[n_cl] = order
                         n_cl += 1
+                        partners[o, n_partners[o]] = cur
+                        n_partners[o] += 1
+                        partners[cur, n_partners[cur]] = o
+                        n_partners[cur] += 1
                         ring_atom[x] = -1
                         n_open -= 1
                         if order <= 1 and aromatic[o] and aromatic[cur]:
@@ -554,7 +560,7 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
             elif s == close_bracket:
                 n_atoms, cur = _add_atom(br_elem, br_charge, br_h, cur, chain_bond, new_rest, n_atoms, cap_table,
                                          elem_aromatic, cap, used, promised, aromatic, parent, porder, level,
-                                         a_elem, a_charge, a_h, arom_nb)
+                                         a_elem, a_charge, a_h, arom_nb, n_partners)
                 cap[cur] -= br_h
                 chain_bond = 0
                 br_elem = -1
@@ -577,9 +583,11 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
 
 @njit(cache=True)
 def _add_atom(e, q, h, cur, chain_bond, rest, n_atoms, cap_table, elem_aromatic, cap, used, promised, aromatic,
-              parent, porder, level, a_elem, a_charge, a_h, arom_nb):
+              parent, porder, level, a_elem, a_charge, a_h, arom_nb, n_partners):
     a = n_atoms
     arom_nb[a] = 0
+    n_partners[a] = 0
+    porder[a] = 0
     cap[a] = cap_table[e, q + 1]
     aromatic[a] = elem_aromatic[e]
     a_elem[a], a_charge[a], a_h[a] = e, q, h
@@ -619,17 +627,19 @@ def _doomed(a, aromatic, promised, arom_nb, ring_atom):
 
 
 @njit(cache=True)
-def _bonded(u, v, parent, cl_u, cl_v, n_cl):
+def _bonded(u, v, parent, partners, n_partners):
+    """A chain/branch bond or a ring closure joins ``u`` and ``v`` (each atom keeps
+    its ring-closure partners: at most its valence)."""
     if parent[u] == v or parent[v] == u:
         return True
-    for k in range(n_cl):
-        if (cl_u[k] == u and cl_v[k] == v) or (cl_u[k] == v and cl_v[k] == u):
+    for k in range(n_partners[u]):
+        if partners[u, k] == v:
             return True
     return False
 
 
 @njit(cache=True)
-def _closable(atom, neighbour, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, free):
+def _closable(atom, neighbour, ring_atom, ring_order, parent, partners, n_partners, free):
     """Open rings that ``atom`` could close (``atom`` = -1: a new atom bonded only to
     ``neighbour``, its valence yet unknown) with ``free`` spare valence. Rings opened
     on one atom count once: closing one bonds the two atoms, which bars the others."""
@@ -638,7 +648,7 @@ def _closable(atom, neighbour, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, 
         o = ring_atom[label]
         if o < 0 or o == neighbour:
             continue
-        if atom >= 0 and (_bonded(o, atom, parent, cl_u, cl_v, n_cl) or ring_order[label] - 1 > free):
+        if atom >= 0 and (_bonded(o, atom, parent, partners, n_partners) or ring_order[label] - 1 > free):
             continue
         seen = False
         for other in range(1, label):
@@ -650,10 +660,10 @@ def _closable(atom, neighbour, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, 
 
 
 @njit(cache=True)
-def _can_close(label, cur, cb, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, cap, used, promised, aromatic):
+def _can_close(label, cur, cb, ring_atom, ring_order, parent, partners, n_partners, cap, used, promised, aromatic):
     """Ring ``label`` may close on ``cur`` with the explicit bond order ``cb`` (0 = none)."""
     o = ring_atom[label]
-    if o == cur or _bonded(o, cur, parent, cl_u, cl_v, n_cl):
+    if o == cur or _bonded(o, cur, parent, partners, n_partners):
         return False
     ob = ring_order[label]
     if ob > 0 and cb > 0 and ob != cb:
@@ -669,10 +679,10 @@ def _can_close(label, cur, cb, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, 
 
 
 @njit(cache=True)
-def _any_close(cur, cb, ring_atom, ring_order, parent, cl_u, cl_v, n_cl, cap, used, promised, aromatic):
+def _any_close(cur, cb, ring_atom, ring_order, parent, partners, n_partners, cap, used, promised, aromatic):
     """Some open ring can close on ``cur`` with the explicit bond order ``cb``."""
     for label in range(1, 9):
-        if ring_atom[label] >= 0 and _can_close(label, cur, cb, ring_atom, ring_order, parent, cl_u, cl_v, n_cl,
+        if ring_atom[label] >= 0 and _can_close(label, cur, cb, ring_atom, ring_order, parent, partners, n_partners,
                                                 cap, used, promised, aromatic):
             return True
     return False
