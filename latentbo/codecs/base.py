@@ -121,6 +121,25 @@ class Codec(ABC):
         (all of them unless the codec constrains decoding)."""
         return torch.ones((*indices.shape, self.vocab_size), dtype=torch.bool, device=indices.device)
 
+    def token_ids(self, logits: torch.Tensor, stochastic: bool = False,
+                  generator: torch.Generator | None = None) -> np.ndarray:
+        """``N x L`` ids for token codecs (character, SELFIES): the argmax, or a
+        Gumbel-max sample, per position; everything after the first padding id is
+        padding.
+
+        Raises:
+            ConfigError: ``logits`` is not ``N x L x vocab_size``.
+        """
+        if logits.ndim != 3 or logits.shape[2] != self.vocab_size:
+            raise ConfigError(f"logits must be N x L x {self.vocab_size}, got {tuple(logits.shape)}")
+        x = logits.detach().to("cpu", torch.float64)
+        if stochastic:
+            u = torch.rand(x.shape, generator=generator, dtype=torch.float64).clamp_(1e-12, 1 - 1e-12)
+            x = x - torch.log(-torch.log(u))
+        ids = x.argmax(dim=2).numpy()
+        ended = np.cumsum(ids == self.pad_index, axis=1) > 0
+        return np.where(ended, self.pad_index, ids)
+
     def pad(self, ids: Sequence[int]) -> np.ndarray:
         out = np.full(self.max_length, self.pad_index, dtype=np.int16)
         out[: len(ids)] = ids

@@ -66,17 +66,7 @@ class CharacterCodec(Codec):
     ) -> list[str | None]:
         """Argmax (or sampled) character per position; the string ends at the first
         padding id. Empty results are invalid (``None``)."""
-        if logits.ndim != 3 or logits.shape[2] != self.vocab_size:
-            raise ConfigError(f"logits must be N x L x {self.vocab_size}, got {tuple(logits.shape)}")
-        x = logits.detach().to("cpu", torch.float64)
-        if stochastic:
-            u = torch.rand(x.shape, generator=generator, dtype=torch.float64).clamp_(1e-12, 1 - 1e-12)
-            x = x - torch.log(-torch.log(u))
-        ids = x.argmax(dim=2).numpy()
-        # Everything after the first padding id is ignored.
-        ended = np.cumsum(ids == self.pad_index, axis=1) > 0
-        ids = np.where(ended, self.pad_index, ids)
-        return ["".join(row) or None for row in self._chars[ids]]
+        return ["".join(row) or None for row in self._chars[self.token_ids(logits, stochastic, generator)]]
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "alphabet": "".join(self.alphabet), "max_length": self.max_length}

@@ -50,7 +50,7 @@ class SelfiesCodec(Codec):
             raise ConfigError(f"max_length must be positive, got {max_length}")
         self.alphabet = symbols
         self._ids = {s: i + 1 for i, s in enumerate(symbols)}
-        self._symbols = np.array([PAD, *symbols], dtype=object)
+        self._symbols = np.array(["", *symbols], dtype=object)  # padding spells nothing
         self.max_length = max_length
         self.vocab_size = len(symbols) + 1
         self.pad_index = 0
@@ -106,17 +106,9 @@ class SelfiesCodec(Codec):
     ) -> list[str | None]:
         """Argmax (or sampled) symbol per position up to the first padding id, then
         SELFIES -> SMILES (canonical). An empty sequence is ``None``."""
-        if logits.ndim != 3 or logits.shape[2] != self.vocab_size:
-            raise ConfigError(f"logits must be N x L x {self.vocab_size}, got {tuple(logits.shape)}")
-        x = logits.detach().to("cpu", torch.float64)
-        if stochastic:
-            u = torch.rand(x.shape, generator=generator, dtype=torch.float64).clamp_(1e-12, 1 - 1e-12)
-            x = x - torch.log(-torch.log(u))
-        ids = x.argmax(dim=2).numpy()
-        ended = np.cumsum(ids == self.pad_index, axis=1) > 0
         out: list[str | None] = []
-        for row, stop in zip(self._symbols[ids], ended):
-            text = "".join(row[~stop])
+        for row in self._symbols[self.token_ids(logits, stochastic, generator)]:
+            text = "".join(row)
             smiles = _canonical_smiles(sf.decoder(text)) if text else None
             out.append(smiles or None)  # symbols that derive no atom decode to nothing
         return out
