@@ -4,6 +4,7 @@ on validation loss, tqdm progress, per-epoch metrics CSV, atomic checkpoints
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -42,6 +43,22 @@ def build_codec(config: ModelConfig, strings: list[str]) -> Codec:
         return GrammarCodec(get_task(config.task).grammar)
     fitted = {"character": CharacterCodec, "selfies": SelfiesCodec}[config.codec]
     return fitted.fit(strings, config.char_max_length or None)
+
+
+def _check_same_data(out: Path, fingerprint: str, n: int) -> None:
+    """Refuse to resume a run on other data than it was started with (runs from
+    before the fingerprint are checked by their line count)."""
+    try:
+        report = json.loads((out / "data_report.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot resume {out}: its data_report.json is unreadable ({exc})") from exc
+    same = report["fingerprint"] == fingerprint if "fingerprint" in report else report.get("read") == n
+    if not same:
+        raise CheckpointError(
+            f"cannot resume {out}: it was started on other data ({report.get('read')} strings, fingerprint "
+            f"{report.get('fingerprint', 'not recorded')}; now {n} strings, {fingerprint}); pass the same "
+            "--dataset and --limit as the run that was started"
+        )
 
 
 def _batches(idx: np.ndarray, size: int, gen: torch.Generator | None, device: torch.device | None = None):
@@ -94,9 +111,11 @@ def train(
     device = resolve_device(device)
     out = Path(out_dir)
     state_path = out / STATE_FILE
+    fingerprint = hashlib.sha256("\n".join(strings).encode("utf-8")).hexdigest()[:16]
     if resume:
         if not state_path.exists():
             raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
+        _check_same_data(out, fingerprint, len(strings))
         model = load_model(out, "last")
         config, codec = model.config, model.codec
     else:
@@ -108,7 +127,7 @@ def train(
         raise DatasetError(f"only {len(batch.kept)} of {len(strings)} strings could be encoded: {batch.report()}")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "data_report.json", json.dumps({
-        "read": batch.n_input, "encoded": len(batch.kept), "skipped": len(batch.failures),
+        "fingerprint": fingerprint, "read": batch.n_input, "encoded": len(batch.kept), "skipped": len(batch.failures),
         "skipped_by_reason": batch.failure_counts(),
         "skipped_examples": [f.__dict__ for f in batch.failures[:20]],
     }, indent=2))

@@ -68,6 +68,21 @@ def test_existing_run_needs_resume(tmp_path: Path) -> None:
         train(cfg, DATA, tmp_path, resume=True, progress=False)
 
 
+def test_resume_on_other_data_is_refused(tmp_path: Path) -> None:
+    import json
+
+    cfg = ModelConfig.for_model("expressions", "gvae", epochs=1, **TINY)
+    train(cfg, DATA, tmp_path, progress=False)
+    with pytest.raises(CheckpointError, match="other data"):
+        train(cfg, DATA[:-1] + ["x + 1"], tmp_path, resume=True, progress=False)  # same count, other strings
+    # a run from before the fingerprint: the line count still has to match
+    report = json.loads((tmp_path / "data_report.json").read_text())
+    del report["fingerprint"]
+    (tmp_path / "data_report.json").write_text(json.dumps(report))
+    with pytest.raises(CheckpointError, match="other data"):
+        train(cfg, DATA[:100], tmp_path, resume=True, progress=False)
+
+
 def test_bad_lines_are_reported(tmp_path: Path) -> None:
     import json
 
