@@ -58,3 +58,7 @@ class ConfigError(LatentboError, ValueError):
 
 class StudyError(LatentboError):
     """Some cells of a study failed after all their retries."""
+
+
+class BusyError(LatentboError):
+    """An output folder is held by another running latentbo process."""

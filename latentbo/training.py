@@ -21,7 +21,7 @@ from latentbo.codecs import CharacterCodec, Codec, GrammarCodec, SelfiesCodec
 from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, DatasetError
-from latentbo.io import atomic_write_bytes, atomic_write_text
+from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
 from latentbo.models.autoencoder import SequenceAutoencoder, load_model, save_model
 from latentbo.models.config import ModelConfig
 from latentbo.tasks import get_task
@@ -107,9 +107,15 @@ def train(
         CheckpointError: ``out_dir`` already holds a run and ``resume`` is False, or
             resume was asked and the state is missing/corrupt.
         DatasetError: nothing could be encoded.
+        BusyError: another process is training into ``out_dir``.
     """
     device = resolve_device(device)
-    out = Path(out_dir)
+    with output_lock(out_dir):
+        return _train(config, strings, Path(out_dir), resume, progress, device)
+
+
+def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, progress: bool,
+           device: torch.device) -> TrainResult:
     state_path = out / STATE_FILE
     fingerprint = hashlib.sha256("\n".join(strings).encode("utf-8")).hexdigest()[:16]
     if resume:

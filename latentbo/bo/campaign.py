@@ -30,7 +30,7 @@ from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import load_strings
 from latentbo.errors import CheckpointError, ConfigError, DatasetError
-from latentbo.io import atomic_write_bytes, atomic_write_text
+from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
 from latentbo.metrics import molecule_invalidity, molecule_valid
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.priors import GMMPrior
@@ -196,7 +196,12 @@ class Campaign:
         Raises:
             CheckpointError: ``out_dir`` holds a campaign and ``resume`` is False, or
                 the saved campaign used different settings.
+            BusyError: another process is running a campaign into ``out_dir``.
         """
+        with output_lock(self.out):
+            return self._run(resume, progress)
+
+    def _run(self, resume: bool, progress: bool) -> dict[str, Any]:
         meta_path = self.out / "campaign.json"
         meta = {"config": dataclasses.asdict(self.config), "model": str(self.model_dir.resolve()),
                 "trial_seeds": [self.trial_seed(t) for t in range(self.config.trials)]}

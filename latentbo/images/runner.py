@@ -25,7 +25,7 @@ from latentbo.errors import CheckpointError
 from latentbo.images.data import ImageSet
 from latentbo.images.metrics import clustering_accuracy, frechet_distance
 from latentbo.images.models import ImageAutoencoder, ImageConfig, save_image_model
-from latentbo.io import atomic_write_bytes, atomic_write_text
+from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
 
 STATE_FILE = "training_state.pt"
 
@@ -41,9 +41,15 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
     Raises:
         ConfigError: the device is not available.
         CheckpointError: ``out`` holds a run and ``resume`` is False, or the saved state is unusable.
+        BusyError: another process is training into ``out``.
     """
     device = resolve_device(device)
-    out = Path(out)
+    with output_lock(out):
+        return _train_image_model(config, train, test, Path(out), resume, progress, device)
+
+
+def _train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out: Path, resume: bool,
+                       progress: bool, device: torch.device) -> tuple[ImageAutoencoder, pd.DataFrame]:
     state_path = out / STATE_FILE
     if state_path.exists() and not resume:
         raise CheckpointError(f"{out} already holds a training run; pass --resume or choose another --out")

@@ -32,7 +32,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from latentbo.errors import CheckpointError, StudyError
-from latentbo.io import atomic_write_text
+from latentbo.io import atomic_write_text, output_lock
 from latentbo.study.executors import Executor
 from latentbo.study.spec import Cell, StudySpec
 
@@ -159,9 +159,14 @@ def run_study(spec: StudySpec, out: str | Path, executor: Executor, data_dir: st
         CheckpointError: ``out`` holds cells run with other settings.
         StudyError: some cells still failed after their retries (everything else
             is finished and aggregated first).
+        BusyError: another process is running a study into ``out``.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        return _run_study(spec, Path(out), executor, data_dir, progress)
+
+
+def _run_study(spec: StudySpec, out: Path, executor: Executor, data_dir: str | None,
+               progress: bool) -> dict[str, Any]:
     cells = spec.cells()
     by_id = {c.id: c for c in cells}
     atomic_write_text(out / "study.json", json.dumps({

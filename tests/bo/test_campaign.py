@@ -129,6 +129,19 @@ def test_crafted_checkpoint_runs_no_code(model_dir: Path, tmp_path: Path) -> Non
     assert not marker.exists()
 
 
+def test_second_writer_into_the_same_folder_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    from latentbo.errors import BusyError
+    from latentbo.io import output_lock
+
+    with output_lock(tmp_path / "run"):  # as a campaign started a moment earlier would
+        with pytest.raises(BusyError, match="another latentbo run"):
+            Campaign(model_dir, CampaignConfig(**CFG), tmp_path / "run").run(progress=False)
+        with pytest.raises(BusyError):
+            train(ModelConfig.for_model("expressions", "gvae", epochs=1, **SMALL), generate_expressions(50),
+                  tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "campaign.json").exists()
+
+
 def test_select_subset() -> None:
     y = np.arange(100, dtype=float)
     idx = select_subset(y, 20, np.random.default_rng(0))

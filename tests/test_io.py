@@ -1,0 +1,44 @@
+"""Atomic writes and the one-writer-per-folder lock (latentbo.io)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from latentbo.errors import BusyError
+from latentbo.io import LOCK_FILE, atomic_write_text, output_lock
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path: Path) -> None:
+    atomic_write_text(tmp_path / "a" / "x.txt", "hello")
+    assert (tmp_path / "a" / "x.txt").read_text() == "hello"
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["x.txt"]
+
+
+def test_second_writer_in_another_process_is_refused(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from latentbo.io import output_lock\n"
+         "with output_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(30)", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(BusyError, match=f"another latentbo run \\(pid {holder.pid}\\)"):
+            with output_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with output_lock(tmp_path):  # the dead holder's lock went with it
+        assert (tmp_path / LOCK_FILE).read_text() == f"pid {__import__('os').getpid()}"
+
+
+def test_lock_is_released_after_an_error(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        with output_lock(tmp_path):
+            raise RuntimeError("boom")
+    with output_lock(tmp_path):  # non-blocking: it would raise BusyError had the lock stayed
+        pass
