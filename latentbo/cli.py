@@ -184,6 +184,7 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
+    max_minutes: Annotated[Optional[float], typer.Option(help="Time budget: finish the epoch under way, fit the ex-post GMM and save; --resume goes on later.")] = None,
 ) -> None:
     """Train an autoencoder (encoder + decoder + latent regulariser) on a task's data."""
     from latentbo.data import load_strings
@@ -197,10 +198,11 @@ def train(
             overrides[key] = value
     cfg = ModelConfig.for_model(task, model, **overrides)
     strings, source = load_strings(dataset or get_task(task).dataset, limit=limit)
-    result = run_training(cfg, strings, out, resume=resume, progress=progress, device=device)
+    result = run_training(cfg, strings, out, resume=resume, progress=progress, device=device, max_minutes=max_minutes)
     last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
     typer.echo(json.dumps({"out": str(out), "source": source, "skipped": result.skipped,
-                           "epochs": len(result.metrics), "last_epoch": last}, indent=2, default=float))
+                           "epochs": len(result.metrics), "out_of_time": result.out_of_time, "last_epoch": last},
+                          indent=2, default=float))
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from latentbo.codecs import CharacterCodec, Codec, GrammarCodec, SelfiesCodec
 from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
-from latentbo.errors import CheckpointError, DatasetError
+from latentbo.errors import CheckpointError, ConfigError, DatasetError
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
 from latentbo.models.autoencoder import SequenceAutoencoder, load_model, save_model
 from latentbo.models.config import ModelConfig
@@ -35,6 +35,8 @@ class TrainResult:
     metrics: pd.DataFrame
     out_dir: Path
     skipped: int
+    #: stopped by ``max_minutes`` before its epochs were done (resume to go on)
+    out_of_time: bool = False
 
 
 def build_codec(config: ModelConfig, strings: list[str]) -> Codec:
@@ -87,6 +89,7 @@ def train(
     resume: bool = False,
     progress: bool = True,
     device: str | torch.device | None = None,
+    max_minutes: float | None = None,
 ) -> TrainResult:
     """Train an autoencoder on ``strings`` and write everything to ``out_dir``.
 
@@ -101,6 +104,8 @@ def train(
         progress: show tqdm bars.
         device: where to train (``cpu`` default, ``cuda``...). Checkpoints are
             saved on the CPU; a GPU resume is not bit-exact (CUDA RNG not saved).
+        max_minutes: time budget: once passed, the current epoch finishes, the
+            ex-post GMM is fitted and the model saved (``--resume`` goes on later).
 
     Raises:
         ConfigError: the device is not available.
@@ -110,12 +115,15 @@ def train(
         BusyError: another process is training into ``out_dir``.
     """
     device = resolve_device(device)
+    if max_minutes is not None and not max_minutes > 0:
+        raise ConfigError(f"max_minutes must be positive, got {max_minutes}")
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf
     with output_lock(out_dir):
-        return _train(config, strings, Path(out_dir), resume, progress, device)
+        return _train(config, strings, Path(out_dir), resume, progress, device, deadline)
 
 
 def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, progress: bool,
-           device: torch.device) -> TrainResult:
+           device: torch.device, deadline: float) -> TrainResult:
     state_path = out / STATE_FILE
     fingerprint = hashlib.sha256("\n".join(strings).encode("utf-8")).hexdigest()[:16]
     if resume:
@@ -166,8 +174,12 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         best_val, bad_epochs = state["best_val"], state["bad_epochs"]
 
     gen = torch.Generator()
+    out_of_time = False
     for epoch in range(start_epoch, config.epochs):
         if bad_epochs > config.patience:
+            break
+        if epoch > start_epoch and time.monotonic() >= deadline:  # at least one epoch per call
+            out_of_time = True
             break
         gen.manual_seed(config.seed * 100_003 + epoch)  # epoch order independent of resume
         model.train()
@@ -213,7 +225,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     best.fit_expost_gmm(codes, components=min(10, len(codes)), seed=config.seed)
     best.regularizer.fit_sampler(codes, seed=config.seed)
     save_model(best, out, "model")
-    return TrainResult(best, pd.DataFrame(rows), out, len(batch.failures))
+    return TrainResult(best, pd.DataFrame(rows), out, len(batch.failures), out_of_time)
 
 
 __all__ = ["TrainResult", "build_codec", "train"]

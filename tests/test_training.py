@@ -6,7 +6,7 @@ import torch
 from safetensors.torch import load_file
 
 from latentbo.data.datasets import generate_expressions
-from latentbo.errors import CheckpointError
+from latentbo.errors import CheckpointError, ConfigError
 from latentbo.metrics import sample_quality
 from latentbo.models import MODELS, ModelConfig, load_model
 from latentbo.training import train
@@ -81,6 +81,18 @@ def test_resume_on_other_data_is_refused(tmp_path: Path) -> None:
     (tmp_path / "data_report.json").write_text(json.dumps(report))
     with pytest.raises(CheckpointError, match="other data"):
         train(cfg, DATA[:100], tmp_path, resume=True, progress=False)
+
+
+def test_max_minutes_stops_with_a_loadable_model(tmp_path: Path) -> None:
+    cfg = ModelConfig.for_model("expressions", "gvae", epochs=5, **TINY)
+    result = train(cfg, DATA, tmp_path, progress=False, max_minutes=1e-9)  # spent before the first epoch ends
+    assert result.out_of_time and len(result.metrics) == 1
+    model = load_model(tmp_path)
+    assert model.expost_gmm is not None
+    resumed = train(cfg, DATA, tmp_path, resume=True, progress=False)
+    assert not resumed.out_of_time and list(resumed.metrics["epoch"]) == [1, 2, 3, 4, 5]
+    with pytest.raises(ConfigError, match="max_minutes"):
+        train(cfg, DATA, tmp_path / "x", max_minutes=0)
 
 
 def test_bad_lines_are_reported(tmp_path: Path) -> None:
