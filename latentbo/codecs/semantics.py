@@ -43,7 +43,8 @@ from numba import njit, prange
 
 from latentbo.errors import GrammarError
 
-# Row status after semantic decoding.
+# Row status after semantic decoding (NOT_KEKULE is the first pass's, never returned:
+# such a row goes to the fallback pass).
 OK, FALLBACK, DEAD_END, UNFINISHED, NOT_KEKULE = 0, 1, 2, 3, 4
 STATUS_NAMES = ("ok", "fallback", "dead_end", "unfinished")
 # Productions budgeted for closing an open ring (three at least; the margin keeps a
