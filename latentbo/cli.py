@@ -242,8 +242,12 @@ def encode(
 
     from latentbo.models import load_model
 
+    from latentbo.errors import DatasetError
+
     ae = load_model(model)
     z, batch = ae.encode_strings(_read_lines(input))
+    if not len(batch.kept):
+        raise DatasetError(f"no line of {input} could be encoded, so nothing was written: {batch.report()}")
     arr = z.numpy()
     np.save(out, arr) if out.suffix == ".npy" else np.savetxt(out, arr, delimiter=",")
     typer.echo(json.dumps({"encoded": len(batch.kept), "skipped": len(batch.failures),

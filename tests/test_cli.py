@@ -4,6 +4,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from latentbo.cli import app
+from latentbo.errors import DatasetError
 
 runner = CliRunner()
 
@@ -64,14 +65,23 @@ def test_train_encode_sample_bo_commands(tmp_path: Path) -> None:
                                  "--out", str(tmp_path / "z.csv")])
     assert result.exit_code == 0, result.output
     assert '"skipped_lines": [3]' in result.output
+    (tmp_path / "bad.txt").write_text("not an expression\ncos( x )\n")
+    result = runner.invoke(app, ["encode", "--model", str(model), "--input", str(tmp_path / "bad.txt"),
+                                 "--out", str(tmp_path / "none.csv")])
+    # (the console script turns a project error into one line and exit status 2)
+    assert isinstance(result.exception, DatasetError) and "no line" in str(result.exception)
+    assert not (tmp_path / "none.csv").exists()
     result = runner.invoke(app, ["decode", "--model", str(model), "--input", str(tmp_path / "z.csv")])
     assert result.exit_code == 0 and len(result.output.splitlines()) == 2
     result = runner.invoke(app, [*base, "sample", "--model", str(model), "-n", "50"])
     summary = json.loads(result.output)
-    assert summary["n"] == 50 and 0 <= summary["valid_fraction"] <= 1
+    assert summary["n"] == 50
+    # expressions: every finished derivation is valid, so the invalid ones are the unfinished
+    assert round(50 * summary["valid_fraction"]) + summary["invalid_reasons"].get("unfinished", 0) == 50
+    assert sum(summary["decode_status"].values()) == 50
     result = runner.invoke(app, [*base, "bo", "--model", str(model), "--out", str(tmp_path / "bo"), "--iterations", "2",
                                  "--batch", "3", "--trials", "1", "--init-size", "100", "--gp-points", "40",
                                  "--n-decode", "2", "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "top-3" in result.output and "fraction valid" in result.output
+    assert "top-3" in result.output and "fraction valid" in result.output and "decoding:" in result.output
     assert (tmp_path / "bo" / "summary.json").exists()

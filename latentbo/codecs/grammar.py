@@ -181,6 +181,8 @@ class GrammarCodec(Codec):
         if semantic and self.grammar.tokenizer_name not in SEMANTICS:
             raise ConfigError(f"grammar {self.grammar.name!r} has no semantic masks")
         scores = self._scores(logits, stochastic, generator)
+        if not len(scores):
+            return [], []
         if semantic:
             return self._decode_semantic(scores)
         strings = self._decode_grammar(scores)

@@ -87,6 +87,12 @@ def test_nan_logits_do_not_pick_forbidden_rules() -> None:
     assert codec.decode(logits) == ["x + 1"]
 
 
+@pytest.mark.parametrize(("name", "semantic"), [("expressions", False), ("zinc_smiles", False), ("zinc_smiles", True)])
+def test_empty_batch_decodes_to_nothing(name: str, semantic: bool) -> None:
+    codec = GrammarCodec(name)
+    assert codec.decode_with_status(torch.zeros(0, codec.max_length, codec.vocab_size), semantic=semantic) == ([], [])
+
+
 def test_bad_logits_shape() -> None:
     with pytest.raises(ConfigError, match="logits"):
         GrammarCodec("expressions").decode(torch.zeros(2, 15, 11))
