@@ -212,9 +212,15 @@ class Campaign:
             # Settings added since a campaign was written take their defaults.
             if {**dataclasses.asdict(CampaignConfig()), **saved["config"]} != meta["config"]:
                 raise CheckpointError(f"{self.out} was run with different settings: {saved['config']}")
+        else:
+            # A start that failed before campaign.json leaves nothing to trust.
+            for name in ("init.npz", "init_strings.json"):
+                (self.out / name).unlink(missing_ok=True)
         self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(meta_path, json.dumps(meta, indent=2))
+        # The campaign exists once its initial data is scored: a start that fails
+        # there (no finite score, say) leaves the folder free for the corrected command.
         codes, scores, init_strings = self.initial_data(progress)
+        atomic_write_text(meta_path, json.dumps(meta, indent=2))
         all_records = []
         for t in range(self.config.trials):
             all_records.append(self.run_trial(t, codes, scores, progress))

@@ -142,6 +142,18 @@ def test_second_writer_into_the_same_folder_is_refused(model_dir: Path, tmp_path
     assert not (tmp_path / "run" / "campaign.json").exists()
 
 
+def test_failed_start_leaves_the_folder_free(model_dir: Path, tmp_path: Path) -> None:
+    from latentbo.errors import DatasetError
+
+    out = tmp_path / "run"
+    bad = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "objective": "tests.objectives.helpers:nothing"})
+    with pytest.raises(DatasetError, match="no initial string"):  # every initial score is NaN
+        Campaign(model_dir, bad, out).run(progress=False)
+    assert not (out / "campaign.json").exists() and not (out / "init.npz").exists()
+    good = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1})
+    assert Campaign(model_dir, good, out).run(progress=False)["evaluations"] == 4  # no --resume, no refusal
+
+
 def test_select_subset() -> None:
     y = np.arange(100, dtype=float)
     idx = select_subset(y, 20, np.random.default_rng(0))
