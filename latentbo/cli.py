@@ -156,6 +156,8 @@ def bo(
     n_decode: Annotated[int, typer.Option(help="Stochastic decodes per candidate.", min=1)] = 10,
     dataset: Annotated[Optional[str], typer.Option(help="Initial-data dataset (default: the model's task).")] = None,
     semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
+    objective_timeout: Annotated[Optional[float], typer.Option(help="Seconds one batch may take to score (default: no limit); recorded with the campaign.")] = None,
+    on_timeout: Annotated[str, typer.Option(help="error (stop; --resume later) | invalid (count the batch as invalid and go on).")] = "error",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted campaign in --out.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
@@ -164,7 +166,8 @@ def bo(
 
     cfg = CampaignConfig(objective=objective, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, bounds=bounds, init_size=init_size, gp_points=gp_points,
-                         n_decode=n_decode, dataset=dataset, semantic=semantic)
+                         n_decode=n_decode, dataset=dataset, semantic=semantic, objective_timeout=objective_timeout,
+                         on_timeout=on_timeout)
     summary = Campaign(model, cfg, out).run(resume=resume, progress=progress)
     _print_summary(summary, out)
 

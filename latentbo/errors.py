@@ -62,3 +62,7 @@ class StudyError(LatentboError):
 
 class BusyError(LatentboError):
     """An output folder is held by another running latentbo process."""
+
+
+class ObjectiveTimeoutError(LatentboError):
+    """An objective took longer than the campaign's ``objective_timeout``."""

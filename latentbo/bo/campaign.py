@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from tqdm.auto import tqdm
 from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import load_strings
-from latentbo.errors import CheckpointError, ConfigError, DatasetError
+from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveTimeoutError
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
 from latentbo.metrics import molecule_invalidity, molecule_valid
 from latentbo.models import SequenceAutoencoder, load_model
@@ -60,6 +61,12 @@ class CampaignConfig:
         dataset: dataset name (default: the model's task dataset).
         semantic: SMILES semantic masks while decoding (``None``: the codec's default,
             on for molecule grammars; ``False``: the paper-faithful decoder).
+        objective_timeout: seconds one batch of strings may take to score (``None``:
+            no limit). The objective runs in a daemon thread; one that never returns
+            is left behind, not killed.
+        on_timeout: ``error`` (stop with ObjectiveTimeoutError; ``--resume`` later) or
+            ``invalid`` (the batch counts as invalid, marked ``timeout``, and the
+            campaign goes on).
     """
 
     objective: str = "expr"
@@ -77,8 +84,14 @@ class CampaignConfig:
     raw_samples: int = 128
     dataset: str | None = None
     semantic: bool | None = None
+    objective_timeout: float | None = None
+    on_timeout: str = "error"
 
     def validate(self) -> None:
+        if self.objective_timeout is not None and not self.objective_timeout > 0:
+            raise ConfigError(f"objective_timeout must be positive seconds, got {self.objective_timeout}")
+        if self.on_timeout not in ("error", "invalid"):
+            raise ConfigError(f"on_timeout must be 'error' or 'invalid', got {self.on_timeout!r}")
         if self.acquisition not in ("qlogei", "turbo"):
             raise ConfigError(f"acquisition must be 'qlogei' or 'turbo', got {self.acquisition!r}")
         if self.bounds not in ("data", "prior"):
@@ -153,6 +166,43 @@ class Campaign:
             return "unfinished"
         return (molecule_invalidity(s) or "valid") if self.task.kind == "molecules" else "valid"
 
+    def score(self, strings: list[str | None], details: bool = True) -> tuple[np.ndarray | None, list[dict]]:
+        """Scores (and details) of a batch, within ``objective_timeout``.
+
+        Returns:
+            ``(None, [])`` when the batch timed out and ``on_timeout`` is ``invalid``.
+
+        Raises:
+            ObjectiveTimeoutError: it timed out and ``on_timeout`` is ``error``.
+        """
+        def work() -> tuple[np.ndarray, list[dict]]:
+            vals = np.asarray(self.objective(strings), dtype=float)
+            return vals, (self.objective.details(strings) if details else [])
+
+        limit = self.config.objective_timeout
+        if limit is None:
+            return work()
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["result"] = work()
+            except BaseException as exc:  # re-raised in the campaign's thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True, name="objective")
+        thread.start()
+        thread.join(limit)
+        if thread.is_alive():
+            if self.config.on_timeout == "error":
+                raise ObjectiveTimeoutError(
+                    f"objective {self.objective.name!r} took more than {limit} s on {len(strings)} strings; "
+                    "raise --objective-timeout, or pass --on-timeout invalid to count such batches as invalid")
+            return None, []
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
+
     # -- initial data -----------------------------------------------------------------
     def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str]]:
         """Codes, scores (NaN = invalid) and strings of the initial set, computed once
@@ -167,7 +217,9 @@ class Campaign:
         chosen = [strings[i] for i in np.sort(pick)]
         codes, batch = self.model.encode_strings(chosen)
         kept = [chosen[i] for i in batch.kept]
-        scores = np.asarray(self.objective(kept), dtype=float)
+        scores, _ = self.score(kept, details=False)
+        if scores is None:
+            raise DatasetError(f"scoring the initial strings took more than {self.config.objective_timeout} s")
         if not np.isfinite(scores).any():
             raise DatasetError(f"no initial string from {source} has a finite {self.objective.name} score")
         buf = io.BytesIO()
@@ -270,8 +322,9 @@ class Campaign:
             else:
                 cand = propose_qlogei(gp, float(y.max()), bounds, cfg.batch, cfg.num_restarts, cfg.raw_samples, it_seed)
             strings, decode_info = self.decode_candidates(cand.float(), it_seed)
-            vals = np.asarray(self.objective(strings), dtype=float)
-            details = self.objective.details(strings)
+            vals, details = self.score(strings)
+            if vals is None:  # timed out, counted as invalid
+                vals, details = np.full(len(strings), np.nan), [{"timeout": True}] * len(strings)
             elapsed += time.perf_counter() - t0
             batch_best = -np.inf
             for z, s, v, d, how in zip(cand, strings, vals, details, decode_info):

@@ -154,6 +154,26 @@ def test_failed_start_leaves_the_folder_free(model_dir: Path, tmp_path: Path) ->
     assert Campaign(model_dir, good, out).run(progress=False)["evaluations"] == 4  # no --resume, no refusal
 
 
+@pytest.mark.parametrize("on_timeout", ["error", "invalid"])
+def test_hanging_objective_times_out(model_dir: Path, tmp_path: Path, on_timeout: str) -> None:
+    from latentbo.errors import ObjectiveTimeoutError
+    from tests.objectives import helpers
+
+    helpers.calls["n"] = 0
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 2, "objective": "tests.objectives.helpers:hangs_after_first",
+                            "objective_timeout": 0.5, "on_timeout": on_timeout})
+    campaign = Campaign(model_dir, cfg, tmp_path / "run")
+    if on_timeout == "error":
+        with pytest.raises(ObjectiveTimeoutError, match="took more than 0.5 s"):
+            campaign.run(progress=False)
+        return
+    summary = campaign.run(progress=False)
+    recs = [json.loads(x) for x in (tmp_path / "run" / "trial_0" / "evaluations.jsonl").read_text().splitlines()]
+    assert len(recs) == 8 and not any(r["valid"] for r in recs)
+    assert all(r["details"] == {"timeout": True} for r in recs)
+    assert summary["fraction_valid"]["mean"] == 0.0
+
+
 def test_select_subset() -> None:
     y = np.arange(100, dtype=float)
     idx = select_subset(y, 20, np.random.default_rng(0))
