@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test bench-codec clean
+.PHONY: install demo test wheel-check bench-codec clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+wheel-check: $(STAMP)
+	bash .ci/wheel_check.sh
 
 bench-codec: $(STAMP)
 	cd benchmarks && OMP_NUM_THREADS=1 ../$(BIN)/python codec_speed.py

@@ -1,4 +1,5 @@
-"""Context-free grammars loaded from files in ``grammars/``.
+"""Context-free grammars loaded from ``.cfg`` files: bundled with the package
+(``latentbo/grammars/``), added by a user to a checkout's ``grammars/``, or any path.
 
 A grammar file is nltk CFG text. Header lines of the form ``#: key = value`` carry
 what the codec needs beyond the productions (nltk skips them as comments):
@@ -15,6 +16,7 @@ Adding a grammar means adding a file; nothing grammar-specific lives in Python.
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +27,8 @@ import numpy as np
 
 from latentbo.errors import GrammarError
 
-GRAMMAR_DIR = Path(__file__).resolve().parents[2] / "grammars"
+BUNDLED = importlib.resources.files("latentbo") / "grammars"  # package data: works from a wheel
+GRAMMAR_DIR = Path(__file__).resolve().parents[2] / "grammars"  # a source checkout's own grammars
 _HEADER = re.compile(r"^#:\s*(\w+)\s*=\s*(.+?)\s*$")
 
 
@@ -44,6 +47,28 @@ class Production:
         return f"{self.lhs} -> {' '.join(parts)}"
 
 
+def _locate(name: str | Path) -> Path:
+    """A path (with a suffix or a folder) as given; a bare name: the bundled grammar of that
+    name, else the checkout's ``grammars/`` (never a folder of that name in the
+    working directory).
+
+    Raises:
+        GrammarError: no such grammar.
+    """
+    path = Path(name)
+    if path.suffix or len(path.parts) > 1:  # a path, not a bare name
+        if path.is_file():
+            return path
+        raise GrammarError(f"grammar file {path} not found")
+    for folder in (BUNDLED, GRAMMAR_DIR):
+        candidate = folder / f"{name}.cfg"
+        if candidate.is_file():
+            return Path(str(candidate))
+    available = sorted({p.name[:-4] for folder in (BUNDLED, GRAMMAR_DIR) if folder.is_dir()
+                        for p in folder.iterdir() if p.name.endswith(".cfg")})
+    raise GrammarError(f"grammar {name!r} not found; available: {available} (or give a path to a .cfg file)")
+
+
 class Grammar:
     """A CFG with the tables grammar-constrained encoding and decoding need.
 
@@ -53,12 +78,7 @@ class Grammar:
     """
 
     def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        if path.suffix != ".cfg" and not path.exists():
-            path = GRAMMAR_DIR / f"{path}.cfg"
-        if not path.is_file():
-            available = sorted(p.stem for p in GRAMMAR_DIR.glob("*.cfg"))
-            raise GrammarError(f"grammar file {path} not found; bundled grammars: {available}")
+        path = _locate(path)
         self.path = path
         self.text = path.read_text(encoding="utf-8")
         self.name = path.stem

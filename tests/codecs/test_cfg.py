@@ -35,9 +35,20 @@ def test_min_steps() -> None:
     assert np.isinf(z.min_steps[z.nt_index["class"]])
 
 
-def test_missing_file_names_bundled(tmp_path: Path) -> None:
-    with pytest.raises(GrammarError, match="expressions"):
+def test_missing_grammar_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(GrammarError, match="nope.cfg not found"):
         Grammar(tmp_path / "nope.cfg")
+    with pytest.raises(GrammarError, match=r"available: \['expressions', 'zinc_smiles'\]"):
+        Grammar("nope")
+
+
+def test_bare_name_is_the_bundled_grammar_whatever_the_working_directory(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "expressions").mkdir()  # as in a data directory
+    monkeypatch.chdir(tmp_path)
+    grammar = Grammar("expressions")
+    assert grammar.path.parent.name == "grammars" and grammar.path.is_file()
+    assert grammar.n_rules == 12
 
 
 def test_header_required(tmp_path: Path) -> None:
