@@ -73,8 +73,8 @@ class Grammar:
     """A CFG with the tables grammar-constrained encoding and decoding need.
 
     Args:
-        path: Path to a ``.cfg`` file, or the bare name of a file in ``grammars/``
-            (``"expressions"`` or ``"zinc_smiles"``).
+        path: Path to a grammar file, or the bare name of a bundled grammar
+            (``"expressions"``, ``"zinc_smiles"``) or of one in a checkout's ``grammars/``.
     """
 
     def __init__(self, path: str | Path) -> None:
