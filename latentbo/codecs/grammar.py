@@ -175,8 +175,9 @@ class GrammarCodec(Codec):
         semantic: bool | None = None,
     ) -> tuple[list[str | None], list[str]]:
         """:meth:`decode`, plus per row how it was decoded: ``ok``, ``unfinished``
-        and, with semantic masks, ``aromatic_fallback`` (re-decoded without aromatic
-        atoms) or ``dead_end`` (no production kept it valid; masks dropped)."""
+        and, with semantic masks, ``fallback`` (decoded again without aromatic or
+        bracket atoms or ring-bond symbols) or ``dead_end`` (no production kept it
+        valid, even in the fallback pass; the row may be invalid)."""
         semantic = self.semantic if semantic is None else semantic
         if semantic and self.grammar.tokenizer_name not in SEMANTICS:
             raise ConfigError(f"grammar {self.grammar.name!r} has no semantic masks")
@@ -193,9 +194,8 @@ class GrammarCodec(Codec):
             self._semantics = SEMANTICS[self.grammar.tokenizer_name](self)
         out, lengths, status = self._semantics.decode(self, scores)
         terms, join, k = self._terminal_strings, self.tokenizer.join, self._n_nonterminals
-        strings = [
-            join([terms[s - k] for s in row[:m]]) if st != UNFINISHED else None for row, m, st in zip(out, lengths, status)
-        ]
+        strings = [join([terms[s - k] for s in row[:m]]) if st != UNFINISHED else None
+                   for row, m, st in zip(out, lengths, status)]
         return strings, [STATUS_NAMES[s] for s in status]
 
     def _decode_grammar(self, scores: np.ndarray) -> list[str | None]:
