@@ -13,16 +13,6 @@ from latentbo.codecs import CharacterCodec, GrammarCodec
 from latentbo.errors import InvalidInputError
 
 
-def molecule_valid(smiles: str | None) -> bool:
-    """RDKit can build a molecule from it."""
-    if not smiles:
-        return False
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    return Chem.MolFromSmiles(smiles) is not None
-
-
 _BRACKET = re.compile(r"\[[^\]]*\]")
 _RING_LABEL = re.compile(r"%\d\d|\d")
 # RDKit's sanitisation problems, by the names users read in reports.
@@ -50,11 +40,6 @@ def molecule_invalidity(smiles: str | None) -> str | None:
     if not problems:
         return None
     return _PROBLEMS.get(problems[0].GetType(), "other")
-
-
-def invalidity_counts(strings: list[str | None]) -> dict[str, int]:
-    """Count of each :func:`molecule_invalidity` reason (valid strings left out)."""
-    return dict(Counter(r for r in map(molecule_invalidity, strings) if r is not None))
 
 
 def grammar_valid(codec: GrammarCodec, text: str | None) -> bool:
@@ -107,8 +92,9 @@ def sample_quality(
         grammar = GrammarCodec(get_task(model.config.task).grammar)
         grammar_ok = [grammar_valid(grammar, s) for s in strings]
     molecules = get_task(model.config.task).kind == "molecules"
-    valid = [s for s, ok in zip(strings, grammar_ok) if ok and (not molecules or molecule_valid(s))]
-    reasons = invalidity_counts(strings) if molecules else {"unfinished": n - sum(grammar_ok)}
+    why = [molecule_invalidity(s) for s in strings] if molecules else [None] * n  # RDKit once per string
+    valid = [s for s, ok, r in zip(strings, grammar_ok, why) if ok and r is None]
+    reasons = dict(Counter(r for r in why if r is not None)) if molecules else {"unfinished": n - sum(grammar_ok)}
     ref = _canonical_set(model.codec, reference) if reference is not None else None
     summary = {
         "n": n,

@@ -32,7 +32,7 @@ from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import load_strings
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveTimeoutError
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
-from latentbo.metrics import molecule_invalidity, molecule_valid
+from latentbo.metrics import molecule_invalidity
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.priors import GMMPrior
 from latentbo.objectives import Objective, make_objective
@@ -122,10 +122,11 @@ class Campaign:
         self.sign = 1.0 if self.objective.maximize else -1.0
 
     # -- validity -----------------------------------------------------------------
-    def is_valid(self, s: str | None) -> bool:
+    def invalidity(self, s: str | None) -> str | None:
+        """Why a decoded string is invalid (``None``: valid); molecules are checked by RDKit."""
         if s is None:
-            return False
-        return molecule_valid(s) if self.task.kind == "molecules" else True
+            return "unfinished"
+        return molecule_invalidity(s) if self.task.kind == "molecules" else None
 
     def decode_candidates(self, z: Tensor, seed: int) -> tuple[list[str | None], list[dict[str, Any]]]:
         """Decode each candidate ``n_decode`` times (stochastic); keep the most
@@ -142,7 +143,8 @@ class Campaign:
         gen = torch.Generator().manual_seed(seed)
         rep = z.float().repeat_interleave(n, dim=0)
         decoded, status = self.model.decode_latents_with_status(rep, stochastic=n > 1, generator=gen)
-        valid = {s: self.is_valid(s) for s in set(decoded)}  # RDKit once per distinct string
+        reason = {s: self.invalidity(s) for s in set(decoded)}  # RDKit once per distinct string
+        valid = {s: r is None for s, r in reason.items()}
         out: list[str | None] = []
         info: list[dict[str, Any]] = []
         for i in range(len(z)):
@@ -157,14 +159,9 @@ class Campaign:
                              "status": next(status[j] for j in block if decoded[j] == best)})
             else:
                 out.append(None)
-                reasons = Counter(self.invalidity(decoded[j]) for j in block)
+                reasons = Counter(reason[decoded[j]] for j in block)
                 info.append({"valid_decodes": 0, "status": None, "reason": reasons.most_common(1)[0][0]})
         return out, info
-
-    def invalidity(self, s: str | None) -> str:
-        if s is None:
-            return "unfinished"
-        return (molecule_invalidity(s) or "valid") if self.task.kind == "molecules" else "valid"
 
     def score(self, strings: list[str | None], details: bool = True) -> tuple[np.ndarray | None, list[dict]]:
         """Scores (and details) of a batch, within ``objective_timeout``.
