@@ -208,18 +208,20 @@ def train(
                           indent=2, default=float))
 
 
-def _read_lines(path: Path) -> list[str]:
+def _read_lines(path: Path) -> tuple[list[str], list[int]]:
+    """The non-blank lines of a UTF-8 text file and their 1-based line numbers."""
     from latentbo.errors import DatasetError
+    from latentbo.io import read_text
 
-    if not path.is_file():
-        raise DatasetError(f"input file {path} does not exist")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not lines:
+    numbered = [(i, line.strip()) for i, line in enumerate(read_text(path, "input file").splitlines(), 1)
+                if line.strip()]
+    if not numbered:
         raise DatasetError(f"input file {path} is empty")
-    return lines
+    return [line for _, line in numbered], [i for i, _ in numbered]
 
 
 def _read_latents(path: Path):
+    """An ``N x d`` float32 tensor from a .npy or .csv file, every value finite in float32."""
     import numpy as np
     import torch
 
@@ -227,11 +229,17 @@ def _read_latents(path: Path):
 
     try:
         arr = np.load(path) if path.suffix == ".npy" else np.loadtxt(path, delimiter=",", ndmin=2)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read latent vectors from {path}: {exc}") from exc
-    if arr.ndim != 2 or arr.shape[0] == 0 or not np.isfinite(arr).all():
-        raise DatasetError(f"{path}: expected a non-empty N x d array of finite numbers, got shape {arr.shape}")
-    return torch.from_numpy(np.asarray(arr, dtype=np.float32))
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"cannot read latent vectors from {path}: {exc}") from None
+    if arr.dtype.kind not in "iuf":
+        raise DatasetError(f"{path}: latent vectors must be numbers, got dtype {arr.dtype}")
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        raise DatasetError(f"{path}: expected a non-empty N x d array, got shape {arr.shape}")
+    with np.errstate(over="ignore"):
+        z = arr.astype(np.float32)  # the model's precision: 1e300 is finite in float64, inf here
+    if not np.isfinite(z).all():
+        raise DatasetError(f"{path}: every value must be a finite float32 number (|x| < 3.4e38)")
+    return torch.from_numpy(z)
 
 
 @app.command()
@@ -243,20 +251,21 @@ def encode(
     """Encode strings to latent vectors; unparsable lines are skipped and reported."""
     import numpy as np
 
+    from latentbo.errors import DatasetError
     from latentbo.models import load_model
 
-    from latentbo.errors import DatasetError
-
     ae = load_model(model)
-    z, batch = ae.encode_strings(_read_lines(input))
+    lines, numbers = _read_lines(input)
+    z, batch = ae.encode_strings(lines)
     if not len(batch.kept):
-        raise DatasetError(f"no line of {input} could be encoded, so nothing was written: {batch.report()}")
+        raise DatasetError(f"no line of {input} could be encoded, so nothing was written: "
+                           f"{batch.report(line_numbers=numbers)}")
     arr = z.numpy()
     np.save(out, arr) if out.suffix == ".npy" else np.savetxt(out, arr, delimiter=",")
     typer.echo(json.dumps({"encoded": len(batch.kept), "skipped": len(batch.failures),
-                           "skipped_lines": [f.index + 1 for f in batch.failures], "out": str(out)}))
+                           "skipped_lines": [numbers[f.index] for f in batch.failures], "out": str(out)}))
     if batch.failures:
-        typer.echo(batch.report(), err=True)
+        typer.echo(batch.report(line_numbers=numbers), err=True)
 
 
 @app.command()
@@ -358,11 +367,10 @@ def images_train(
     device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
 ) -> None:
     """Train an image autoencoder (the GMM-DAE reference conv net + a latent regulariser)."""
-    import tomllib
-
     from latentbo.images import ImageConfig, load_images, train_image_model
+    from latentbo.io import read_toml
 
-    overrides = tomllib.loads(config.read_text()) if config else {}
+    overrides = read_toml(config) if config else {}
     for key, value in {"epochs": epochs, "width": width, "limit": limit, "seed": seed}.items():
         if value is not None:
             overrides[key] = value
@@ -386,24 +394,31 @@ def images_eval(
 
     m = load_image_model(model)
     train, test = load_images(m.config.dataset, "train"), load_images(m.config.dataset, "test")
+    inception = None
+    if inception_weights is not None:  # loaded before the long work, so a bad file fails at once
+        from latentbo.images.metrics import InceptionFeatures
+
+        inception = InceptionFeatures(inception_weights)
     net, accuracy = feature_net(train, test, progress=True)
     result = evaluate(Generative.of(m), test, net.features, LeNet.num_features, n=n, seed=seed,
                       out=out or model, name=m.config.model)
-    if inception_weights is not None:
-        from latentbo.images.metrics import InceptionFeatures
-
-        fid = evaluate(Generative.of(m), test, InceptionFeatures(inception_weights), 2048, n=n, seed=seed)
+    if inception is not None:
+        fid = evaluate(Generative.of(m), test, inception, 2048, n=n, seed=seed)
         result.update({k.replace("fd_", "fid_"): v for k, v in fid.items() if k.startswith("fd_")})
     typer.echo(json.dumps({"model": m.config.model, "dataset": m.config.dataset, "lenet_test_accuracy": accuracy,
                            **result}, indent=2))
 
 
 def run() -> None:
-    """Console-script entry point: project errors become one clear line and exit 2."""
+    """Console-script entry point: project errors, and failures to read or write a
+    file (no permission, disk full), become one clear line and exit 2."""
     try:
         app()
     except LatentboError as exc:
         typer.echo(f"latentbo: error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        typer.echo(f"latentbo: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         sys.exit(2)
 
 

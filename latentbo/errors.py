@@ -66,3 +66,8 @@ class BusyError(LatentboError):
 
 class ObjectiveTimeoutError(LatentboError):
     """An objective took longer than the campaign's ``objective_timeout``."""
+
+
+class ObjectiveError(LatentboError):
+    """An objective raised, or returned something other than one finite score (or
+    NaN) per string."""

@@ -1,16 +1,74 @@
-"""Atomic file writes (a crash mid-write never leaves a half-written file behind) and
-one writer per output folder."""
+"""Reading user files with one clear error, atomic file writes (a crash mid-write
+never leaves a half-written file behind) and one writer per output folder."""
 
 from __future__ import annotations
 
 import fcntl
+import gzip
 import os
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from latentbo.errors import BusyError
+from latentbo.errors import BusyError, ConfigError, DatasetError, LatentboError
+
+
+def read_text(path: str | Path, what: str = "file", error: type[LatentboError] = DatasetError) -> str:
+    """The UTF-8 text of a user file (gunzipped when it ends in ``.gz``).
+
+    Args:
+        path: the file.
+        what: how the message names it (``"config"``, ``"input file"``...).
+        error: the exception type raised.
+
+    Raises:
+        error: the path is missing, is a directory, or is not UTF-8 text (binary).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{what} {path} is a directory, not a file")
+    try:
+        data = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist") from None
+    except (OSError, EOFError) as exc:
+        raise error(f"cannot read {what} {path}: {exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {path} is not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 4]!r}); "
+                    "is it a binary file?") from None
+
+
+def read_toml(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """A TOML file as a dict.
+
+    Raises:
+        ConfigError: unreadable, binary, or not valid TOML.
+    """
+    try:
+        return tomllib.loads(read_text(path, what, ConfigError))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def writable_folder(folder: str | Path) -> Path:
+    """Create ``folder`` (and its parents) if needed.
+
+    Raises:
+        ConfigError: it cannot be created or written (a file is in the way, no
+            permission, read-only file system).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to output folder {folder}: {exc.strerror or exc}") from None
+    return folder
 
 LOCK_FILE = ".latentbo.lock"
 
@@ -44,8 +102,7 @@ def output_lock(folder: str | Path) -> Iterator[None]:
     Raises:
         BusyError: another process holds the folder.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = writable_folder(folder)
     fh = open(folder / LOCK_FILE, "a+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -151,6 +151,9 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     rng = np.random.default_rng(config.seed)
     perm = rng.permutation(len(batch.kept))
     n_val = max(1, int(round(config.val_fraction * len(perm))))
+    if len(perm) - n_val < 2:
+        raise ConfigError(f"val_fraction={config.val_fraction} holds out {n_val} of the {len(perm)} encoded strings, "
+                          "leaving fewer than 2 to train on; lower it or use more data")
     val_idx, train_idx = batch.indices[perm[:n_val]], batch.indices[perm[n_val:]]
 
     torch.manual_seed(config.seed)
@@ -168,10 +171,10 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
             opt.load_state_dict(state["optimizer"])
             sched.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["rng"])
-        except Exception as exc:  # any failure here means the state file is unusable
-            raise CheckpointError(f"{state_path} is corrupt: {exc}") from exc
-        rows, start_epoch = state["rows"], state["epoch"]
-        best_val, bad_epochs = state["best_val"], state["bad_epochs"]
+            rows, start_epoch = list(state["rows"]), int(state["epoch"])
+            best_val, bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
+        except Exception as exc:  # any failure here (a missing key too) means the state file is unusable
+            raise CheckpointError(f"{state_path} is corrupt: {type(exc).__name__}: {exc}") from exc
 
     gen = torch.Generator()
     out_of_time = False
@@ -196,6 +199,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
             bar.set_postfix(loss=f"{terms['loss']:.3f}")
         bar.close()
         elapsed = time.perf_counter() - t0
+        model.regularizer.after_epoch({k: v / seen for k, v in sums.items()})
         val = _evaluate(model, val_idx, config.batch_size, device)
         if not math.isfinite(val["loss"]):
             raise DatasetError(f"validation loss became {val['loss']} at epoch {epoch + 1}; lower lr or check data")

@@ -30,14 +30,20 @@ from tqdm.auto import tqdm
 from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import load_strings
-from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveTimeoutError
+from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
 from latentbo.metrics import molecule_invalidity
 from latentbo.models import SequenceAutoencoder, load_model
+from latentbo.models.config import check_field_types
 from latentbo.models.priors import GMMPrior
 from latentbo.objectives import Objective, make_objective
 from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
+
+
+#: Largest score magnitude accepted from an objective: the GP standardises and
+#: squares the scores in float64, where (1e308)^2 overflows.
+MAX_SCORE = 1e100
 
 
 @dataclass
@@ -88,6 +94,7 @@ class CampaignConfig:
     on_timeout: str = "error"
 
     def validate(self) -> None:
+        check_field_types(self)
         if self.objective_timeout is not None and not self.objective_timeout > 0:
             raise ConfigError(f"objective_timeout must be positive seconds, got {self.objective_timeout}")
         if self.on_timeout not in ("error", "invalid"):
@@ -174,6 +181,11 @@ class Campaign:
         """
         def work() -> tuple[np.ndarray, list[dict]]:
             vals = np.asarray(self.objective(strings), dtype=float)
+            huge = np.flatnonzero(np.abs(vals) > MAX_SCORE)
+            if len(huge):
+                i = huge[0]
+                raise ObjectiveError(f"objective {self.objective.name!r} returned {vals[i]:g} for {strings[i]!r}; "
+                                     f"scores must lie within +-{MAX_SCORE:g} (the GP squares them), NaN = invalid")
             return vals, (self.objective.details(strings) if details else [])
 
         limit = self.config.objective_timeout
@@ -206,8 +218,7 @@ class Campaign:
         and cached in ``init.npz`` / ``init_strings.json``."""
         path = self.out / "init.npz"
         if path.exists():
-            with np.load(path) as z:
-                return torch.from_numpy(z["codes"]), z["scores"], json.loads((self.out / "init_strings.json").read_text())
+            return self._saved_initial_data()
         strings, source = load_strings(self.config.dataset or self.task.dataset)
         rng = np.random.default_rng(self.config.seed)
         pick = rng.choice(len(strings), size=min(self.config.init_size, len(strings)), replace=False)
@@ -226,6 +237,21 @@ class Campaign:
         if progress and batch.failures:
             tqdm.write(f"initial data: {batch.report()}")
         return codes, scores, kept
+
+    def _saved_initial_data(self) -> tuple[Tensor, np.ndarray, list[str]]:
+        try:
+            with np.load(self.out / "init.npz") as z:
+                codes, scores = torch.from_numpy(z["codes"]), z["scores"]
+            strings = json.loads((self.out / "init_strings.json").read_text(encoding="utf-8"))
+            ok = (codes.ndim == 2 and codes.shape[1] == self.model.latent_dim and scores.shape == (len(codes),)
+                  and isinstance(strings, list) and len(strings) == len(codes) and all(isinstance(x, str) for x in strings))
+        except (OSError, ValueError, KeyError) as exc:  # JSONDecodeError, UnicodeDecodeError are ValueErrors
+            raise CheckpointError(f"{self.out}: the saved initial data (init.npz, init_strings.json) is unreadable: "
+                                  f"{exc}") from None
+        if not ok:
+            raise CheckpointError(f"{self.out}: the saved initial data does not fit this model ({len(codes)} codes, "
+                                  f"{len(strings)} strings); start the campaign in a new --out")
+        return codes, scores, strings
 
     def box(self, codes: Tensor) -> Tensor:
         """``2 x d`` search box."""
@@ -257,10 +283,14 @@ class Campaign:
         if meta_path.exists():
             if not resume:
                 raise CheckpointError(f"{self.out} already holds a campaign; pass --resume or choose another --out")
-            saved = json.loads(meta_path.read_text())
+            try:
+                saved = json.loads(meta_path.read_text(encoding="utf-8"))["config"]
+                saved = {**dataclasses.asdict(CampaignConfig()), **saved}
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise CheckpointError(f"{meta_path} is unreadable or lacks its config: {exc}") from None
             # Settings added since a campaign was written take their defaults.
-            if {**dataclasses.asdict(CampaignConfig()), **saved["config"]} != meta["config"]:
-                raise CheckpointError(f"{self.out} was run with different settings: {saved['config']}")
+            if saved != meta["config"]:
+                raise CheckpointError(f"{self.out} was run with different settings: {saved}")
         else:
             # A start that failed before campaign.json leaves nothing to trust.
             for name in ("init.npz", "init_strings.json"):

@@ -57,11 +57,18 @@ class EncodedBatch:
     def failure_counts(self) -> dict[str, int]:
         return dict(Counter(f.reason for f in self.failures))
 
-    def report(self, max_examples: int = 5) -> str:
-        """One-paragraph account of what was skipped and why."""
+    def report(self, max_examples: int = 5, line_numbers: Sequence[int] | None = None) -> str:
+        """One-paragraph account of what was skipped and why.
+
+        Args:
+            max_examples: skips quoted.
+            line_numbers: the file line of each input string, to name skips by line
+                (blank lines were not inputs); otherwise by their position among the inputs.
+        """
         if not self.failures:
             return f"encoded all {self.n_input} strings"
-        examples = "; ".join(f"line {f.index + 1}: {f.detail}" for f in self.failures[:max_examples])
+        where = (lambda i: f"line {line_numbers[i]}") if line_numbers is not None else (lambda i: f"string #{i + 1}")
+        examples = "; ".join(f"{where(f.index)}: {f.detail}" for f in self.failures[:max_examples])
         return (
             f"encoded {len(self.kept)} of {self.n_input} strings, skipped {len(self.failures)} "
             f"{self.failure_counts()} e.g. {examples}"

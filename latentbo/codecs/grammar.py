@@ -101,6 +101,10 @@ class GrammarCodec(Codec):
         self._need_delta = np.array(
             [need[self._rest[r, : self._rest_len[r]]].sum() - need[g.rule_lhs[r]] for r in range(g.n_rules)]
         )
+        # Most non-space characters a derivation within max_length can spell: longer
+        # input is rejected before the parser spends time on it.
+        self._max_chars = self.max_length * max(
+            sum(len(s) for s, t in zip(p.rhs, p.is_terminal) if t) for p in g.productions)
         self._masks = g.masks
         self._masks_t = torch.from_numpy(g.masks)
         self._rule_lhs_t = torch.from_numpy(g.rule_lhs)
@@ -122,6 +126,9 @@ class GrammarCodec(Codec):
     def encode_one(self, text: str) -> list[int]:
         if not isinstance(text, str):
             raise InvalidInputError(repr(text), "not_a_string", f"expected a string, got {type(text).__name__}")
+        if len(text) > self._max_chars and len("".join(text.split())) > self._max_chars:
+            raise InvalidInputError(text[:80] + "...", "too_long", f"{len(text)} characters; a derivation of at most "
+                                    f"max_length={self.max_length} productions spells at most {self._max_chars}")
         tokens = self.tokenizer.tokenize(text)
         if not tokens:
             raise InvalidInputError(text, "empty", "empty input")

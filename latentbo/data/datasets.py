@@ -9,7 +9,6 @@ molecules) work without it.
 
 from __future__ import annotations
 
-import gzip
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 
 from latentbo.codecs.cfg import Grammar
 from latentbo.errors import DatasetError, DatasetNotFoundError
+from latentbo.io import read_text
 
 ENV_VAR = "LATENTBO_DATA_DIR"
 _override: Path | None = None
@@ -65,14 +65,13 @@ class DatasetSpec:
         return root / self.relpath if (root is not None and self.relpath) else None
 
     def available(self) -> bool:
+        """The file (a folder for image datasets) is where it should be."""
         p = self.path()
-        return p is not None and p.exists()
+        return p is not None and (p.is_dir() if self.kind == "images" else p.is_file())
 
 
 def _read_lines(path: Path) -> list[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        return [line.strip() for line in fh if line.strip()]
+    return [line.strip() for line in read_text(path, "dataset file").splitlines() if line.strip()]
 
 
 def _read_smiles_csv(path: Path) -> list[str]:
@@ -211,7 +210,10 @@ def load_strings(name: str, limit: int | None = None, allow_fallback: bool = Tru
     if spec.kind == "images":
         raise DatasetError(f"{name} is an image dataset; it has no strings")
     path = spec.path()
-    if path is not None and path.exists():
+    if path is not None and path.exists() and not spec.available():
+        raise DatasetError(f"dataset {name!r}: {path} is a {'file' if path.is_file() else 'directory'}, "
+                           f"expected a {'directory' if spec.kind == 'images' else 'file'}")
+    if spec.available():
         strings = spec.reader(path)
         source = str(path)
         if not strings:

@@ -170,8 +170,11 @@ class InceptionFeatures(nn.Module):
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except ImportError:
             raise ConfigError("true FID needs torch-fidelity: pip install 'latentbo[fid]'") from None
-        self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
-                                               feature_extractor_weights_path=str(weights))
+        try:
+            self.net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                                   feature_extractor_weights_path=str(weights))
+        except Exception as exc:  # torch-fidelity's own load: any failure means an unusable file
+            raise ConfigError(f"cannot load Inception weights {weights}: {type(exc).__name__}: {exc}") from None
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[1] == 1:

@@ -25,7 +25,8 @@ from torch import Tensor, nn
 
 from latentbo.errors import CheckpointError, ConfigError
 from latentbo.io import atomic_write_bytes, atomic_write_text
-from latentbo.models.autoencoder import LatentModel
+from latentbo.models.autoencoder import LatentModel, checked_gmm
+from latentbo.models.config import check_field_types
 
 #: Image models of the GMM-DAE paper's Table 1: regulariser and its parameters. VAE
 #: variants use the usual image-VAE settings (KL summed, unit posterior noise).
@@ -98,7 +99,12 @@ class ImageConfig:
         cfg = cls(dataset=dataset, model=model, regularizer=reg, reg_params=params, latent_dim=preset["latent_dim"],
                   channels=3 if dataset in ("svhn", "celeba") else 1, size=64 if dataset == "celeba" else 32)
         for key, value in overrides.items():
-            setattr(cfg, key, {**cfg.reg_params, **value} if key == "reg_params" else value)
+            if key == "reg_params" and isinstance(value, dict):
+                value = {**cfg.reg_params, **value}
+            setattr(cfg, key, value)
+        check_field_types(cfg)
+        if cfg.lr <= 0 or cfg.recon_weight <= 0 or min(cfg.latent_dim, cfg.width, cfg.epochs, cfg.batch_size) < 1:
+            raise ConfigError("lr and recon_weight must be positive; latent_dim, width, epochs, batch_size >= 1")
         return cfg
 
     def to_toml(self) -> str:
@@ -204,7 +210,8 @@ def load_image_model(directory: str | Path) -> ImageAutoencoder:
         raw = tomllib.loads((directory / "config.toml").read_text())
         model = ImageAutoencoder(ImageConfig(**raw))
         model.load_state_dict(st_load((directory / "model.safetensors").read_bytes()))
-        model.expost_gmm = json.loads((directory / "meta.json").read_text())["expost_gmm"]
+        model.expost_gmm = checked_gmm(json.loads((directory / "meta.json").read_text())["expost_gmm"],
+                                       model.config.latent_dim, directory / "meta.json")
     except FileNotFoundError as exc:
         raise CheckpointError(f"{directory} is not an image model folder: {exc.filename} is missing") from None
     except Exception as exc:  # any parse/shape failure means the checkpoint is unusable

@@ -81,6 +81,7 @@ def _train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out
             for k, v in model.train_step(x[idx].to(device), opt).items():
                 sums[k] = sums.get(k, 0.0) + v * len(idx)
         elapsed = time.perf_counter() - t0
+        model.regularizer.after_epoch({k: v / len(x) for k, v in sums.items()})
         with torch.no_grad():
             recon = model.decode_batches(model.encode(test.x))
         rows.append({"epoch": epoch + 1, "epoch_s": elapsed, "samples_per_s": len(x) / elapsed,

@@ -38,6 +38,31 @@ def fit_gmm(codes: Tensor, components: int = 10, seed: int = 0) -> dict[str, Any
     return {"weights": gmm.weights_.tolist(), "means": gmm.means_.tolist(), "covariances": gmm.covariances_.tolist()}
 
 
+def checked_gmm(gmm: Any, dim: int, source: Path) -> dict[str, Any] | None:
+    """A stored GMM (or ``None``) after checking it is one :func:`sample_gmm` can use:
+    K weights summing to 1, ``K x d`` means, ``K x d x d`` positive-definite covariances.
+
+    Raises:
+        CheckpointError: naming ``source`` and what is wrong.
+    """
+    if gmm is None:
+        return None
+    try:
+        w, mu, cov = (np.asarray(gmm[k], dtype=float) for k in ("weights", "means", "covariances"))
+        k = len(w)
+        ok = (w.shape == (k,) and k > 0 and mu.shape == (k, dim) and cov.shape == (k, dim, dim)
+              and np.isfinite(w).all() and (w >= 0).all() and abs(w.sum() - 1) < 1e-6
+              and np.isfinite(mu).all() and np.isfinite(cov).all())
+        if ok:
+            np.linalg.cholesky(cov)
+    except (KeyError, TypeError, ValueError, np.linalg.LinAlgError) as exc:
+        raise CheckpointError(f"{source}: malformed expost_gmm ({type(exc).__name__}: {exc})") from None
+    if not ok:
+        raise CheckpointError(f"{source}: malformed expost_gmm: expected K weights summing to 1, K x {dim} means and "
+                              f"K x {dim} x {dim} covariances, all finite")
+    return gmm
+
+
 def sample_gmm(gmm: dict[str, Any], n: int, generator: torch.Generator | None = None) -> Tensor:
     """``n x d`` draws from a GMM made by :func:`fit_gmm`."""
     comp = torch.multinomial(torch.tensor(gmm["weights"]), n, replacement=True, generator=generator)
@@ -84,9 +109,7 @@ class LatentModel(nn.Module):
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         opt.step()
-        detached = {k: v.detach() for k, v in terms.items()}
-        self.regularizer.after_step(detached)
-        return {k: float(v) for k, v in detached.items()}
+        return {k: float(v.detach()) for k, v in terms.items()}
 
     def regularised(self, recon: Tensor, recon_weight: float, z: Tensor, stats: dict[str, Tensor],
                     decode: Any) -> dict[str, Tensor]:
@@ -232,7 +255,7 @@ def load_model(directory: str | Path, name: str = "model") -> SequenceAutoencode
         codec = codec_from_spec(meta["codec"])
     except CheckpointError:
         raise
-    except (LatentboError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (LatentboError, ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or not UTF-8
         raise CheckpointError(f"{directory}: unreadable config/meta: {exc}") from exc
     model = SequenceAutoencoder(config, codec)
     try:
@@ -240,6 +263,6 @@ def load_model(directory: str | Path, name: str = "model") -> SequenceAutoencode
         model.load_state_dict(state)
     except (SafetensorError, RuntimeError, ValueError) as exc:
         raise CheckpointError(f"{directory / (name + '.safetensors')} is corrupt or does not match config.toml: {exc}") from exc
-    model.expost_gmm = meta.get("expost_gmm")
+    model.expost_gmm = checked_gmm(meta.get("expost_gmm"), config.latent_dim, directory / "meta.json")
     model.eval()
     return model

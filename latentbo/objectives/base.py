@@ -40,10 +40,24 @@ class FunctionObjective(Objective):
         self.maximize = maximize  # type: ignore[misc]
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
-        from latentbo.errors import ConfigError
+        """Scores from the user function; infinities count as invalid (NaN).
 
-        out = np.asarray(self.fn(list(strings)), dtype=float)
+        Raises:
+            ObjectiveError: the function raised, or returned anything but one number
+                per string.
+        """
+        from latentbo.errors import ObjectiveError
+
+        try:
+            raw = self.fn(list(strings))
+        except Exception as exc:  # user code: any failure is reported as the objective's
+            raise ObjectiveError(f"objective {self.name} raised {type(exc).__name__}: {exc}") from exc
+        out = np.array(raw)
+        if out.dtype.kind not in "iuf":
+            raise ObjectiveError(f"objective {self.name} must return numbers, one per string (NaN for invalid); "
+                                 f"got {out.dtype} values such as {out.flat[0] if out.size else None!r}")
+        out = out.astype(float)
         if out.shape != (len(strings),):
-            raise ConfigError(f"objective {self.name} returned shape {out.shape} for {len(strings)} strings")
-        out[~np.isfinite(out)] = np.nan
+            raise ObjectiveError(f"objective {self.name} returned shape {out.shape} for {len(strings)} strings")
+        out[np.isinf(out)] = np.nan
         return out

@@ -16,6 +16,9 @@ from latentbo.objectives.base import Objective
 DEFAULT_TARGET = "1 / 3 + x + sin( x * x )"
 _TOKEN = re.compile(r"\s*(sin\(|exp\(|\d+\.?\d*|x|[-+*/()])")
 _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+#: Deepest nesting of parentheses and signs read (the evaluator recurses on each);
+#: the grammar's expressions nest a few levels, a target rarely more than ten.
+MAX_DEPTH = 100
 
 
 def _tokens(text: str) -> list[str]:
@@ -43,8 +46,10 @@ def evaluate(text: str, x: np.ndarray) -> np.ndarray:
     toks = _tokens(text)
     pos = 0
 
-    def atom() -> np.ndarray:
+    def atom(depth: int) -> np.ndarray:
         nonlocal pos
+        if depth > MAX_DEPTH:
+            raise InvalidInputError(text, "too_deep", f"expression nested more than {MAX_DEPTH} levels deep")
         if pos >= len(toks):
             raise InvalidInputError(text, "syntax", "expression ends early")
         tok = toks[pos]
@@ -54,27 +59,27 @@ def evaluate(text: str, x: np.ndarray) -> np.ndarray:
         if tok[0].isdigit():
             return np.full_like(x, float(tok))
         if tok in ("(", "sin(", "exp("):
-            val = expr(0)
+            val = expr(0, depth + 1)
             if pos >= len(toks) or toks[pos] != ")":
                 raise InvalidInputError(text, "syntax", "missing ')'")
             pos += 1
             return val if tok == "(" else (np.sin(val) if tok == "sin(" else np.exp(val))
         if tok == "-":
-            return -atom()
+            return -atom(depth + 1)
         raise InvalidInputError(text, "syntax", f"unexpected {tok!r}", token=tok)
 
-    def expr(min_prec: int) -> np.ndarray:
+    def expr(min_prec: int, depth: int) -> np.ndarray:
         nonlocal pos
-        left = atom()
+        left = atom(depth)
         while pos < len(toks) and toks[pos] in _PRECEDENCE and _PRECEDENCE[toks[pos]] > min_prec:
             op = toks[pos]
             pos += 1
-            right = expr(_PRECEDENCE[op])
+            right = expr(_PRECEDENCE[op], depth + 1)
             left = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}[op](left, right)
         return left
 
     with np.errstate(all="ignore"):
-        value = expr(0)
+        value = expr(0, 0)
     if pos != len(toks):
         raise InvalidInputError(text, "syntax", f"unexpected {toks[pos]!r} after a complete expression", token=toks[pos])
     return value

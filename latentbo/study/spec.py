@@ -36,22 +36,28 @@ executor runs, retries and skips when finished.
 from __future__ import annotations
 
 import copy
-import hashlib
-import re
 import dataclasses
 import hashlib
 import json
-import tomllib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from latentbo.bo.campaign import CampaignConfig
 from latentbo.errors import ConfigError
+from latentbo.io import read_toml
 from latentbo.models.config import MODELS, ModelConfig
+from latentbo.objectives import make_objective
 from latentbo.tasks import TASKS
 
 _SECTIONS = {"study", "grid", "train", "bo", "profiles", "resources"}
+#: keys of the fixed sections and the TOML types they take
+_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "study": {"name": str, "seed": int, "profile": str, "retries": int},
+    "grid": {"tasks": list, "models": list, "objectives": (dict, list), "acquisitions": list, "trials": int},
+    "resources": {"threads": int, "gpus": (int, float)},
+}
 _BO_FIELDS = {f.name for f in dataclasses.fields(CampaignConfig)} - {"objective", "trials", "seed"}
 _TRAIN_FIELDS = ({f.name for f in dataclasses.fields(ModelConfig)} - {"task", "model", "seed"}) | {"limit", "dataset"}
 
@@ -130,27 +136,34 @@ class StudySpec:
         Raises:
             ConfigError: unreadable file, unknown keys, models, tasks or settings.
         """
-        path = Path(path)
-        try:
-            raw = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"study file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        return cls.from_dict(raw, profile, source=str(path))
+        return cls.from_dict(read_toml(path, "study file"), profile, source=str(path))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], profile: str | None = None, source: str = "study") -> "StudySpec":
         unknown = set(raw) - _SECTIONS
         if unknown:
             raise ConfigError(f"{source}: unknown sections {sorted(unknown)}; known: {sorted(_SECTIONS)}")
-        study, grid = raw.get("study", {}), raw.get("grid", {})
+        for section, keys in _KEYS.items():
+            table = raw.get(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{source}: [{section}] must be a table")
+            bad = set(table) - set(keys)
+            if bad:
+                raise ConfigError(f"{source}: unknown [{section}] keys {sorted(bad)}; known: {sorted(keys)}")
+            for key, kinds in keys.items():
+                if key in table and (not isinstance(table[key], kinds) or isinstance(table[key], bool)):
+                    want = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+                    raise ConfigError(f"{source}: [{section}] {key} must be of type {want}, got {table[key]!r}")
+        study, grid, resources = raw.get("study", {}), raw.get("grid", {}), raw.get("resources", {})
         # The study's own profile may be just the base [train]/[bo]; one asked for
         # explicitly must exist, so a typo never silently runs the base settings.
         default = study.get("profile", "quick")
         profile = profile or default
         train, bo = dict(raw.get("train", {})), dict(raw.get("bo", {}))
         profiles = raw.get("profiles", {})
+        for name, table in profiles.items():
+            if not isinstance(table, dict) or set(table) - {"train", "bo"}:
+                raise ConfigError(f"{source}: [profiles.{name}] may hold only [profiles.{name}.train] and .bo tables")
         if profile in profiles:
             train.update(profiles[profile].get("train", {}))
             bo.update(profiles[profile].get("bo", {}))
@@ -161,12 +174,11 @@ class StudySpec:
         if isinstance(objectives, list):  # one list for every task
             objectives = {t: objectives for t in tasks}
         spec = cls(
-            name=str(study.get("name", Path(source).stem)), seed=int(study.get("seed", 0)), profile=profile,
-            retries=int(study.get("retries", 2)), tasks=tasks, models=list(grid.get("models", ["gmm_dae"])),
+            name=str(study.get("name", Path(source).stem)), seed=study.get("seed", 0), profile=profile,
+            retries=study.get("retries", 2), tasks=tasks, models=list(grid.get("models", ["gmm_dae"])),
             objectives={t: list(objectives.get(t, [])) for t in tasks},
-            acquisitions=list(grid.get("acquisitions", ["qlogei"])), trials=int(grid.get("trials", 5)),
-            train=train, bo=bo, threads=int(raw.get("resources", {}).get("threads", 1)),
-            gpus=float(raw.get("resources", {}).get("gpus", 0)),
+            acquisitions=list(grid.get("acquisitions", ["qlogei"])), trials=grid.get("trials", 5),
+            train=train, bo=bo, threads=resources.get("threads", 1), gpus=float(resources.get("gpus", 0)),
         )
         spec.validate(source)
         return spec
@@ -188,8 +200,16 @@ class StudySpec:
             raise ConfigError(f"{source}: unknown [bo] keys {sorted(bad)}; objective/trials/seed come from [grid]")
         if self.trials < 1 or self.retries < 0 or self.threads < 1 or self.gpus < 0:
             raise ConfigError(f"{source}: trials and threads must be >= 1, retries and gpus >= 0")
-        for a in self.acquisitions:  # campaign-level validation, before any work starts
+        # Everything a cell needs is checked here, before any work starts: a typo in
+        # an objective must not surface after hours of training.
+        for a in self.acquisitions:
             CampaignConfig(acquisition=a, **{k: v for k, v in self.bo.items() if k != "acquisition"}).validate()
+        train = {k: v for k, v in self.train.items() if k not in ("limit", "dataset")}
+        for t in self.tasks:
+            for m in self.models:
+                ModelConfig.for_model(t, m, **copy.deepcopy(train))
+            for objective in self.objectives[t]:
+                make_objective(objective, self.bo.get("target"))
 
     def cells(self) -> list[Cell]:
         """Expand the grid: training cells first, then the BO cells that depend on them."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from latentbo.cli import app
+from latentbo.errors import ConfigError
 
 runner = CliRunner()
 
@@ -22,6 +23,24 @@ def test_images_train_and_eval(toy_data_dir: Path, tmp_path: Path, monkeypatch) 
     report = json.loads(result.output[result.output.index("{"):])
     assert report["dataset"] == "fashion_mnist" and report["fd_sampling"] > 0 and "clustering_acc" in report
     assert (out / "samples.png").exists() and (out / "metrics.json").exists()
+
+
+def test_images_eval_checks_inception_weights_before_the_long_work(toy_data_dir: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    import latentbo.images
+
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "train", "--out", str(out), "--epochs",
+                                 "1", "--width", "4", "--limit", "50", "--no-progress"])
+    assert result.exit_code == 0, result.output
+
+    def long_work(*_a: object, **_k: object) -> None:
+        raise AssertionError("the feature network was trained before the weights were checked")
+
+    monkeypatch.setattr(latentbo.images, "feature_net", long_work)
+    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "eval", "--model", str(out),
+                                 "--inception-weights", str(tmp_path / "missing.pth")])
+    assert isinstance(result.exception, ConfigError) and "missing.pth not found" in str(result.exception)
 
 
 def test_images_missing_data_names_the_expected_files(tmp_path: Path) -> None:

@@ -141,6 +141,29 @@ def test_failed_cell_is_recorded_and_retried(study_file: Path, tmp_path: Path, m
     assert "transient failure" in errors[0]["error"] and "Traceback" in errors[0]["traceback"]
 
 
+def test_objective_timeout_fails_the_cell_and_the_retry_finishes(tmp_path: Path, monkeypatch) -> None:
+    """An objective that hangs once: its cell counts a failure, is retried, and finishes."""
+    marker = tmp_path / "hung-once"
+    (tmp_path / "hangonce.py").write_text(
+        "import pathlib, time\n"
+        f"MARKER = pathlib.Path({str(marker)!r})\n"
+        "def f(strings):\n"
+        "    if not MARKER.exists():\n"
+        "        MARKER.touch()\n"
+        "        time.sleep(5)\n"
+        "    return [float(len(s or '')) for s in strings]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    study = tmp_path / "hang.toml"
+    study.write_text(TINY.replace('objectives = ["expr"]', 'objectives = ["hangonce:f"]').replace("trials = 2", "trials = 1")
+                     + "objective_timeout = 1.0\n")
+    summary = _run(study, tmp_path / "out")
+    cell = "bo/expressions-gvae-hangonce_f-"
+    (bo_id,) = [c for c in summary["cells"] if c.startswith(cell)]
+    assert summary["counts"] == {"done": 2} and summary["cells"][bo_id]["attempts"] == 2
+    errors = [json.loads(line) for line in (tmp_path / "out/errors.jsonl").read_text().splitlines()]
+    assert [e["cell"] for e in errors] == [bo_id] and "took more than 1.0 s" in errors[0]["error"]
+
+
 def test_cells_failing_every_retry_end_in_a_study_error(study_file: Path, tmp_path: Path, monkeypatch) -> None:
     def broken(cell, out, study_out):
         raise ValueError("model is broken")
