@@ -13,7 +13,7 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,10 +94,13 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 
 @pytest.fixture
-def env(shared: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
+def env(shared: tuple[Path, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    from latentbo.data import set_data_dir
+
     monkeypatch.delenv("LATENTBO_DATA_DIR", raising=False)
     monkeypatch.syspath_prepend(str(tmp_path))  # user objectives written by the cases
-    return Env(*shared, tmp_path)
+    yield Env(*shared, tmp_path)
+    set_data_dir(None)  # --data-dir sets process-wide state; later tests must not see a case's folder
 
 
 def _dataset_dir(e: Env, content: bytes | None) -> Path:
