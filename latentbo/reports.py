@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
@@ -63,9 +64,10 @@ def _mean_std(values: list[float | None]) -> dict[str, float | None]:
 
 
 def write_campaign_reports(out: Path, objective: Objective, trials: list[list[dict]], meta: dict[str, Any],
-                           init_scores: np.ndarray | None = None) -> dict[str, Any]:
-    """Write summary.json, summary.csv, report.md, best_so_far.png (and top_molecules.png
-    for molecule objectives). Returns the summary dict."""
+                           init_scores: np.ndarray | None = None, molecules: bool = False) -> dict[str, Any]:
+    """Write summary.json, summary.csv, report.md, best_so_far.png and, when the strings
+    are molecules, molecules.csv, molecules.sdf and top_molecules.png. Returns the
+    summary dict."""
     maximize = objective.maximize
     per_trial = [trial_summary(r, maximize) for r in trials]
     everything = [rec for r in trials for rec in r]
@@ -100,9 +102,10 @@ def write_campaign_reports(out: Path, objective: Objective, trials: list[list[di
                      "average_score": summary["average_score"][stat], "best_string": None})
     atomic_write_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
     _plot_best_so_far(out / "best_so_far.png", trials, maximize, init_best, objective.name)
-    has_grid = objective.name in ("plogp", "logp", "qed") and bool(ranked)
+    has_grid = molecules and bool(ranked)
     if has_grid:
-        _molecule_grid(out / "top_molecules.png", ranked[:12])
+        exported = export_molecules(out, everything, maximize)
+        _molecule_grid(out / "top_molecules.png", exported[:12])
     atomic_write_text(out / "report.md", _markdown(summary, rows, has_grid))
     return summary
 
@@ -142,7 +145,8 @@ def _markdown(summary: dict, rows: list[dict], has_grid: bool) -> str:
         "![best so far](best_so_far.png)",
     ]
     if has_grid:
-        lines += ["", "![top molecules](top_molecules.png)"]
+        lines += ["", "All distinct valid molecules, best first, with RDKit properties: molecules.csv, molecules.sdf.",
+                  "", "![top molecules](top_molecules.png)"]
     return "\n".join(lines) + "\n"
 
 
@@ -172,12 +176,51 @@ def _plot_best_so_far(path: Path, trials: list[list[dict]], maximize: bool, init
     plt.close(fig)
 
 
-def _molecule_grid(path: Path, ranked: list[tuple[float, str]]) -> None:
+def export_molecules(out: Path, records: list[dict], maximize: bool) -> list[dict[str, Any]]:
+    """Write ``molecules.csv`` and ``molecules.sdf``: every distinct valid molecule
+    (by canonical SMILES), best first, with its best score, where that was found and
+    its RDKit properties. Returns the rows."""
+    from rdkit import Chem
+
+    from latentbo.objectives.molecules import molecule_properties, to_mol
+
+    best: dict[str, tuple[dict, Any]] = {}
+    for r in records:
+        mol = to_mol(r["string"]) if r["valid"] else None
+        if mol is None:
+            continue
+        key = Chem.MolToSmiles(mol)
+        old = best.get(key)
+        if old is None or (r["score"] > old[0]["score"] if maximize else r["score"] < old[0]["score"]):
+            best[key] = (r, mol)
+    ordered = sorted(best.values(), key=lambda rm: rm[0]["score"], reverse=maximize)
+    rows = [{"rank": i + 1, "smiles": r["string"], "score": r["score"], **molecule_properties(mol),
+             "trial": r["trial"], "iteration": r["iteration"]} for i, (r, mol) in enumerate(ordered)]
+    atomic_write_text(out / "molecules.csv", pd.DataFrame(rows, columns=[
+        "rank", "smiles", "canonical_smiles", "score", "logp", "qed", "sa", "mw", "trial", "iteration"]).to_csv(index=False))
+    sdf = io.StringIO()
+    with Chem.SDWriter(sdf) as writer:
+        for row, (_, mol) in zip(rows, ordered):
+            mol = Chem.Mol(mol)
+            mol.SetProp("_Name", f"rank {row['rank']}")
+            for key, value in row.items():
+                if key != "rank":
+                    mol.SetProp(key, str(value))
+            writer.write(mol)
+    atomic_write_text(out / "molecules.sdf", sdf.getvalue())
+    return rows
+
+
+def _short(smiles: str, width: int = 42) -> str:
+    return smiles if len(smiles) <= width else smiles[: width - 3] + "..."
+
+
+def _molecule_grid(path: Path, rows: list[dict[str, Any]]) -> None:
+    """The best molecules, each with its score and SMILES underneath."""
     from rdkit import Chem
     from rdkit.Chem import Draw
 
-    mols = [(Chem.MolFromSmiles(s), v) for v, s in ranked]
-    mols = [(m, v) for m, v in mols if m is not None]
-    img = Draw.MolsToGridImage([m for m, _ in mols], molsPerRow=4, subImgSize=(250, 250),
-                               legends=[f"{v:.2f}" for _, v in mols])
+    img = Draw.MolsToGridImage([Chem.MolFromSmiles(r["canonical_smiles"]) for r in rows], molsPerRow=4,
+                               subImgSize=(300, 300), legends=[f"{r['score']:.2f}  {_short(r['canonical_smiles'])}"
+                                                                for r in rows])
     img.save(str(path))

@@ -1,13 +1,17 @@
 """The BO campaign: fit -> propose -> decode -> score -> record, per iteration, per
-trial, with atomic checkpoints after every iteration and exact resume.
+trial, with atomic checkpoints after every iteration and exact resume. The same
+steps run as an ask/tell loop (:meth:`Campaign.ask`, :meth:`Campaign.tell`) when the
+scores come from outside.
 
 Layout of ``out_dir``::
 
-    campaign.json              resolved config, model folder, seeds
+    campaign.json              resolved config, model folder, seeds, initial-data source
     init.npz, init_strings.json  initial codes, scores and strings (encoded and scored once)
     trial_<t>/evaluations.jsonl  every evaluation of trial t
     trial_<t>/state.pt         iteration reached, GP hyperparameters, trust region
-    summary.json, summary.csv, report.md, best_so_far.png, top_molecules.png
+    trial_0/pending.pt         ask/tell: the batch asked and not yet told
+    summary.json, summary.csv, report.md, best_so_far.png
+    molecules.csv, molecules.sdf, top_molecules.png   (molecule tasks)
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import json
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +34,14 @@ from tqdm.auto import tqdm
 
 from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
-from latentbo.data import load_strings
+from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
 from latentbo.metrics import molecule_invalidity
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.config import check_field_types
 from latentbo.models.priors import GMMPrior
-from latentbo.objectives import Objective, make_objective
+from latentbo.objectives import Objective, callable_name, make_objective
 from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
 
@@ -51,7 +56,12 @@ class CampaignConfig:
     """Campaign settings; defaults are the paper's protocol (5 x 50, 5 trials).
 
     Attributes:
-        objective: registry name (``plogp``, ``expr``, ``expr_wr``, ``qed``, ``logp``) or ``module:function``.
+        objective: registry name (``plogp``, ``expr``, ``expr_wr``, ``qed``, ``logp``),
+            ``module:function`` or ``file.py:function``; ``None``: scores are told
+            from outside (ask/tell). A callable passed to :class:`Campaign` is
+            recorded here as ``python:module.name``.
+        minimize: ``True`` minimises, ``False`` maximises; ``None``: the objective's
+            own direction (user functions and told scores: maximise).
         target: expression string or CSV path for ``expr`` objectives.
         iterations, batch, trials: budget = iterations x batch per trial.
         seed: campaign seed; trial t uses ``seed * 1000 + t``.
@@ -64,7 +74,11 @@ class CampaignConfig:
             subset and warm-started hyperparameters, 2 restarts / 128 raw samples
             match the plain setup's proposal quality at a fraction of its time
             (``benchmarks/bo_speed.py``).
-        dataset: dataset name (default: the model's task dataset).
+        dataset: dataset name or file (default: the model's task dataset); a file is
+            recorded with its content hash.
+        column: the CSV column of strings of a dataset file.
+        score_column: a CSV column of known scores of the initial strings (no
+            re-scoring; needed when scores are told from outside).
         semantic: SMILES semantic masks while decoding (``None``: the codec's default,
             on for molecule grammars; ``False``: the paper-faithful decoder).
         objective_timeout: seconds one batch of strings may take to score (``None``:
@@ -75,7 +89,8 @@ class CampaignConfig:
             campaign goes on).
     """
 
-    objective: str = "expr"
+    objective: str | None = "expr"
+    minimize: bool | None = None
     target: str | None = None
     iterations: int = 5
     batch: int = 50
@@ -89,6 +104,8 @@ class CampaignConfig:
     num_restarts: int = 2
     raw_samples: int = 128
     dataset: str | None = None
+    column: str | None = None
+    score_column: str | None = None
     semantic: bool | None = None
     objective_timeout: float | None = None
     on_timeout: str = "error"
@@ -106,6 +123,30 @@ class CampaignConfig:
         for name in ("iterations", "batch", "trials", "init_size", "gp_points", "n_decode"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
+        if (self.column or self.score_column) and not (self.dataset and is_dataset_path(self.dataset)):
+            raise ConfigError("column and score_column need a dataset file (a CSV path as dataset)")
+
+
+@dataclass
+class _Trial:
+    """One trial's progress, as saved after every iteration."""
+
+    dir: Path
+    records: list[dict] = field(default_factory=list)
+    iteration: int = 0
+    gp_state: dict | None = None
+    elapsed: float = 0.0
+    tr: TrustRegion | None = None
+
+
+@dataclass
+class _Batch:
+    """Candidates proposed in one iteration, decoded, waiting for their scores."""
+
+    latents: Tensor
+    strings: list[str | None]
+    decode_info: list[dict[str, Any]]
+    seed: int
 
 
 class Campaign:
@@ -115,17 +156,26 @@ class Campaign:
         model_dir: a folder written by ``latentbo train``.
         config: the campaign settings.
         out_dir: where every output and checkpoint goes.
+        objective: overrides ``config.objective``: a Python callable
+            ``f(list[str | None]) -> floats`` (contract:
+            :class:`~latentbo.objectives.FunctionObjective`) or an
+            :class:`~latentbo.objectives.Objective`; recorded by name.
     """
 
-    def __init__(self, model_dir: str | Path, config: CampaignConfig, out_dir: str | Path) -> None:
+    def __init__(self, model_dir: str | Path, config: CampaignConfig, out_dir: str | Path,
+                 objective: Callable[..., Any] | Objective | None = None) -> None:
         config.validate()
+        if objective is not None:
+            name = objective.name if isinstance(objective, Objective) else callable_name(objective)
+            config = dataclasses.replace(config, objective=name)
         self.model_dir = Path(model_dir)
         self.config = config
         self.out = Path(out_dir)
         self.model: SequenceAutoencoder = load_model(self.model_dir)
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
-        self.objective: Objective = make_objective(config.objective, config.target)
+        self.objective: Objective = make_objective(objective if objective is not None else config.objective,
+                                                   config.target, config.minimize)
         self.sign = 1.0 if self.objective.maximize else -1.0
 
     # -- validity -----------------------------------------------------------------
@@ -180,12 +230,7 @@ class Campaign:
             ObjectiveTimeoutError: it timed out and ``on_timeout`` is ``error``.
         """
         def work() -> tuple[np.ndarray, list[dict]]:
-            vals = np.asarray(self.objective(strings), dtype=float)
-            huge = np.flatnonzero(np.abs(vals) > MAX_SCORE)
-            if len(huge):
-                i = huge[0]
-                raise ObjectiveError(f"objective {self.objective.name!r} returned {vals[i]:g} for {strings[i]!r}; "
-                                     f"scores must lie within +-{MAX_SCORE:g} (the GP squares them), NaN = invalid")
+            vals = self.checked_scores(self.objective(strings), strings)
             return vals, (self.objective.details(strings) if details else [])
 
         limit = self.config.objective_timeout
@@ -212,22 +257,55 @@ class Campaign:
             raise box["error"]
         return box["result"]
 
+    def checked_scores(self, scores: Any, strings: list[str | None]) -> np.ndarray:
+        """``scores`` as a float array, one per string, each within +-MAX_SCORE or NaN;
+        infinities count as invalid (NaN).
+
+        Raises:
+            ObjectiveError: a score is not a number, too large, or the count is wrong.
+        """
+        try:
+            vals = np.array(scores, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ObjectiveError(f"scores must be numbers, one per string (NaN = invalid): {exc}") from None
+        if vals.shape != (len(strings),):
+            raise ObjectiveError(f"{vals.size} scores for {len(strings)} strings; give one per string (NaN = invalid)")
+        vals[np.isinf(vals)] = np.nan
+        huge = np.flatnonzero(np.abs(vals) > MAX_SCORE)
+        if len(huge):
+            i = huge[0]
+            raise ObjectiveError(f"objective {self.objective.name!r} returned {vals[i]:g} for {strings[i]!r}; "
+                                 f"scores must lie within +-{MAX_SCORE:g} (the GP squares them), NaN = invalid")
+        return vals
+
     # -- initial data -----------------------------------------------------------------
-    def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str]]:
-        """Codes, scores (NaN = invalid) and strings of the initial set, computed once
-        and cached in ``init.npz`` / ``init_strings.json``."""
+    def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str], str]:
+        """Codes, scores (NaN = invalid), strings and source of the initial set,
+        computed once and cached in ``init.npz`` / ``init_strings.json``; known scores
+        (``score_column``) are used as they are."""
         path = self.out / "init.npz"
         if path.exists():
-            return self._saved_initial_data()
-        strings, source = load_strings(self.config.dataset or self.task.dataset)
-        rng = np.random.default_rng(self.config.seed)
-        pick = rng.choice(len(strings), size=min(self.config.init_size, len(strings)), replace=False)
-        chosen = [strings[i] for i in np.sort(pick)]
+            return (*self._saved_initial_data(), self._saved_source())
+        cfg = self.config
+        known = None
+        if cfg.dataset and is_dataset_path(cfg.dataset):
+            strings, known, source = read_dataset_file(cfg.dataset, cfg.column, cfg.score_column)
+        else:
+            strings, source = load_strings(cfg.dataset or self.task.dataset)
+        if known is None and self.objective.name == "external":
+            raise ConfigError("scores told from outside (no objective) need known initial scores: a CSV dataset "
+                              "with a score column (--dataset FILE.csv --score-column NAME)")
+        rng = np.random.default_rng(cfg.seed)
+        pick = np.sort(rng.choice(len(strings), size=min(cfg.init_size, len(strings)), replace=False))
+        chosen = [strings[i] for i in pick]
         codes, batch = self.model.encode_strings(chosen)
         kept = [chosen[i] for i in batch.kept]
-        scores, _ = self.score(kept, details=False)
-        if scores is None:
-            raise DatasetError(f"scoring the initial strings took more than {self.config.objective_timeout} s")
+        if known is not None:
+            scores = self.checked_scores(known[pick][batch.kept], kept)
+        else:
+            scores, _ = self.score(kept, details=False)
+            if scores is None:
+                raise DatasetError(f"scoring the initial strings took more than {cfg.objective_timeout} s")
         if not np.isfinite(scores).any():
             raise DatasetError(f"no initial string from {source} has a finite {self.objective.name} score")
         buf = io.BytesIO()
@@ -236,7 +314,13 @@ class Campaign:
         atomic_write_text(self.out / "init_strings.json", json.dumps(kept))
         if progress and batch.failures:
             tqdm.write(f"initial data: {batch.report()}")
-        return codes, scores, kept
+        return codes, scores, kept, source
+
+    def _saved_source(self) -> str:
+        try:
+            return str(json.loads((self.out / "campaign.json").read_text(encoding="utf-8")).get("initial_data", "?"))
+        except (OSError, ValueError, AttributeError):
+            return "?"
 
     def _saved_initial_data(self) -> tuple[Tensor, np.ndarray, list[str]]:
         try:
@@ -274,15 +358,28 @@ class Campaign:
             BusyError: another process is running a campaign into ``out_dir``.
         """
         with output_lock(self.out):
-            return self._run(resume, progress)
+            fresh = not (self.out / "campaign.json").exists()
+            codes, scores, _, meta = self._start(resume, progress)
+            try:
+                trials = [self.run_trial(t, codes, scores, progress) for t in range(self.config.trials)]
+            except BaseException:
+                if fresh and not any(self.out.glob("trial_*/evaluations.jsonl")):
+                    self._clear_start()  # nothing was evaluated: the corrected command starts afresh
+                raise
+            return write_campaign_reports(self.out, self.objective, trials, meta, init_scores=scores,
+                                          molecules=self.task.kind == "molecules")
 
-    def _run(self, resume: bool, progress: bool) -> dict[str, Any]:
+    def _start(self, resume: bool, progress: bool) -> tuple[Tensor, np.ndarray, list[str], dict[str, Any]]:
+        """Check or create ``campaign.json`` and the initial data. A start that fails
+        before its first evaluation leaves nothing behind, so the corrected command
+        runs in the same folder."""
         meta_path = self.out / "campaign.json"
         meta = {"config": dataclasses.asdict(self.config), "model": str(self.model_dir.resolve()),
                 "trial_seeds": [self.trial_seed(t) for t in range(self.config.trials)]}
         if meta_path.exists():
             if not resume:
-                raise CheckpointError(f"{self.out} already holds a campaign; pass --resume or choose another --out")
+                raise CheckpointError(f"{self.out} already holds a campaign; pass --resume to continue it, "
+                                      "--overwrite to replace it, or choose another --out")
             try:
                 saved = json.loads(meta_path.read_text(encoding="utf-8"))["config"]
                 saved = {**dataclasses.asdict(CampaignConfig()), **saved}
@@ -291,83 +388,204 @@ class Campaign:
             # Settings added since a campaign was written take their defaults.
             if saved != meta["config"]:
                 raise CheckpointError(f"{self.out} was run with different settings: {saved}")
-        else:
-            # A start that failed before campaign.json leaves nothing to trust.
-            for name in ("init.npz", "init_strings.json"):
-                (self.out / name).unlink(missing_ok=True)
+            codes, scores, strings, source = self.initial_data(progress)
+            return codes, scores, strings, {**meta, "initial_data": source}
+        self._clear_start()
         self.out.mkdir(parents=True, exist_ok=True)
-        # The campaign exists once its initial data is scored: a start that fails
-        # there (no finite score, say) leaves the folder free for the corrected command.
-        codes, scores, init_strings = self.initial_data(progress)
+        try:
+            codes, scores, strings, source = self.initial_data(progress)
+        except BaseException:
+            self._clear_start()
+            raise
+        meta["initial_data"] = source
         atomic_write_text(meta_path, json.dumps(meta, indent=2))
-        all_records = []
-        for t in range(self.config.trials):
-            all_records.append(self.run_trial(t, codes, scores, progress))
-        return write_campaign_reports(self.out, self.objective, all_records, meta, init_scores=scores)
+        return codes, scores, strings, meta
+
+    def _clear_start(self) -> None:
+        """Remove what a start wrote before any evaluation (initial data, empty trials)."""
+        for name in ("campaign.json", "init.npz", "init_strings.json"):
+            (self.out / name).unlink(missing_ok=True)
 
     def trial_seed(self, t: int) -> int:
         return self.config.seed * 1000 + t
 
-    def run_trial(self, t: int, init_codes: Tensor, init_scores: np.ndarray, progress: bool) -> list[dict]:
+    def _load_trial(self, t: int) -> _Trial:
+        trial = _Trial(self.out / f"trial_{t}", tr=TrustRegion(self.model.latent_dim))
+        state_path, rec_path = trial.dir / "state.pt", trial.dir / "evaluations.jsonl"
+        if not state_path.exists():
+            return trial
+        try:
+            # Tensors, numbers and dicts only: a crafted pickle cannot run code here.
+            state = torch.load(state_path, weights_only=True)
+            trial.records = [json.loads(line) for line in rec_path.read_text().splitlines() if line.strip()]
+            trial.iteration, trial.elapsed = int(state["iteration"]), float(state["elapsed"])
+            trial.gp_state = dict(state["gp_state"])
+            trial.tr = TrustRegion(**state["trust_region"])
+            # States written before ask/tell hold no count: every iteration was one batch.
+            expected = int(state.get("evaluations", trial.iteration * self.config.batch))
+        except Exception as exc:  # unreadable or unsafe checkpoint: say so rather than guess
+            raise CheckpointError(f"{trial.dir} holds a corrupt or unsafe checkpoint: {exc}") from exc
+        if len(trial.records) != expected:
+            raise CheckpointError(f"{trial.dir}: {len(trial.records)} evaluations on disk, expected {expected}")
+        return trial
+
+    def _save_trial(self, trial: _Trial) -> None:
+        trial.dir.mkdir(exist_ok=True)
+        atomic_write_text(trial.dir / "evaluations.jsonl", "".join(json.dumps(r) + "\n" for r in trial.records))
+        buf = io.BytesIO()
+        torch.save({"iteration": trial.iteration, "evaluations": len(trial.records), "gp_state": trial.gp_state,
+                    "elapsed": trial.elapsed, "trust_region": dataclasses.asdict(trial.tr)}, buf)
+        atomic_write_bytes(trial.dir / "state.pt", buf.getvalue())
+
+    def _propose(self, t: int, trial: _Trial, init_codes: Tensor, init_scores: np.ndarray, q: int) -> _Batch:
+        """Fit the GP on the initial subset and the trial's valid evaluations, propose
+        ``q`` candidates and decode them (the GP state is kept in ``trial``)."""
         cfg = self.config
-        tdir = self.out / f"trial_{t}"
-        tdir.mkdir(exist_ok=True)
-        rec_path, state_path = tdir / "evaluations.jsonl", tdir / "state.pt"
         seed = self.trial_seed(t)
-        records: list[dict] = []
-        start_it, gp_state, elapsed = 0, None, 0.0
-        tr = TrustRegion(self.model.latent_dim)
-        if state_path.exists():
-            try:
-                # Tensors, numbers and dicts only: a crafted pickle cannot run code here.
-                state = torch.load(state_path, weights_only=True)
-                records = [json.loads(line) for line in rec_path.read_text().splitlines() if line.strip()]
-                start_it, gp_state, elapsed = int(state["iteration"]), dict(state["gp_state"]), float(state["elapsed"])
-                tr = TrustRegion(**state["trust_region"])
-            except Exception as exc:  # unreadable or unsafe checkpoint: say so rather than guess
-                raise CheckpointError(f"{tdir} holds a corrupt or unsafe checkpoint: {exc}") from exc
-            if len(records) != start_it * cfg.batch:
-                raise CheckpointError(f"{tdir}: {len(records)} evaluations on disk, expected {start_it * cfg.batch}")
+        it_seed = seed * 1000 + trial.iteration
         valid_init = np.flatnonzero(np.isfinite(init_scores))
         subset = valid_init[select_subset(self.sign * init_scores[valid_init], cfg.gp_points, np.random.default_rng(seed))]
         bounds = self.box(init_codes[valid_init])
-        if not np.isfinite(tr.best):
-            tr.best = float(np.nanmax(self.sign * init_scores))
-        bar = tqdm(total=cfg.iterations, initial=start_it, disable=not progress, desc=f"trial {t}", unit="it")
-        for it in range(start_it, cfg.iterations):
+        if not np.isfinite(trial.tr.best):
+            trial.tr.best = float(np.nanmax(self.sign * init_scores))
+        done = [r for r in trial.records if r["valid"]]
+        x = torch.cat([init_codes[subset].double(),
+                       torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
+        y = torch.from_numpy(np.concatenate([self.sign * init_scores[subset],
+                                             [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
+        gp = fit_gp(x, y, bounds, trial.gp_state)
+        trial.gp_state = {k: v.detach().clone() for k, v in gp.state_dict().items()}
+        if cfg.acquisition == "turbo":
+            cand = propose_turbo(gp, x, y.squeeze(-1), bounds, trial.tr, q, it_seed)
+        else:
+            cand = propose_qlogei(gp, float(y.max()), bounds, q, cfg.num_restarts, cfg.raw_samples, it_seed)
+        strings, info = self.decode_candidates(cand.float(), it_seed)
+        return _Batch(cand, strings, info, it_seed)
+
+    def _record(self, t: int, trial: _Trial, batch: _Batch, vals: np.ndarray, details: list[dict]) -> None:
+        """Append one scored batch to the trial, update the trust region, save."""
+        batch_best = -np.inf
+        for z, s, v, d, how in zip(batch.latents, batch.strings, vals, details, batch.decode_info):
+            valid = s is not None and bool(np.isfinite(v))
+            trial.records.append({"trial": t, "iteration": trial.iteration, "seed": batch.seed,
+                                  "latent": [float(a) for a in z], "string": s, "valid": valid,
+                                  "score": float(v) if valid else None, "details": d, "decode": how,
+                                  "wall_time": trial.elapsed})
+            if valid:
+                batch_best = max(batch_best, self.sign * float(v))
+        trial.tr.update(batch_best)
+        trial.iteration += 1
+        self._save_trial(trial)
+
+    def run_trial(self, t: int, init_codes: Tensor, init_scores: np.ndarray, progress: bool) -> list[dict]:
+        trial = self._load_trial(t)
+        if (trial.dir / PENDING).exists():
+            raise CheckpointError(f"{trial.dir} holds a batch asked and not told (ask/tell); tell its scores first")
+        bar = tqdm(total=self.config.iterations, initial=trial.iteration, disable=not progress, desc=f"trial {t}",
+                   unit="it")
+        while trial.iteration < self.config.iterations:
             t0 = time.perf_counter()
-            it_seed = seed * 1000 + it
-            done = [r for r in records if r["valid"]]
-            x = torch.cat([init_codes[subset].double(),
-                           torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
-            y = torch.from_numpy(np.concatenate([self.sign * init_scores[subset],
-                                                 [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
-            gp = fit_gp(x, y, bounds, gp_state)
-            gp_state = {k: v.detach().clone() for k, v in gp.state_dict().items()}
-            if cfg.acquisition == "turbo":
-                cand = propose_turbo(gp, x, y.squeeze(-1), bounds, tr, cfg.batch, it_seed)
-            else:
-                cand = propose_qlogei(gp, float(y.max()), bounds, cfg.batch, cfg.num_restarts, cfg.raw_samples, it_seed)
-            strings, decode_info = self.decode_candidates(cand.float(), it_seed)
-            vals, details = self.score(strings)
+            batch = self._propose(t, trial, init_codes, init_scores, self.config.batch)
+            vals, details = self.score(batch.strings)
             if vals is None:  # timed out, counted as invalid
-                vals, details = np.full(len(strings), np.nan), [{"timeout": True}] * len(strings)
-            elapsed += time.perf_counter() - t0
-            batch_best = -np.inf
-            for z, s, v, d, how in zip(cand, strings, vals, details, decode_info):
-                valid = s is not None and bool(np.isfinite(v))
-                records.append({"trial": t, "iteration": it, "seed": it_seed, "latent": [float(a) for a in z],
-                                "string": s, "valid": valid, "score": float(v) if valid else None,
-                                "details": d, "decode": how, "wall_time": elapsed})
-                if valid:
-                    batch_best = max(batch_best, self.sign * float(v))
-            tr.update(batch_best)
-            atomic_write_text(rec_path, "".join(json.dumps(r) + "\n" for r in records))
-            buf = io.BytesIO()
-            torch.save({"iteration": it + 1, "gp_state": gp_state, "elapsed": elapsed,
-                        "trust_region": dataclasses.asdict(tr)}, buf)
-            atomic_write_bytes(state_path, buf.getvalue())
+                vals, details = np.full(len(batch.strings), np.nan), [{"timeout": True}] * len(batch.strings)
+            trial.elapsed += time.perf_counter() - t0
+            self._record(t, trial, batch, vals, details)
             bar.update(1)
         bar.close()
-        return records
+        return trial.records
 
+    # -- ask / tell ----------------------------------------------------------------------
+    def ask(self, q: int | None = None) -> tuple[Tensor, list[str | None]]:
+        """Propose and decode the next batch (trial 0) for scores measured elsewhere.
+
+        The first call encodes (and, without known scores, scores) the initial data.
+        The batch is saved until :meth:`tell`: asking again before telling returns the
+        same batch, so a script that stopped in between goes on where it was.
+
+        Args:
+            q: batch size (default ``config.batch``).
+
+        Returns:
+            ``q x d`` latent codes and their decoded strings (``None``: no valid decode;
+            tell NaN for it).
+
+        Raises:
+            CheckpointError: a batch of another size is pending, or the folder holds a
+                campaign with other settings.
+        """
+        q = self.config.batch if q is None else q
+        if isinstance(q, bool) or not isinstance(q, int) or q < 1:
+            raise ConfigError(f"q must be a positive integer, got {q!r}")
+        with output_lock(self.out):
+            codes, scores, _, _ = self._start(resume=True, progress=False)
+            trial = self._load_trial(0)
+            pending = self._pending(trial)
+            if pending is not None:
+                asked = pending[0]
+                if len(asked.strings) != q:
+                    raise CheckpointError(f"a batch of {len(asked.strings)} was asked and not told; tell its "
+                                          f"scores before asking for {q}")
+                return asked.latents.float(), asked.strings
+            t0 = time.perf_counter()
+            batch = self._propose(0, trial, codes, scores, q)
+            trial.elapsed += time.perf_counter() - t0
+            buf = io.BytesIO()
+            torch.save({"latents": batch.latents, "strings": batch.strings, "decode": batch.decode_info,
+                        "seed": batch.seed, "iteration": trial.iteration, "gp_state": trial.gp_state,
+                        "elapsed": trial.elapsed}, buf)
+            trial.dir.mkdir(exist_ok=True)
+            atomic_write_bytes(trial.dir / PENDING, buf.getvalue())
+            return batch.latents.float(), batch.strings
+
+    def tell(self, strings: list[str | None], scores: Any) -> None:
+        """Record the scores of the batch :meth:`ask` returned.
+
+        Args:
+            strings: the strings asked, in order (checked against the pending batch).
+            scores: one number per string; NaN (or None) for an invalid one.
+
+        Raises:
+            CheckpointError: nothing was asked, or ``strings`` is not the batch asked.
+            ObjectiveError: a score is not a number, too large, or the count is wrong.
+        """
+        with output_lock(self.out):
+            trial = self._load_trial(0)
+            pending = self._pending(trial)
+            if pending is None:
+                raise CheckpointError(f"{self.out}: nothing was asked; call ask() first")
+            batch, trial.gp_state, trial.elapsed = pending
+            if list(strings) != batch.strings:
+                raise CheckpointError("tell() got other strings than the batch asked; pass the strings ask() "
+                                      "returned, in order")
+            vals = self.checked_scores([np.nan if v is None else v for v in scores], batch.strings)
+            self._record(0, trial, batch, vals, [{} for _ in vals])
+            (trial.dir / PENDING).unlink()
+
+    def _pending(self, trial: _Trial) -> tuple[_Batch, dict, float] | None:
+        """The batch asked and not told, with the GP state and time after its proposal."""
+        path = trial.dir / PENDING
+        if not path.exists():
+            return None
+        try:
+            saved = torch.load(path, weights_only=True)
+            batch = _Batch(saved["latents"], list(saved["strings"]), list(saved["decode"]), int(saved["seed"]))
+            ok = saved["iteration"] == trial.iteration and len(batch.strings) == len(batch.latents)
+            extra = dict(saved["gp_state"]), float(saved["elapsed"])
+        except Exception as exc:  # unreadable or unsafe: say so rather than guess
+            raise CheckpointError(f"{path} is unreadable: {exc}") from None
+        if not ok:
+            raise CheckpointError(f"{path} does not belong to iteration {trial.iteration} of {trial.dir}")
+        return (batch, *extra)
+
+    def report(self) -> dict[str, Any]:
+        """Write the summaries, plots and exports of what has been evaluated so far."""
+        with output_lock(self.out):
+            codes, scores, _, meta = self._start(resume=True, progress=False)
+            trials = [self._load_trial(t).records for t in range(self.config.trials)]
+            return write_campaign_reports(self.out, self.objective, [r for r in trials if r], meta,
+                                          init_scores=scores, molecules=self.task.kind == "molecules")
+
+
+#: The batch an ask/tell loop asked and has not told yet.
+PENDING = "pending.pt"

@@ -9,6 +9,9 @@ molecules) work without it.
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -184,28 +187,122 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+#: Columns taken as a CSV's strings when no column is named (case-insensitive).
+STRING_COLUMNS = ("smiles", "selfies", "expression", "string")
+
+
 def _spec(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
+        raise DatasetNotFoundError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}, or a path to a file "
+                                   "(one string per line, or a CSV with a header row)")
     return DATASETS[name]
 
 
-def load_strings(name: str, limit: int | None = None, allow_fallback: bool = True) -> tuple[list[str], str]:
-    """Load a string dataset.
+def is_dataset_path(name: str) -> bool:
+    """Whether ``name`` means a user file rather than a registry dataset: it is not a
+    registry name and it exists or looks like a path (a suffix or a folder part)."""
+    path = Path(name)
+    return name not in DATASETS and (path.exists() or bool(path.suffix) or len(path.parts) > 1)
+
+
+def read_dataset_file(
+    path: str | Path, column: str | None = None, score_column: str | None = None
+) -> tuple[list[str], np.ndarray | None, str]:
+    """Strings (and optionally known scores) from a user file.
+
+    A ``.csv`` (or ``.csv.gz``) file has a header row; its strings are the column
+    ``column`` (default: the one named smiles, selfies, expression or string, or the
+    only column). Any other file holds one string per line; in a ``.smi`` file only
+    the first whitespace-separated field of a line (the SMILES; a name may follow).
 
     Args:
-        name: a key of :data:`DATASETS`.
-        limit: keep only the first ``limit`` strings.
-        allow_fallback: use the embedded default when the file is absent.
+        path: the file.
+        column: the CSV column holding the strings.
+        score_column: a CSV column of known scores (empty or ``nan``: invalid).
 
     Returns:
-        ``(strings, source)``; ``source`` is the file path or ``"embedded:<name>"``.
+        ``(strings, scores or None, source)``; ``source`` names the file and the
+        first 16 hex digits of its content's SHA-256, so a run records what it read.
+
+    Raises:
+        DatasetError: unreadable file, missing column, an empty string cell, a score
+            that is not a number, or no data rows.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DatasetNotFoundError(f"dataset file {path} does not exist")
+    text = read_text(path, "dataset file")
+    source = f"{path} (sha256 {hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]})"
+    is_csv = path.name.lower().endswith((".csv", ".csv.gz"))
+    if not is_csv:
+        if column is not None or score_column is not None:
+            raise DatasetError(f"{path}: --column and --score-column need a CSV file with a header row (.csv)")
+        first = (lambda line: line.split()[0]) if path.suffix.lower() == ".smi" else (lambda line: line)
+        strings = [first(line.strip()) for line in text.splitlines() if line.strip()]
+        if not strings:
+            raise DatasetError(f"{path} holds no data lines")
+        return strings, None, source
+    rows = csv.reader(text.splitlines())
+    header = [h.strip() for h in next(rows, [])]
+    if not any(header):
+        raise DatasetError(f"{path} is empty; expected a header row naming its columns")
+    lower = {h.lower(): i for i, h in enumerate(header)}
+    if column is None:
+        known = [lower[c] for c in STRING_COLUMNS if c in lower]
+        if not known and len(header) > 1:
+            raise DatasetError(f"{path}: name the column of strings with --column; columns: {header}")
+        col = known[0] if known else 0
+    elif column.lower() in lower:
+        col = lower[column.lower()]
+    else:
+        raise DatasetError(f"{path} has no column {column!r}; columns: {header}")
+    if score_column is not None and score_column.lower() not in lower:
+        raise DatasetError(f"{path} has no column {score_column!r}; columns: {header}")
+    sc = lower.get((score_column or "").lower())
+    strings, scores = [], []
+    for line_no, row in enumerate(rows, 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = [c.strip() for c in row] + [""] * (len(header) - len(row))
+        if not cells[col]:
+            raise DatasetError(f"{path} line {line_no}: column {header[col]!r} is empty")
+        strings.append(cells[col])
+        if sc is not None:
+            try:
+                scores.append(float(cells[sc]) if cells[sc] else math.nan)
+            except ValueError:
+                raise DatasetError(f"{path} line {line_no}: score {cells[sc]!r} in column {header[sc]!r} is not a "
+                                   "number (leave it empty, or nan, for an invalid string)") from None
+    if not strings:
+        raise DatasetError(f"{path} holds a header but no data rows")
+    return strings, (np.array(scores, dtype=float) if sc is not None else None), source
+
+
+def load_strings(
+    name: str, limit: int | None = None, allow_fallback: bool = True, column: str | None = None
+) -> tuple[list[str], str]:
+    """Load a string dataset: a registry name or a user file.
+
+    Args:
+        name: a key of :data:`DATASETS`, or a path (see :func:`read_dataset_file`).
+        limit: keep only the first ``limit`` strings.
+        allow_fallback: use the embedded default when the file is absent.
+        column: the CSV column of strings (user files only).
+
+    Returns:
+        ``(strings, source)``; ``source`` is the file path (with the content hash
+        for user files) or ``"embedded:<name>"``.
 
     Raises:
         DatasetNotFoundError: the file is absent and there is no (allowed) fallback;
             the message names the file expected and where.
         DatasetError: the file is empty or malformed.
     """
+    if is_dataset_path(name):
+        strings, _, source = read_dataset_file(name, column)
+        return (strings[:limit] if limit is not None else strings), source
+    if column is not None:
+        raise DatasetError(f"--column applies to a dataset file, not to the registry dataset {name!r}")
     spec = _spec(name)
     if spec.kind == "images":
         raise DatasetError(f"{name} is an image dataset; it has no strings")

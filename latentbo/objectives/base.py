@@ -32,12 +32,33 @@ class Objective:
 
 
 class FunctionObjective(Objective):
-    """Wraps a user function ``f(list[str|None]) -> sequence of floats``."""
+    """A user function as an objective. The contract:
 
-    def __init__(self, fn: Any, name: str, maximize: bool = True) -> None:
+    * **input**: one ``list`` of strings, ``None`` where a candidate had no valid
+      decode (return NaN for it);
+    * **output**: one number per string, in order (a list, tuple or array);
+      NaN (or +-inf) marks a string the function judges invalid. Numbers must lie
+      within +-1e100. Raising an exception stops the campaign with an
+      :class:`~latentbo.errors.ObjectiveError` naming the function;
+    * **direction**: maximised unless the campaign says ``minimize``;
+    * **batch size** (optional): a ``batch_size`` attribute on the function (e.g.
+      ``score.batch_size = 8``) makes the campaign call it on at most that many strings
+      at a time (a docking queue, an API with a request limit).
+
+    Args:
+        fn: the function.
+        name: how runs and reports name it.
+    """
+
+    def __init__(self, fn: Any, name: str) -> None:
         self.fn = fn
         self.name = name  # type: ignore[misc]
-        self.maximize = maximize  # type: ignore[misc]
+        size = getattr(fn, "batch_size", None)
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+            from latentbo.errors import ConfigError
+
+            raise ConfigError(f"objective {name}: batch_size must be a positive integer, got {size!r}")
+        self.batch_size: int | None = size
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
         """Scores from the user function; infinities count as invalid (NaN).
@@ -46,10 +67,15 @@ class FunctionObjective(Objective):
             ObjectiveError: the function raised, or returned anything but one number
                 per string.
         """
+        size = self.batch_size or max(1, len(strings))
+        parts = [self._call(list(strings[i:i + size])) for i in range(0, len(strings), size)]
+        return np.concatenate(parts) if parts else np.empty(0)
+
+    def _call(self, strings: list[str | None]) -> np.ndarray:
         from latentbo.errors import ObjectiveError
 
         try:
-            raw = self.fn(list(strings))
+            raw = self.fn(strings)
         except Exception as exc:  # user code: any failure is reported as the objective's
             raise ObjectiveError(f"objective {self.name} raised {type(exc).__name__}: {exc}") from exc
         out = np.array(raw)
@@ -61,3 +87,16 @@ class FunctionObjective(Objective):
             raise ObjectiveError(f"objective {self.name} returned shape {out.shape} for {len(strings)} strings")
         out[np.isinf(out)] = np.nan
         return out
+
+
+class ExternalObjective(Objective):
+    """Scores that come from outside the campaign (a lab, a docking cluster) through
+    :meth:`~latentbo.bo.Campaign.tell`; the campaign never calls it."""
+
+    name = "external"
+
+    def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
+        from latentbo.errors import ConfigError
+
+        raise ConfigError("this campaign has no objective: its scores come from Campaign.tell() (ask/tell), or give "
+                          "an objective to score with")

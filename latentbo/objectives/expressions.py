@@ -85,6 +85,23 @@ def evaluate(text: str, x: np.ndarray) -> np.ndarray:
     return value
 
 
+def _read_target_csv(path: Path) -> np.ndarray:
+    """``N x 2`` rows of a target CSV; a first row that is not numbers is a header
+    (``x,y``) and skipped, ``#`` starts a comment."""
+    from latentbo.io import read_text
+
+    lines = [ln.split("#")[0].strip() for ln in read_text(path, "target CSV", ConfigError).splitlines()]
+    lines = [ln for ln in lines if ln]
+    try:
+        float(lines[0].split(",")[0]) if lines else None
+    except ValueError:
+        lines = lines[1:]
+    try:
+        return np.loadtxt(lines, delimiter=",", ndmin=2) if lines else np.empty((0, 2))
+    except ValueError as exc:
+        raise ConfigError(f"cannot read target CSV {path}: {exc}") from None
+
+
 class ExpressionFit(Objective):
     """``log(1 + mean(min((f(x) - y)^2, cap)))`` over the target points (lower is better).
 
@@ -107,10 +124,7 @@ class ExpressionFit(Objective):
                  clip: float | None = None) -> None:
         path = Path(str(target))
         if str(target).endswith(".csv"):
-            try:
-                data = np.loadtxt(path, delimiter=",", ndmin=2, comments="#")
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"cannot read target CSV {path}: {exc}") from exc
+            data = _read_target_csv(path)
             if data.shape[1] != 2 or len(data) == 0 or not np.isfinite(data).all():
                 raise ConfigError(f"target CSV {path} must hold finite x,y rows")
             self.x, self.y = data[:, 0], data[:, 1]

@@ -53,6 +53,17 @@ def plogp_terms(mol) -> dict[str, float]:
     }
 
 
+def molecule_properties(mol) -> dict[str, Any]:
+    """What a chemist reads first about a molecule: canonical SMILES, Crippen logP,
+    QED, SA score (1 easy .. 10 hard) and molecular weight."""
+    from rdkit import Chem
+    from rdkit.Chem import QED as rdqed
+    from rdkit.Chem import Descriptors
+
+    return {"canonical_smiles": Chem.MolToSmiles(mol), "logp": Descriptors.MolLogP(mol), "qed": rdqed.qed(mol),
+            "sa": _sascorer().calculateScore(mol), "mw": Descriptors.MolWt(mol)}
+
+
 class PenalizedLogP(Objective):
     """Grammar-VAE penalized logP: ``z(logP) + z(-SA) + z(-cycle)`` with the ZINC250k
     statistics. :meth:`details` adds the unnormalised ``logP - SA - cycle`` used by

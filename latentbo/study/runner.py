@@ -252,6 +252,7 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
     from latentbo.bo.paper import paper_row
     from latentbo.objectives import make_objective
     from latentbo.reports import write_campaign_reports
+    from latentbo.tasks import get_task
 
     groups: dict[str, list[Cell]] = defaultdict(list)
     for c in spec.cells():
@@ -269,7 +270,8 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
             trials.append([{**r, "trial": c.settings["trial"]} for r in recs])
             seeds.append(json.loads((d / "summary.json").read_text())["seeds"][0])
         s = write_campaign_reports(out / "groups" / name.removeprefix("bo/"), objective, trials,
-                                   {"trial_seeds": seeds, "config": {k: v for k, v in s0.items() if k != "trial"}})
+                                   {"trial_seeds": seeds, "config": {k: v for k, v in s0.items() if k != "trial"}},
+                                   molecules=get_task(s0["task"]).kind == "molecules")
         fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
         rows.append({"task": s0["task"], "model": s0["model"], "objective": s0["objective"],
                      "acquisition": s0["acquisition"], "trials": len(trials), "evaluations": s["evaluations"],

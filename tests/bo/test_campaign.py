@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.bo.surrogate import select_subset
@@ -200,3 +201,136 @@ def test_selfies_model_trains_samples_and_runs_a_campaign(tmp_path: Path) -> Non
     result = Campaign(tmp_path / "svae", run, tmp_path / "bo").run(progress=False)
     assert result["evaluations"] == 4
     assert result["decoding"]["invalid_reasons"].keys() <= {"unfinished"}
+
+
+def _records(out: Path, t: int = 0) -> list[dict]:
+    lines = (out / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
+    return [{k: v for k, v in json.loads(x).items() if k not in ("wall_time", "details")} for x in lines]
+
+
+def test_ask_tell_equals_run_and_resumes(model_dir: Path, tmp_path: Path) -> None:
+    from latentbo.objectives import make_objective
+
+    cfg = CampaignConfig(**{**CFG, "trials": 1}, acquisition="turbo")
+    Campaign(model_dir, cfg, tmp_path / "run").run(progress=False)
+    lab = make_objective("expr")  # measured "elsewhere"
+    out = tmp_path / "asktell"
+    for it in range(cfg.iterations):
+        z, strings = Campaign(model_dir, cfg, out).ask()
+        assert z.shape == (cfg.batch, 4) and len(strings) == cfg.batch
+        if it == 1:  # the script stops after asking; a new process asks again and gets the same batch
+            z2, again = Campaign(model_dir, cfg, out).ask()
+            assert again == strings and torch.equal(z2, z)
+            with pytest.raises(CheckpointError, match="asked and not told"):
+                Campaign(model_dir, cfg, out).ask(cfg.batch + 1)
+        Campaign(model_dir, cfg, out).tell(strings, [None if s is None else v for s, v in zip(strings, lab(strings))])
+    assert _records(out) == _records(tmp_path / "run")
+    with pytest.raises(CheckpointError, match="nothing was asked"):
+        Campaign(model_dir, cfg, out).tell(strings, [0.0] * len(strings))
+    summary = Campaign(model_dir, cfg, out).report()
+    assert summary["evaluations"] == cfg.iterations * cfg.batch
+    # and the CLI's --resume goes on from what ask/tell recorded (nothing left to do here)
+    assert Campaign(model_dir, cfg, out).run(resume=True, progress=False)["evaluations"] == summary["evaluations"]
+
+
+def test_tell_checks_strings_and_scores(model_dir: Path, tmp_path: Path) -> None:
+    from latentbo.errors import ObjectiveError
+
+    camp = Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1}), tmp_path)
+    _, strings = camp.ask(2)
+    with pytest.raises(CheckpointError, match="other strings"):
+        camp.tell(list(reversed(strings)) if strings[0] != strings[1] else ["zz", "zz"], [1.0, 2.0])
+    with pytest.raises(ObjectiveError, match="2 strings"):
+        camp.tell(strings, [1.0])
+    with pytest.raises(ObjectiveError, match="numbers"):
+        camp.tell(strings, ["good", 1.0])
+    with pytest.raises(ObjectiveError, match="1e\\+100"):
+        camp.tell(strings, [1e200, 1.0])
+    camp.tell(strings, [np.nan, 1.0])  # NaN: that string was invalid
+    recs = _records(tmp_path)
+    assert [r["valid"] for r in recs] == [False, strings[1] is not None]
+
+
+def test_told_scores_need_known_initial_scores(model_dir: Path, tmp_path: Path) -> None:
+    from latentbo.errors import ConfigError
+    from latentbo.objectives import make_objective
+
+    strings = generate_expressions(300, seed=9)
+    scores = make_objective("expr")(strings)
+    table = tmp_path / "measured.csv"
+    pd.DataFrame({"expression": strings, "mse": scores}).to_csv(table, index=False)
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "objective": None, "minimize": True})
+    with pytest.raises(ConfigError, match="score column"):
+        Campaign(model_dir, cfg, tmp_path / "a").ask()
+    assert not (tmp_path / "a" / "campaign.json").exists()
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "objective": None, "minimize": True, "dataset": str(table),
+                            "score_column": "mse"})
+    camp = Campaign(model_dir, cfg, tmp_path / "b")
+    with pytest.raises(ConfigError, match="no objective"):
+        camp.run(progress=False)
+    _, asked = camp.ask()
+    init = json.loads((tmp_path / "b" / "init_strings.json").read_text())
+    saved = np.load(tmp_path / "b" / "init.npz")["scores"]
+    assert saved.tolist() == pytest.approx([scores[strings.index(s)] for s in init])  # used as given, not re-scored
+    meta = json.loads((tmp_path / "b" / "campaign.json").read_text())
+    assert "measured.csv (sha256 " in meta["initial_data"]
+    camp.tell(asked, [1.0] * len(asked))
+    assert camp.report()["maximize"] is False
+
+
+def test_callable_and_minimised_objectives(model_dir: Path, tmp_path: Path) -> None:
+    def length(strings):  # a user function: None for a failed decode
+        return [np.nan if s is None else float(len(s)) for s in strings]
+
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 2})
+    top = {}
+    for minimize in (False, True):
+        out = tmp_path / str(minimize)
+        summary = Campaign(model_dir, CampaignConfig(**{**cfg.__dict__, "minimize": minimize}), out,
+                           objective=length).run(progress=False)
+        assert summary["objective"] == f"python:{__name__}.{length.__qualname__}" and summary["maximize"] is not minimize
+        scores = [r["score"] for r in _records(out) if r["valid"]]
+        top[minimize] = summary["top3"]["top1"]["mean"]
+        assert top[minimize] == (min(scores) if minimize else max(scores))
+        assert json.loads((out / "campaign.json").read_text())["config"]["objective"] == summary["objective"]
+    assert top[True] < top[False]
+
+
+def test_objective_batch_size_is_honoured(model_dir: Path, tmp_path: Path) -> None:
+    sizes = []
+
+    def score(strings):
+        sizes.append(len(strings))
+        return [float(len(s)) if s else np.nan for s in strings]
+
+    score.batch_size = 3
+    Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "init_size": 10}), tmp_path,
+             objective=score).run(progress=False)
+    assert sizes == [3, 3, 3, 1, 3, 1]  # 10 initial strings, then a batch of 4
+
+
+def test_failure_at_the_first_evaluation_leaves_the_folder_free(model_dir: Path, tmp_path: Path) -> None:
+    from latentbo.errors import ObjectiveError
+
+    calls = []
+
+    def breaks_on_bo(strings):  # scores the initial data, then fails
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("docking server down")
+        return [float(len(s)) for s in strings]
+
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1})
+    with pytest.raises(ObjectiveError, match="docking server down"):
+        Campaign(model_dir, cfg, tmp_path, objective=breaks_on_bo).run(progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".latentbo.lock"]
+    assert Campaign(model_dir, cfg, tmp_path).run(progress=False)["evaluations"] == 4
+
+
+def test_own_dataset_file(model_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "mine.txt"
+    data.write_text("\n".join(generate_expressions(200, seed=3)) + "\n")
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "dataset": str(data)})
+    Campaign(model_dir, cfg, tmp_path / "run").run(progress=False)
+    assert set(json.loads((tmp_path / "run" / "init_strings.json").read_text())) <= set(data.read_text().split("\n"))
+    assert json.loads((tmp_path / "run" / "campaign.json").read_text())["initial_data"].startswith(f"{data} (sha256 ")
