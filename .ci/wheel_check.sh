@@ -11,9 +11,9 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install --quiet "$work"/dist/latentbo-*.whl
 cd "$work"
 lbo="$work/venv/bin/latentbo"
-"$lbo" grammar check --task expressions --limit 2000 --no-progress > check.json
+"$lbo" grammar check --task expressions --limit 2000 --no-progress --json > check.json
 "$work/venv/bin/python" -c "import json; r = json.load(open('check.json')); assert r['round_trip_exact'] == 2000, r"
-"$lbo" train --task expressions --model gmm_dae --epochs 1 --limit 500 --no-progress --out model > /dev/null
+"$lbo" train --task expressions --arch gmm_dae --epochs 1 --limit 500 --no-progress --out model > /dev/null
 "$lbo" bo --model model --objective expr --iterations 2 --batch 3 --trials 1 --init-size 100 --gp-points 40 \
     --n-decode 2 --no-progress --out bo
 test -f bo/summary.json

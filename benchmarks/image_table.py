@@ -41,15 +41,15 @@ from latentbo.images.models import ImageDecoder, ImageEncoder
 from latentbo.models.autoencoder import fit_gmm, sample_gmm
 
 PROFILES = {
-    "quick": {"datasets": ["fashion_mnist"], "limit": 20_000, "width": 16, "epochs": 5, "n_eval": 2000,
+    "quick": {"datasets": ["fashion-mnist"], "limit": 20_000, "width": 16, "epochs": 5, "n_eval": 2000,
               "lenet_epochs": 3, "modes": [1, 5, 10, 15, 20, 25], "scales": [0.5, 1.0, 2.0, 3.0]},
-    "full": {"datasets": ["fashion_mnist", "mnist"], "limit": None, "width": 128, "epochs": 30, "n_eval": 10_000,
+    "full": {"datasets": ["fashion-mnist", "mnist"], "limit": None, "width": 128, "epochs": 30, "n_eval": 10_000,
              "lenet_epochs": 10, "modes": [1, 5, 10, 15, 20, 25], "scales": [0.5, 1.0, 2.0, 3.0]},
 }
 PYTHAE = ["VAE", "RAE_L2", "RAE_GP", "WAE_MMD"]
 # Clustering accuracy (%) reported in the GMM-DAE paper (and its baselines).
 PAPER_CLUSTERING = {"mnist": {"gmm_dae": 85.53, "JointVAE": 78.33, "CascadeVAE": 84.19},
-                    "fashion_mnist": {"gmm_dae": 56.24, "JointVAE": 51.51, "CascadeVAE": 57.72}}
+                    "fashion-mnist": {"gmm_dae": 56.24, "JointVAE": 51.51, "CascadeVAE": 57.72}}
 
 
 def ours(work: Path, dataset: str, model: str, p: dict, train, test, seed: int, device: str = "cpu",

@@ -4,9 +4,11 @@ functions and prints their results."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -30,6 +32,57 @@ app.add_typer(study_app, name="study")
 app.add_typer(images_app, name="images")
 
 
+#: ``--json`` on every command: JSON on stdout instead of the human summary.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON instead of text.")]
+#: ``--overwrite`` on every command that writes a run folder.
+OverwriteFlag = Annotated[bool, typer.Option(help="Replace a run already in --out (a folder holding no run is never "
+                                                   "emptied).")]
+DATASET_HELP = ("a registered dataset (see `latentbo data list`) or a file: one string per line (.txt; .smi: the "
+                "first field), or a CSV with a header row (.csv, .csv.gz; see --column)")
+ColumnOption = Annotated[Optional[str], typer.Option(help="CSV column of the strings (default: smiles, selfies, "
+                                                          "expression or string, or the only column).")]
+
+
+def _emit(payload: dict[str, Any], as_json: bool, text: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """A command's result: JSON with ``--json``; otherwise ``text(payload)`` or one
+    ``key: value`` line per field."""
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=float))
+    elif text is not None:
+        text(payload)
+    else:
+        for key, value in payload.items():
+            if isinstance(value, dict) and value:
+                typer.echo(f"{key}:")
+                for k, v in value.items():
+                    typer.echo(f"  {k}: {_human(v)}")
+            else:
+                typer.echo(f"{key}: {_human(value)}")
+
+
+def _human(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, default=float)
+    return "-" if value is None else str(value)
+
+
+class _ToStderr(logging.Handler):
+    """Log lines (epoch summaries, skipped data) on the current stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        typer.echo(self.format(record), err=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"latentbo {version('latentbo')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def main(
     data_dir: Annotated[
@@ -40,17 +93,21 @@ def main(
             "Overrides the LATENTBO_DATA_DIR environment variable.",
         ),
     ] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
 ) -> None:
     from latentbo.data import set_data_dir
 
+    logger = logging.getLogger("latentbo")
+    if not any(isinstance(h, _ToStderr) for h in logger.handlers):
+        logger.addHandler(_ToStderr())
+        logger.setLevel(logging.INFO)
     if data_dir is not None:
         set_data_dir(data_dir)
 
 
 @data_app.command("list")
-def data_list(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-) -> None:
+def data_list(as_json: JsonFlag = False) -> None:
     """Show every dataset, its expected location, size and availability."""
     from latentbo.data import data_dir, dataset_status
 
@@ -69,25 +126,25 @@ def data_list(
 @grammar_app.command("check")
 def grammar_check(
     task: Annotated[str, typer.Option(help="Task whose grammar and dataset to check: expressions | zinc.")] = "expressions",
-    dataset: Annotated[
-        Optional[str], typer.Option(help="Dataset to read instead of the task's (e.g. nci5k, moses).")
-    ] = None,
+    dataset: Annotated[Optional[str], typer.Option(help=f"Data to check instead of the task's: {DATASET_HELP}.")] = None,
+    column: ColumnOption = None,
     limit: Annotated[Optional[int], typer.Option(help="Check only the first N lines.", min=1)] = None,
     codec: Annotated[str, typer.Option(help="grammar (the task's grammar) | selfies (molecules; alphabet fitted on the data, round trip compared as canonical SMILES).")] = "grammar",
     workers: Annotated[Optional[int], typer.Option(help="Encoding processes (default: all cores for big inputs).")] = None,
     cache: Annotated[bool, typer.Option(help="Reuse/save parsed encodings in the cache.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Parse a dataset with its grammar, decode the one-hot encodings back and print a
-    JSON report: read, parsed, round_trip_exact, round_trip_fraction, failures (by
-    reason), examples, per_second (encoding throughput), decode_per_second."""
+    """Parse a dataset with its grammar, decode the one-hot encodings back and report:
+    read, parsed, round_trip_exact, round_trip_fraction, failures (by reason),
+    examples, per_second (encoding throughput), decode_per_second."""
     from latentbo.codecs import GrammarCodec, SelfiesCodec
     from latentbo.codecs.check import round_trip_report
     from latentbo.data import load_strings
     from latentbo.tasks import get_task
 
     t = get_task(task)
-    strings, source = load_strings(dataset or t.dataset, limit=limit)
+    strings, source = load_strings(dataset or t.dataset, limit=limit, column=column)
     if codec == "grammar":
         chosen, described = GrammarCodec(t.grammar), {"grammar": t.grammar}
     elif codec == "selfies" and t.kind == "molecules":
@@ -96,13 +153,14 @@ def grammar_check(
     else:
         raise ConfigError(f"--codec must be grammar, or selfies for a molecule task; got {codec!r} for {task!r}")
     report = round_trip_report(chosen, strings, use_cache=cache, workers=workers, progress=progress)
-    typer.echo(json.dumps({"task": task, **described, "source": source, **report}, indent=2))
+    _emit({"task": task, **described, "source": source, **report}, as_json)
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo model and campaign.")] = Path("runs/demo"),
     seed: Annotated[int, typer.Option(help="Seed for training and BO.")] = 0,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run the main job end to end on embedded data (no data dir needed): train a small GMM-DAE on expressions generated from the grammar, then a small BO campaign fitting 1/3 + x + sin(x*x); prints top-3 and validity."""
     from latentbo.bo import Campaign, CampaignConfig
@@ -114,12 +172,12 @@ def demo(
     model_dir, bo_dir = out / "model", out / "bo"
     if not (model_dir / "model.safetensors").exists():
         cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=4, seed=seed)
-        typer.echo(f"training gmm_dae on {len(strings)} expressions from {source} ...")
-        run_training(cfg, strings, model_dir, resume=(model_dir / "training_state.pt").exists())
+        typer.echo(f"training gmm_dae on {len(strings)} expressions from {source} ...", err=True)
+        run_training(cfg, strings, model_dir, resume=(model_dir / "training_state.pt").exists(), source=source)
     bo_cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000,
                             gp_points=300, n_decode=5)
     summary = Campaign(model_dir, bo_cfg, bo_dir).run(resume=(bo_dir / "campaign.json").exists())
-    _print_summary(summary, bo_dir)
+    _emit(summary, as_json, lambda s: _print_summary(s, bo_dir))
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -136,14 +194,21 @@ def _print_summary(summary: dict, out: Path) -> None:
     d = summary["decoding"]
     typer.echo(f"decoding: {d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
                f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass")
-    typer.echo(f"outputs: {out}/summary.json, summary.csv, report.md, best_so_far.png")
+    extra = ", molecules.csv, molecules.sdf, top_molecules.png" if (out / "molecules.csv").exists() else ""
+    typer.echo(f"outputs: {out}/summary.json, summary.csv, report.md, best_so_far.png{extra}")
 
 
 @app.command()
 def bo(
     model: Annotated[Path, typer.Option(help="Trained model folder (from `latentbo train`).")],
     out: Annotated[Path, typer.Option(help="Campaign output folder.")],
-    objective: Annotated[str, typer.Option(help="plogp | logp | qed | expr | expr_wr | module:function")] = "expr",
+    objective: Annotated[str, typer.Option(help="plogp | logp | qed | expr | expr_wr, or your own function: "
+                                                "module:function (a module in the working directory or on the "
+                                                "path) or path/to/file.py:function; it receives a list of strings "
+                                                "(None: no valid decode) and returns one number each (NaN: "
+                                                "invalid).")] = "expr",
+    minimize: Annotated[bool, typer.Option("--minimize", help="Minimise the objective (default: its own direction; "
+                                                              "your functions are maximised).")] = False,
     target: Annotated[Optional[str], typer.Option(help="Target expression or CSV of x,y for expr objectives.")] = None,
     iterations: Annotated[int, typer.Option(min=1)] = 5,
     batch: Annotated[int, typer.Option(help="Points per iteration (q).", min=1)] = 50,
@@ -154,40 +219,51 @@ def bo(
     init_size: Annotated[int, typer.Option(help="Initial points drawn from the dataset.", min=1)] = 2000,
     gp_points: Annotated[int, typer.Option(help="Max initial points in the GP (best half + random half).", min=1)] = 500,
     n_decode: Annotated[int, typer.Option(help="Stochastic decodes per candidate.", min=1)] = 10,
-    dataset: Annotated[Optional[str], typer.Option(help="Initial-data dataset (default: the model's task).")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help=f"Initial data (default: the model's task's): {DATASET_HELP}; "
+                                                        "a file is recorded with its content hash.")] = None,
+    column: ColumnOption = None,
+    score_column: Annotated[Optional[str], typer.Option(help="CSV column of known scores of the initial strings "
+                                                             "(empty or nan: invalid): used as they are, not "
+                                                             "re-scored.")] = None,
     semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
     objective_timeout: Annotated[Optional[float], typer.Option(help="Seconds one batch may take to score (default: no limit); recorded with the campaign.")] = None,
     on_timeout: Annotated[str, typer.Option(help="error (stop; --resume later) | invalid (count the batch as invalid and go on).")] = "error",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted campaign in --out.")] = False,
+    overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Run a latent-space BO campaign: GP on latent codes, batch acquisition, decode, score; writes per-trial JSONL, summary.json/csv, report.md and plots."""
+    """Run a latent-space BO campaign: GP on latent codes, batch acquisition, decode, score; writes per-trial JSONL, summary.json/csv, report.md, plots and, for molecules, molecules.csv/.sdf with RDKit properties."""
     from latentbo.bo import Campaign, CampaignConfig
 
-    cfg = CampaignConfig(objective=objective, target=target, iterations=iterations, batch=batch, trials=trials,
+    cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, bounds=bounds, init_size=init_size, gp_points=gp_points,
-                         n_decode=n_decode, dataset=dataset, semantic=semantic, objective_timeout=objective_timeout,
-                         on_timeout=on_timeout)
-    summary = Campaign(model, cfg, out).run(resume=resume, progress=progress)
-    _print_summary(summary, out)
+                         n_decode=n_decode, dataset=dataset, column=column, score_column=score_column, semantic=semantic,
+                         objective_timeout=objective_timeout, on_timeout=on_timeout)
+    summary = Campaign(model, cfg, out).run(resume=resume, progress=progress, overwrite=overwrite)
+    _emit(summary, as_json, lambda s: _print_summary(s, out))
 
 
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Output folder (checkpoints, config.toml, metrics.csv).")],
     task: Annotated[str, typer.Option(help="expressions | zinc")] = "expressions",
-    model: Annotated[str, typer.Option(help="gvae | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
-    codec: Annotated[Optional[str], typer.Option(help="grammar | character | selfies: override the model's codec (e.g. --model gmm_dae --codec selfies).")] = None,
+    arch: Annotated[str, typer.Option(help="Model type: gvae | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
+    codec: Annotated[Optional[str], typer.Option(help="grammar | character | selfies: override the model's codec (e.g. --arch gmm_dae --codec selfies).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.", min=1)] = None,
     decoder: Annotated[Optional[str], typer.Option(help="gru (Grammar-VAE reference) | fast (positional Transformer).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N strings only.", min=2)] = None,
-    dataset: Annotated[Optional[str], typer.Option(help="Dataset instead of the task's (e.g. nci5k, moses).")] = None,
+    dataset: Annotated[Optional[str], typer.Option(help=f"Data instead of the task's: {DATASET_HELP}; recorded with "
+                                                        "the run (a file by its content hash).")] = None,
+    column: ColumnOption = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded with the model).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    overwrite: OverwriteFlag = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars (epoch summaries are printed on stderr either way).")] = True,
     device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
     max_minutes: Annotated[Optional[float], typer.Option(help="Time budget: finish the epoch under way, fit the ex-post GMM and save; --resume goes on later.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Train an autoencoder (encoder + decoder + latent regulariser) on a task's data."""
     from latentbo.data import load_strings
@@ -199,13 +275,13 @@ def train(
     for key, value in {"epochs": epochs, "decoder": decoder, "seed": seed, "codec": codec}.items():
         if value is not None:
             overrides[key] = value
-    cfg = ModelConfig.for_model(task, model, **overrides)
-    strings, source = load_strings(dataset or get_task(task).dataset, limit=limit)
-    result = run_training(cfg, strings, out, resume=resume, progress=progress, device=device, max_minutes=max_minutes)
+    cfg = ModelConfig.for_model(task, arch, **overrides)
+    strings, source = load_strings(dataset or get_task(task).dataset, limit=limit, column=column)
+    result = run_training(cfg, strings, out, resume=resume, progress=progress, device=device, max_minutes=max_minutes,
+                          source=source, overwrite=overwrite)
     last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
-    typer.echo(json.dumps({"out": str(out), "source": source, "skipped": result.skipped,
-                           "epochs": len(result.metrics), "out_of_time": result.out_of_time, "last_epoch": last},
-                          indent=2, default=float))
+    _emit({"out": str(out), "source": source, "skipped": result.skipped, "epochs": len(result.metrics),
+           "out_of_time": result.out_of_time, "last_epoch": last}, as_json)
 
 
 def _read_lines(path: Path) -> tuple[list[str], list[int]]:
@@ -247,6 +323,7 @@ def encode(
     model: Annotated[Path, typer.Option(help="Trained model folder.")],
     input: Annotated[Path, typer.Option(help="Text file, one string per line.")],
     out: Annotated[Path, typer.Option(help="Output .npy or .csv of latent means (one row per kept line).")],
+    as_json: JsonFlag = False,
 ) -> None:
     """Encode strings to latent vectors; unparsable lines are skipped and reported."""
     import numpy as np
@@ -262,8 +339,8 @@ def encode(
                            f"{batch.report(line_numbers=numbers)}")
     arr = z.numpy()
     np.save(out, arr) if out.suffix == ".npy" else np.savetxt(out, arr, delimiter=",")
-    typer.echo(json.dumps({"encoded": len(batch.kept), "skipped": len(batch.failures),
-                           "skipped_lines": [numbers[f.index] for f in batch.failures], "out": str(out)}))
+    _emit({"encoded": len(batch.kept), "skipped": len(batch.failures),
+           "skipped_lines": [numbers[f.index] for f in batch.failures], "out": str(out)}, as_json)
     if batch.failures:
         typer.echo(batch.report(line_numbers=numbers), err=True)
 
@@ -276,21 +353,36 @@ def decode(
     stochastic: Annotated[bool, typer.Option(help="Sample from the masked decoder instead of argmax.")] = False,
     seed: Annotated[int, typer.Option(help="Seed for stochastic decoding.")] = 0,
     semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Decode latent vectors to strings; an invalid decode is written as an empty line."""
+    """Decode latent vectors to strings, one line each; an invalid decode (unfinished, or a molecule RDKit rejects) is an empty line, counted by reason on stderr."""
+    from collections import Counter
+
     import torch
 
+    from latentbo.metrics import molecule_invalidity
     from latentbo.models import load_model
+    from latentbo.tasks import get_task
 
     ae = load_model(model)
     ae.codec.set_semantic(semantic)
-    strings = ae.decode_latents(_read_latents(input), stochastic, torch.Generator().manual_seed(seed))
-    text = "\n".join(s or "" for s in strings) + "\n"
+    decoded = ae.decode_latents(_read_latents(input), stochastic, torch.Generator().manual_seed(seed))
+    molecules = get_task(ae.config.task).kind == "molecules"
+    reasons = ["unfinished" if s is None else (molecule_invalidity(s) if molecules else None) for s in decoded]
+    strings = [s if r is None else "" for s, r in zip(decoded, reasons)]
+    invalid = dict(Counter(r for r in reasons if r is not None))
+    text = "\n".join(strings) + "\n"
     if out:
         out.write_text(text)
-        typer.echo(json.dumps({"decoded": len(strings), "invalid": sum(s is None for s in strings), "out": str(out)}))
-    else:
-        typer.echo(text, nl=False)
+        _emit({"decoded": len(strings), "invalid": sum(invalid.values()), "invalid_reasons": invalid,
+               "out": str(out)}, as_json)
+        return
+    if as_json:
+        _emit({"strings": [s or None for s in strings], "invalid_reasons": invalid}, True)
+        return
+    typer.echo(text, nl=False)
+    if invalid:
+        typer.echo(f"{sum(invalid.values())} of {len(strings)} decodes invalid (empty lines): {invalid}", err=True)
 
 
 @app.command()
@@ -302,8 +394,9 @@ def sample(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Also write the samples here.")] = None,
     semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Sample latent codes, decode them and print validity (with the count of each reason a decode is invalid), uniqueness, novelty and the decoder's status counts (JSON)."""
+    """Sample latent codes, decode them and print validity (with the count of each reason a decode is invalid), uniqueness, novelty and the decoder's status counts."""
     from latentbo.data import load_strings
     from latentbo.metrics import sample_quality
     from latentbo.models import load_model
@@ -319,7 +412,7 @@ def sample(
     summary, strings = sample_quality(ae, n, seed=seed, expost=expost, stochastic=stochastic, reference=reference)
     if out:
         out.write_text("\n".join(s or "" for s in strings) + "\n")
-    typer.echo(json.dumps(summary, indent=2))
+    _emit(summary, as_json)
 
 
 @study_app.command("run")
@@ -331,6 +424,7 @@ def study_run(
     workers: Annotated[Optional[int], typer.Option(help="Processes of the process executor (default: all cores).", min=1)] = None,
     profile: Annotated[Optional[str], typer.Option(help="Profile to apply, e.g. full (overrides the study file's profile).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar over cells.")] = True,
+    as_json: JsonFlag = False,
 ) -> None:
     """Run every cell of a study (training, then BO trials), retrying crashed cells, then write the aggregated study_table.csv/.md and plots."""
     import os
@@ -348,23 +442,25 @@ def study_run(
         summary = run_study(spec, out, ex, data_dir=str(d) if d else None, progress=progress)
     finally:
         ex.close()
-    typer.echo(json.dumps({k: summary[k] for k in ("study", "executor", "workers", "wall_s", "counts")}, indent=2))
-    typer.echo(f"table: {out}/study_table.md")
+    _emit({**{k: summary[k] for k in ("study", "executor", "workers", "wall_s", "counts")},
+           "table": f"{out}/study_table.md"}, as_json)
 
 
 @images_app.command("train")
 def images_train(
     out: Annotated[Path, typer.Option(help="Output folder (config.toml, model.safetensors, metrics.csv).")],
-    dataset: Annotated[str, typer.Option(help="fashion_mnist | mnist | svhn | celeba")] = "fashion_mnist",
-    model: Annotated[str, typer.Option(help="vae | gmvae | wae_mmd | cvvae | two_stage | rae | gmm_dae | welbo | edvae")] = "gmm_dae",
+    dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | svhn | celeba")] = "fashion-mnist",
+    arch: Annotated[str, typer.Option(help="Model type: vae | gmvae | wae_mmd | cvvae | two_stage | rae | gmm_dae | welbo | edvae")] = "gmm_dae",
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (paper default 30).", min=1)] = None,
     width: Annotated[Optional[int], typer.Option(help="Base channels w of the w-2w-4w-8w network (paper: 128).", min=1)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N images.", min=2)] = None,
     seed: Annotated[int, typer.Option(help="Random seed (recorded in config.toml).")] = 0,
     config: Annotated[Optional[Path], typer.Option(help="TOML of ImageConfig overrides (latent_dim, lr, reg_params, ...).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
+    overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
+    as_json: JsonFlag = False,
 ) -> None:
     """Train an image autoencoder (the GMM-DAE reference conv net + a latent regulariser)."""
     from latentbo.images import ImageConfig, load_images, train_image_model
@@ -374,11 +470,12 @@ def images_train(
     for key, value in {"epochs": epochs, "width": width, "limit": limit, "seed": seed}.items():
         if value is not None:
             overrides[key] = value
-    cfg = ImageConfig.for_model(dataset, model, **overrides)
+    cfg = ImageConfig.for_model(dataset, arch, **overrides)
     train, test = load_images(dataset, "train"), load_images(dataset, "test")
-    _, metrics = train_image_model(cfg, train, test, out, resume=resume, progress=progress, device=device)
-    typer.echo(json.dumps({"out": str(out), "source": train.source, "epochs": len(metrics),
-                           "last_epoch": metrics.iloc[-1].to_dict()}, indent=2, default=float))
+    _, metrics = train_image_model(cfg, train, test, out, resume=resume, progress=progress, device=device,
+                                   overwrite=overwrite)
+    _emit({"out": str(out), "source": train.source, "epochs": len(metrics), "last_epoch": metrics.iloc[-1].to_dict()},
+          as_json)
 
 
 @images_app.command("eval")
@@ -388,6 +485,7 @@ def images_eval(
     n: Annotated[int, typer.Option("-n", help="Test images (and samples) per Fréchet distance.", min=2)] = 2000,
     seed: Annotated[int, typer.Option(help="Seed for sampling and interpolation pairs.")] = 0,
     inception_weights: Annotated[Optional[Path], typer.Option(help="FID Inception-v3 weights file (pt_inception-2015-12-05-*.pth): also compute true FID (needs the fid extra).")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Score a model: FD-LeNet of prior samples, ex-post GMM samples, reconstructions and interpolations; test MSE; clustering accuracy (GMM priors). FD-LeNet is not comparable to Inception FID."""
     from latentbo.images import Generative, LeNet, evaluate, feature_net, load_image_model, load_images
@@ -405,8 +503,7 @@ def images_eval(
     if inception is not None:
         fid = evaluate(Generative.of(m), test, inception, 2048, n=n, seed=seed)
         result.update({k.replace("fd_", "fid_"): v for k, v in fid.items() if k.startswith("fd_")})
-    typer.echo(json.dumps({"model": m.config.model, "dataset": m.config.dataset, "lenet_test_accuracy": accuracy,
-                           **result}, indent=2))
+    _emit({"model": m.config.model, "dataset": m.config.dataset, "lenet_test_accuracy": accuracy, **result}, as_json)
 
 
 def run() -> None:

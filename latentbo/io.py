@@ -72,6 +72,37 @@ def writable_folder(folder: str | Path) -> Path:
 
 LOCK_FILE = ".latentbo.lock"
 
+#: A file each kind of run leaves in its output folder: what --overwrite may replace.
+RUN_MARKERS = ("training_state.pt", "campaign.json", "config.toml")
+
+
+def clear_run(folder: str | Path) -> bool:
+    """Empty ``folder`` (``--overwrite``) if it holds a latentbo run, so a new run
+    starts there; a folder without a run's marker file is left alone.
+
+    Returns:
+        Whether a run was removed.
+
+    Raises:
+        ConfigError: the folder holds files but no run (never deleted), or cannot be emptied.
+    """
+    import shutil
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    entries = [p for p in folder.iterdir() if p.name != LOCK_FILE]
+    if not any((folder / m).is_file() for m in RUN_MARKERS):
+        if entries:
+            raise ConfigError(f"--overwrite: {folder} holds files but no latentbo run; refusing to delete them")
+        return False
+    try:
+        for p in entries:
+            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    except OSError as exc:
+        raise ConfigError(f"--overwrite: cannot empty {folder}: {exc.strerror or exc}") from None
+    return True
+
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder, fsync, rename."""

@@ -1,12 +1,14 @@
 """One training loop for every autoencoder: Adam, ReduceLROnPlateau, early stopping
 on validation loss, tqdm progress, per-epoch metrics CSV, atomic checkpoints
-(best + last) and resume."""
+(best + last) and resume. Epoch summaries go to the ``latentbo`` logger (the CLI
+prints them on stderr, with or without progress bars)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -21,12 +23,13 @@ from latentbo.codecs import CharacterCodec, Codec, GrammarCodec, SelfiesCodec
 from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError
-from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
+from latentbo.io import atomic_write_bytes, atomic_write_text, clear_run, output_lock
 from latentbo.models.autoencoder import SequenceAutoencoder, load_model, save_model
 from latentbo.models.config import ModelConfig
 from latentbo.tasks import get_task
 
 STATE_FILE = "training_state.pt"
+log = logging.getLogger("latentbo")
 
 
 @dataclass
@@ -90,6 +93,8 @@ def train(
     progress: bool = True,
     device: str | torch.device | None = None,
     max_minutes: float | None = None,
+    source: str | None = None,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train an autoencoder on ``strings`` and write everything to ``out_dir``.
 
@@ -106,6 +111,8 @@ def train(
             saved on the CPU; a GPU resume is not bit-exact (CUDA RNG not saved).
         max_minutes: time budget: once passed, the current epoch finishes, the
             ex-post GMM is fitted and the model saved (``--resume`` goes on later).
+        source: where ``strings`` came from, recorded in ``data_report.json``.
+        overwrite: replace a run already in ``out_dir`` (:func:`~latentbo.io.clear_run`).
 
     Raises:
         ConfigError: the device is not available.
@@ -118,12 +125,25 @@ def train(
     if max_minutes is not None and not max_minutes > 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes}")
     deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf
-    with output_lock(out_dir):
-        return _train(config, strings, Path(out_dir), resume, progress, device, deadline)
+    out = Path(out_dir)
+    with output_lock(out):
+        if overwrite and resume:
+            raise ConfigError("--overwrite replaces a run and --resume continues it: pass one of them")
+        if overwrite:
+            clear_run(out)
+        fresh = not resume and not (out / STATE_FILE).exists()
+        try:
+            return _train(config, strings, out, resume, progress, device, deadline, source)
+        except BaseException:
+            if fresh and not (out / STATE_FILE).exists():  # no epoch finished: leave no half-made run
+                for name in ("data_report.json", "config.toml", "meta.json", "model.safetensors", "last.safetensors",
+                             "metrics.csv"):
+                    (out / name).unlink(missing_ok=True)
+            raise
 
 
 def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, progress: bool,
-           device: torch.device, deadline: float) -> TrainResult:
+           device: torch.device, deadline: float, source: str | None) -> TrainResult:
     state_path = out / STATE_FILE
     fingerprint = hashlib.sha256("\n".join(strings).encode("utf-8")).hexdigest()[:16]
     if resume:
@@ -141,12 +161,12 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         raise DatasetError(f"only {len(batch.kept)} of {len(strings)} strings could be encoded: {batch.report()}")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "data_report.json", json.dumps({
-        "fingerprint": fingerprint, "read": batch.n_input, "encoded": len(batch.kept), "skipped": len(batch.failures),
+        "source": source, "fingerprint": fingerprint, "read": batch.n_input, "encoded": len(batch.kept), "skipped": len(batch.failures),
         "skipped_by_reason": batch.failure_counts(),
         "skipped_examples": [f.__dict__ for f in batch.failures[:20]],
     }, indent=2))
-    if batch.failures and progress:
-        tqdm.write(f"data: {batch.report()}")
+    if batch.failures:
+        log.info("data: %s", batch.report())
 
     rng = np.random.default_rng(config.seed)
     perm = rng.permutation(len(batch.kept))
@@ -219,9 +239,8 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
                     "rows": rows, "epoch": epoch + 1, "best_val": best_val, "bad_epochs": bad_epochs}, buf)
         atomic_write_bytes(state_path, buf.getvalue())
         atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
-        if progress:
-            tqdm.write(f"epoch {epoch + 1}: val loss {val['loss']:.4f} seq acc {val['seq_acc']:.3f} "
-                       f"({seen / elapsed:.0f} samples/s)")
+        log.info("epoch %d/%d: val loss %.4f, seq acc %.3f (%.0f samples/s)", epoch + 1, config.epochs, val["loss"],
+                 val["seq_acc"], seen / elapsed)
 
     best = load_model(out, "model")
     with torch.no_grad():

@@ -26,10 +26,11 @@ def test_data_list_json(tmp_path: Path) -> None:
 
 def test_grammar_check_report(tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["--data-dir", str(tmp_path), "grammar", "check", "--task", "expressions", "--limit", "500", "--no-progress"]
+        app, ["--data-dir", str(tmp_path), "grammar", "check", "--task", "expressions", "--limit", "500", "--no-progress",
+              "--json"]
     )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     for key in ["read", "parsed", "round_trip_exact", "round_trip_fraction", "failures", "per_second"]:
         assert key in report
     assert report["read"] == 500 and report["round_trip_fraction"] == 1.0
@@ -56,15 +57,17 @@ def test_train_encode_sample_bo_commands(tmp_path: Path) -> None:
     cfg.write_text('hidden = 32\ndecoder_hidden = 32\ndecoder_layers = 1\nlatent_dim = 4\nbatch_size = 64\n')
     model = tmp_path / "model"
     base = ["--data-dir", str(tmp_path / "no-data")]
-    result = runner.invoke(app, [*base, "train", "--task", "expressions", "--model", "gmm_dae", "--config", str(cfg),
-                                 "--epochs", "2", "--limit", "400", "--out", str(model), "--no-progress"])
+    result = runner.invoke(app, [*base, "train", "--task", "expressions", "--arch", "gmm_dae", "--config", str(cfg),
+                                 "--epochs", "2", "--limit", "400", "--out", str(model), "--no-progress", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["epochs"] == 2
+    assert json.loads(result.stdout)["epochs"] == 2
+    # epoch summaries on stderr even without progress bars
+    assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["epoch 1/2", "epoch 2/2"]
     (tmp_path / "in.txt").write_text("x + 1\nsin( x )\nnot an expression\n")
     result = runner.invoke(app, ["encode", "--model", str(model), "--input", str(tmp_path / "in.txt"),
                                  "--out", str(tmp_path / "z.csv")])
     assert result.exit_code == 0, result.output
-    assert '"skipped_lines": [3]' in result.output
+    assert "skipped_lines: [3]" in result.stdout  # human text by default
     (tmp_path / "bad.txt").write_text("not an expression\ncos( x )\n")
     result = runner.invoke(app, ["encode", "--model", str(model), "--input", str(tmp_path / "bad.txt"),
                                  "--out", str(tmp_path / "none.csv")])
@@ -73,8 +76,8 @@ def test_train_encode_sample_bo_commands(tmp_path: Path) -> None:
     assert not (tmp_path / "none.csv").exists()
     result = runner.invoke(app, ["decode", "--model", str(model), "--input", str(tmp_path / "z.csv")])
     assert result.exit_code == 0 and len(result.output.splitlines()) == 2
-    result = runner.invoke(app, [*base, "sample", "--model", str(model), "-n", "50"])
-    summary = json.loads(result.output)
+    result = runner.invoke(app, [*base, "sample", "--model", str(model), "-n", "50", "--json"])
+    summary = json.loads(result.stdout)
     assert summary["n"] == 50
     # expressions: every finished derivation is valid, so the invalid ones are the unfinished
     assert round(50 * summary["valid_fraction"]) + summary["invalid_reasons"].get("unfinished", 0) == 50
@@ -85,3 +88,98 @@ def test_train_encode_sample_bo_commands(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "top-3" in result.output and "fraction valid" in result.output and "decoding:" in result.output
     assert (tmp_path / "bo" / "summary.json").exists()
+
+
+TINY = "hidden = 32\ndecoder_hidden = 32\ndecoder_layers = 1\nlatent_dim = 4\nbatch_size = 64\n"
+BO_SMALL = ["--iterations", "1", "--batch", "3", "--trials", "1", "--init-size", "60", "--gp-points", "30",
+            "--n-decode", "2", "--no-progress"]
+
+
+def test_version() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout == f"latentbo {version('latentbo')}\n"
+
+
+def test_own_data_own_objective_and_overwrite(tmp_path: Path, monkeypatch) -> None:
+    """A new user's path: their own strings, their own scoring module in the working
+    directory, known initial scores in a CSV, minimised, and --overwrite."""
+    from latentbo.data.datasets import generate_expressions
+
+    monkeypatch.chdir(tmp_path)
+    exprs = generate_expressions(300, seed=4)
+    Path("own.txt").write_text("\n".join(exprs) + "\n")
+    Path("tiny.toml").write_text(TINY)
+    train = ["train", "--dataset", "own.txt", "--arch", "gmm_dae", "--config", "tiny.toml", "--epochs", "1",
+             "--out", "m", "--no-progress", "--json"]
+    result = runner.invoke(app, train)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["source"].startswith("own.txt (sha256 ")
+    assert json.loads(Path("m/data_report.json").read_text())["source"] == json.loads(result.stdout)["source"]
+    result = runner.invoke(app, train)
+    assert "already holds a training run" in str(result.exception)
+    assert runner.invoke(app, [*train, "--overwrite"]).exit_code == 0
+    assert "pass one of them" in str(runner.invoke(app, [*train, "--overwrite", "--resume"]).exception)
+
+    Path("myobj.py").write_text("import math\n\ndef shortness(strings):\n"
+                                "    return [math.nan if s is None else float(len(s)) for s in strings]\n")
+    Path("init.csv").write_text("expression,length\n" + "".join(f'"{e}",{len(e)}\n' for e in exprs[:100]))
+    bo = ["bo", "--model", "m", "--out", "bo", "--objective", "myobj:shortness", "--minimize", "--dataset",
+          "init.csv", "--score-column", "length", *BO_SMALL, "--json"]
+    result = runner.invoke(app, bo)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["objective"] == "myobj:shortness" and summary["maximize"] is False
+    assert summary["initial_best"] == min(len(e) for e in exprs[:100] if e in json.loads(Path("bo/init_strings.json").read_text()))
+    assert "already holds a campaign" in str(runner.invoke(app, bo).exception)
+    assert runner.invoke(app, [*bo, "--overwrite"]).exit_code == 0
+    Path("notes").mkdir()
+    Path("notes/thesis.tex").write_text("precious")
+    result = runner.invoke(app, [*bo[:4], "notes", *bo[5:], "--overwrite"])
+    assert "no latentbo run" in str(result.exception) and Path("notes/thesis.tex").read_text() == "precious"
+    # a file objective, human text output
+    result = runner.invoke(app, ["bo", "--model", "m", "--out", "bo2", "--objective", "myobj.py:shortness",
+                                 "--dataset", "own.txt", *BO_SMALL])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("objective myobj.py:shortness (higher is better)")
+
+
+def test_working_directory_holding_a_dataset_folder(tmp_path: Path, monkeypatch) -> None:
+    """A data directory has expressions/: a bare grammar name still means the bundled grammar."""
+    (tmp_path / "expressions").mkdir()
+    (tmp_path / "expressions" / "equation2_15_dataset.txt").write_text("x + 1\nsin( x )\nx * x\n" * 40)
+    (tmp_path / "tiny.toml").write_text(TINY)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["--data-dir", ".", "train", "--arch", "gmm_dae", "--config", "tiny.toml",
+                                 "--epochs", "1", "--out", "m", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    Path("in.txt").write_text("x + 1\n")
+    result = runner.invoke(app, ["encode", "--model", "m", "--input", "in.txt", "--out", "z.csv", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["encoded"] == 1
+
+
+def test_decode_leaves_invalid_molecules_empty(tmp_path: Path, monkeypatch) -> None:
+    """What the decoder finishes but RDKit rejects is an invalid decode, as the help says."""
+    import numpy as np
+
+    import latentbo.models as models
+
+    class Stub:  # a ZINC model whose stochastic decodes include an unclosed ring
+        config = type("C", (), {"task": "zinc"})()
+        codec = type("K", (), {"set_semantic": lambda self, on: None})()
+
+        def decode_latents(self, z, stochastic, generator):
+            return ["CCO", "C1CC", None][: len(z)]
+
+    monkeypatch.setattr(models, "load_model", lambda path: Stub())
+    np.savetxt(tmp_path / "z.csv", np.zeros((3, 2)), delimiter=",")
+    result = runner.invoke(app, ["decode", "--model", str(tmp_path), "--input", str(tmp_path / "z.csv"),
+                                 "--stochastic"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "CCO\n\n\n"
+    assert "2 of 3 decodes invalid" in result.stderr and "unfinished" in result.stderr
+    result = runner.invoke(app, ["decode", "--model", str(tmp_path), "--input", str(tmp_path / "z.csv"), "--json"])
+    payload = json.loads(result.stdout)
+    assert payload["strings"] == ["CCO", None, None] and sum(payload["invalid_reasons"].values()) == 2

@@ -114,7 +114,7 @@ def _dataset_dir(e: Env, content: bytes | None) -> Path:
 
 
 def _config(e: Env, toml: str | bytes, model: str = "gvae") -> list[str]:
-    return e.train_args("--model", model, "--config", str(e.write("c.toml", toml)), "--out", str(e.tmp / "o"))
+    return e.train_args("--arch", model, "--config", str(e.write("c.toml", toml)), "--out", str(e.tmp / "o"))
 
 
 def _study(e: Env, toml: str = "", bo: str = "") -> list[str]:
@@ -139,7 +139,7 @@ def _resume_campaign(e: Env, name: str, content: str | bytes | None) -> list[str
 
 def _training_state(e: Env) -> list[str]:
     out = e.tmp / "run"
-    code, _, err = cli(e.train_args("--model", "gvae", "--config", str(e.write("t.toml", "hidden = 16\n")),
+    code, _, err = cli(e.train_args("--arch", "gvae", "--config", str(e.write("t.toml", "hidden = 16\n")),
                                     "--epochs", "1", "--out", str(out)))
     assert code == 0, err
     torch.save({"epoch": 1}, out / "training_state.pt")  # optimizer, rows, rng... missing
@@ -257,7 +257,7 @@ def test_skipped_lines_are_numbered_as_in_the_file(env: Env) -> None:
     """Blank lines are not inputs, but they count when a skip is named by line."""
     text = "x + 1\n\n\ncos( x )\nsin( x )\n\n)(\n"
     code, out, err = cli(["encode", "--model", str(env.model), "--input", str(env.write("in.txt", text)), "--out",
-                          str(env.tmp / "z.npy")])
+                          str(env.tmp / "z.npy"), "--json"])
     assert code == 0, err
     assert json.loads(out)["skipped_lines"] == [4, 7]
     assert "line 4: " in err and "line 7: " in err

@@ -36,7 +36,7 @@ from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
-from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
+from latentbo.io import atomic_write_bytes, atomic_write_text, clear_run, output_lock
 from latentbo.metrics import molecule_invalidity
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.config import check_field_types
@@ -349,8 +349,13 @@ class Campaign:
         return torch.stack([-3 * torch.ones(self.model.latent_dim), 3 * torch.ones(self.model.latent_dim)]).double()
 
     # -- running ------------------------------------------------------------------------
-    def run(self, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    def run(self, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
         """Run (or resume) every trial, then write the summaries and plots.
+
+        Args:
+            resume: continue the campaign in ``out_dir`` (same settings).
+            progress: show progress bars.
+            overwrite: replace a run already in ``out_dir`` (:func:`~latentbo.io.clear_run`).
 
         Raises:
             CheckpointError: ``out_dir`` holds a campaign and ``resume`` is False, or
@@ -358,6 +363,10 @@ class Campaign:
             BusyError: another process is running a campaign into ``out_dir``.
         """
         with output_lock(self.out):
+            if overwrite and resume:
+                raise ConfigError("--overwrite replaces a run and --resume continues it: pass one of them")
+            if overwrite:
+                clear_run(self.out)
             fresh = not (self.out / "campaign.json").exists()
             codes, scores, _, meta = self._start(resume, progress)
             try:

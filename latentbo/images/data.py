@@ -126,7 +126,7 @@ def _celeba(split: str) -> ImageSet:
 
 
 IMAGE_DATASETS: dict[str, Callable[[str], ImageSet]] = {
-    "fashion_mnist": _mnist_like("fashion_mnist", "fashion-mnist", ("/usr/share/datasets/fashion-mnist",)),
+    "fashion-mnist": _mnist_like("fashion-mnist", "fashion-mnist", ("/usr/share/datasets/fashion-mnist",)),
     "mnist": _mnist_like("mnist", "mnist", ()),
     "svhn": _svhn,
     "celeba": _celeba,
@@ -137,7 +137,7 @@ def load_images(name: str, split: str = "train", limit: int | None = None) -> Im
     """Load one split of an image dataset.
 
     Args:
-        name: ``fashion_mnist``, ``mnist``, ``svhn`` or ``celeba``.
+        name: ``fashion-mnist``, ``mnist``, ``svhn`` or ``celeba``.
         split: ``train`` or ``test``.
         limit: keep the first ``limit`` images.
 

@@ -44,7 +44,7 @@ IMAGE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
 #: Paper settings per dataset: latent size and number of GMM modes.
 IMAGE_PRESETS: dict[str, dict[str, int]] = {
     "mnist": {"latent_dim": 10, "modes": 10},
-    "fashion_mnist": {"latent_dim": 10, "modes": 10},
+    "fashion-mnist": {"latent_dim": 10, "modes": 10},
     "svhn": {"latent_dim": 100, "modes": 10},
     "celeba": {"latent_dim": 64, "modes": 20},
 }
@@ -60,7 +60,7 @@ class ImageConfig:
     weights its per-pixel MSE by 1 / 5e-4 = 2000).
     """
 
-    dataset: str = "fashion_mnist"
+    dataset: str = "fashion-mnist"
     model: str = "gmm_dae"
     regularizer: str = "gmm_dae"
     reg_params: dict[str, Any] = field(default_factory=dict)
@@ -208,6 +208,8 @@ def load_image_model(directory: str | Path) -> ImageAutoencoder:
     directory = Path(directory)
     try:
         raw = tomllib.loads((directory / "config.toml").read_text())
+        if raw.get("dataset") == "fashion_mnist":  # its name before datasets had one name everywhere
+            raw["dataset"] = "fashion-mnist"
         model = ImageAutoencoder(ImageConfig(**raw))
         model.load_state_dict(st_load((directory / "model.safetensors").read_bytes()))
         model.expost_gmm = checked_gmm(json.loads((directory / "meta.json").read_text())["expost_gmm"],

@@ -21,22 +21,23 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from latentbo.devices import resolve_device
-from latentbo.errors import CheckpointError
+from latentbo.errors import CheckpointError, ConfigError
 from latentbo.images.data import ImageSet
 from latentbo.images.metrics import clustering_accuracy, frechet_distance
 from latentbo.images.models import ImageAutoencoder, ImageConfig, save_image_model
-from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock
+from latentbo.io import atomic_write_bytes, atomic_write_text, clear_run, output_lock
 
 STATE_FILE = "training_state.pt"
 
 
 def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out: str | Path,
-                      resume: bool = False, progress: bool = True,
-                      device: str | torch.device | None = None) -> tuple[ImageAutoencoder, pd.DataFrame]:
+                      resume: bool = False, progress: bool = True, device: str | torch.device | None = None,
+                      overwrite: bool = False) -> tuple[ImageAutoencoder, pd.DataFrame]:
     """Train with Adam; write ``metrics.csv`` (per epoch: loss terms, test MSE, time)
     and the checkpoint after every epoch (atomic), then fit the ex-post GMM (10
     components) and any post-hoc sampler on the training codes. ``device`` is where
-    the epochs run (CPU by default); the returned model is on the CPU.
+    the epochs run (CPU by default); the returned model is on the CPU. ``overwrite``
+    replaces a run already in ``out`` (:func:`~latentbo.io.clear_run`).
 
     Raises:
         ConfigError: the device is not available.
@@ -45,6 +46,10 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
     """
     device = resolve_device(device)
     with output_lock(out):
+        if overwrite and resume:
+            raise ConfigError("--overwrite replaces a run and --resume continues it: pass one of them")
+        if overwrite:
+            clear_run(out)
         return _train_image_model(config, train, test, Path(out), resume, progress, device)
 
 

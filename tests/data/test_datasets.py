@@ -1,6 +1,7 @@
 import gzip
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from latentbo.codecs import GrammarCodec
@@ -93,3 +94,58 @@ def test_cache_hit_and_corrupt_entry(tmp_path: Path) -> None:
     # a different grammar or different content is a different key
     _, hit4 = encode_dataset(codec, strings[:2])
     assert not hit4
+
+
+def test_dataset_files_lines_smi_and_csv(tmp_path: Path) -> None:
+    import hashlib
+
+    from latentbo.data import read_dataset_file
+
+    txt = tmp_path / "mine.txt"
+    txt.write_text("x + 1\n\nsin( x ) * 2\n")  # spaces belong to the string
+    strings, source = load_strings(str(txt))
+    assert strings == ["x + 1", "sin( x ) * 2"]
+    assert source == f"{txt} (sha256 {hashlib.sha256(txt.read_bytes()).hexdigest()[:16]})"
+    smi = tmp_path / "mine.smi"
+    smi.write_text("CCO ethanol\nc1ccccc1\tbenzene\n")
+    assert load_strings(str(smi))[0] == ["CCO", "c1ccccc1"]
+    csv = tmp_path / "mine.csv"
+    csv.write_text('id,SMILES,pIC50\n1,CCO,5.5\n2,"CC(=O)O",\n3,CCN,nan\n')
+    assert load_strings(str(csv))[0] == ["CCO", "CC(=O)O", "CCN"]  # the column named smiles, any case
+    strings, scores, _ = read_dataset_file(csv, score_column="pic50")
+    assert strings == ["CCO", "CC(=O)O", "CCN"] and scores[0] == 5.5 and np.isnan(scores[1:]).all()
+    assert load_strings(str(csv), column="id", limit=2)[0] == ["1", "2"]
+    gz = tmp_path / "mine.csv.gz"
+    with gzip.open(gz, "wt") as fh:
+        fh.write("expression\nx * x\n")
+    assert load_strings(str(gz))[0] == ["x * x"]
+
+
+@pytest.mark.parametrize("content, kwargs, message", [
+    ("a,b\n1,2\n", {}, "name the column"),
+    ("smiles,y\nCCO,1\n", {"column": "mol"}, "no column 'mol'"),
+    ("smiles,y\nCCO,1\n", {"score_column": "z"}, "no column 'z'"),
+    ("smiles,y\nCCO,high\n", {"score_column": "y"}, "line 2: score 'high'"),
+    ("smiles,y\n,1\n", {}, "line 2: column 'smiles' is empty"),
+    ("smiles\n", {}, "no data rows"),
+    ("", {}, "header row"),
+])
+def test_bad_dataset_files(tmp_path: Path, content: str, kwargs: dict, message: str) -> None:
+    from latentbo.data import read_dataset_file
+
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(DatasetError, match=message):
+        read_dataset_file(path, **kwargs)
+
+
+def test_dataset_names_and_paths(tmp_path: Path) -> None:
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        load_strings(str(tmp_path / "missing.txt"))
+    with pytest.raises(DatasetNotFoundError, match="or a path to a file"):
+        load_strings("zinc251k")
+    with pytest.raises(DatasetError, match="--column"):
+        load_strings("nci5k", column="smiles")
+    (tmp_path / "plain.txt").write_text("CCO\n")
+    with pytest.raises(DatasetError, match="need a CSV"):
+        load_strings(str(tmp_path / "plain.txt"), column="smiles")

@@ -14,14 +14,15 @@ runner = CliRunner()
 def test_images_train_and_eval(toy_data_dir: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "model"
-    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "train", "--out", str(out), "--model",
-                                 "gmm_dae", "--epochs", "1", "--width", "4", "--no-progress"])
+    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "train", "--out", str(out), "--arch",
+                                 "gmm_dae", "--epochs", "1", "--width", "4", "--no-progress", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["epochs"] == 1
-    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "eval", "--model", str(out), "-n", "50"])
+    assert json.loads(result.stdout)["epochs"] == 1
+    result = runner.invoke(app, ["--data-dir", str(toy_data_dir), "images", "eval", "--model", str(out), "-n", "50",
+                                 "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
-    assert report["dataset"] == "fashion_mnist" and report["fd_sampling"] > 0 and "clustering_acc" in report
+    report = json.loads(result.stdout)
+    assert report["dataset"] == "fashion-mnist" and report["fd_sampling"] > 0 and "clustering_acc" in report
     assert (out / "samples.png").exists() and (out / "metrics.json").exists()
 
 

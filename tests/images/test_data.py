@@ -41,7 +41,7 @@ def test_read_idx_rejects_bad_files(tmp_path: Path) -> None:
 
 def test_loader_shapes_range_and_labels(toy_data_dir: Path) -> None:
     datasets.set_data_dir(toy_data_dir)
-    train, test = load_images("fashion_mnist", "train"), load_images("fashion_mnist", "test", limit=40)
+    train, test = load_images("fashion-mnist", "train"), load_images("fashion-mnist", "test", limit=40)
     assert train.x.shape == (300, 1, 32, 32) and test.x.shape == (40, 1, 32, 32)
     assert train.x.dtype.is_floating_point and float(train.x.min()) == 0.0 and float(train.x.max()) == 1.0
     assert float(train.x[:, :, :2].abs().sum()) == 0.0  # the 2-pixel zero border of 28 -> 32
@@ -52,7 +52,7 @@ def test_loader_shapes_range_and_labels(toy_data_dir: Path) -> None:
 def test_missing_and_unknown_datasets(tmp_path: Path) -> None:
     datasets.set_data_dir(tmp_path)
     with pytest.raises(DatasetNotFoundError, match="train-images-idx3-ubyte.gz.*fashion-mnist"):
-        load_images("fashion_mnist")
+        load_images("fashion-mnist")
     with pytest.raises(DatasetNotFoundError, match="train_32x32.mat"):
         load_images("svhn")
     with pytest.raises(DatasetNotFoundError, match="img_align_celeba"):
@@ -66,7 +66,7 @@ def test_missing_and_unknown_datasets(tmp_path: Path) -> None:
 @pytest.mark.skipif(not os.environ.get("LATENTBO_DATA_DIR"), reason="needs the real data dir")
 def test_real_fashion_mnist_and_mnist() -> None:
     datasets.set_data_dir(os.environ["LATENTBO_DATA_DIR"])
-    train, test = load_images("fashion_mnist", "train"), load_images("fashion_mnist", "test")
+    train, test = load_images("fashion-mnist", "train"), load_images("fashion-mnist", "test")
     assert train.x.shape == (60_000, 1, 32, 32) and test.x.shape == (10_000, 1, 32, 32)
     assert sorted(train.y.unique().tolist()) == list(range(10))
     assert load_images("mnist", "test").x.shape == (10_000, 1, 32, 32)

@@ -9,7 +9,7 @@ from latentbo.images import (IMAGE_MODELS, Generative, ImageConfig, LeNet, evalu
 
 
 def _cfg(model: str, **kw) -> ImageConfig:
-    return ImageConfig.for_model("fashion_mnist", model, **{"width": 4, "epochs": 3, "batch_size": 50, "lr": 2e-3, **kw})
+    return ImageConfig.for_model("fashion-mnist", model, **{"width": 4, "epochs": 3, "batch_size": 50, "lr": 2e-3, **kw})
 
 
 @pytest.mark.parametrize("model", sorted(IMAGE_MODELS))
@@ -53,9 +53,9 @@ def test_resume_continues_to_the_same_model(toy_sets, tmp_path) -> None:
 
 def test_bad_configs_and_checkpoints(tmp_path) -> None:
     with pytest.raises(ConfigError, match="unknown image model"):
-        ImageConfig.for_model("fashion_mnist", "gan")
+        ImageConfig.for_model("fashion-mnist", "gan")
     with pytest.raises(ConfigError, match="unknown image config"):
-        ImageConfig.for_model("fashion_mnist", "vae", depth=3)
+        ImageConfig.for_model("fashion-mnist", "vae", depth=3)
     assert ImageConfig.for_model("celeba", "gmm_dae").reg_params["modes"] == 20
     assert ImageConfig.for_model("svhn", "vae").channels == 3
     with pytest.raises(CheckpointError, match="not an image model folder"):

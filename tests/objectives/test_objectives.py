@@ -53,6 +53,36 @@ def test_csv_target(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text("1,2,3\n")
     with pytest.raises(ConfigError):
         make_objective("expr", target=str(tmp_path / "bad.csv"))
+    # a header row, as spreadsheets write it, and a comment
+    (tmp_path / "h.csv").write_text("x,y  # measured\n" + "".join(f"{x},{2 * x}\n" for x in xs))
+    with_header = make_objective("expr", target=str(tmp_path / "h.csv"))
+    assert np.array_equal(with_header.x, obj.x) and np.array_equal(with_header.y, obj.y)
+    (tmp_path / "words.csv").write_text("x,y\n1,two\n")
+    with pytest.raises(ConfigError, match="cannot read target CSV"):
+        make_objective("expr", target=str(tmp_path / "words.csv"))
+
+
+def test_objective_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registry names, module:function from the working directory, file.py:function,
+    callables, and the direction."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lab_scores.py").write_text("def score(strings):\n    return [1.0 for _ in strings]\n"
+                                            "score.batch_size = 2\nnot_a_function = 3\n")
+    obj = make_objective("lab_scores:score")
+    assert obj.maximize and obj.batch_size == 2 and obj(["a", None, "c"]).tolist() == [1.0, 1.0, 1.0]
+    assert make_objective(str(tmp_path / "lab_scores.py") + ":score", minimize=True).maximize is False
+    with pytest.raises(ConfigError, match="not a function"):
+        make_objective("lab_scores:not_a_function")
+    with pytest.raises(ConfigError, match="AttributeError"):
+        make_objective("lab_scores:missing")
+    with pytest.raises(ConfigError, match="no file"):
+        make_objective("nowhere.py:score")
+    assert make_objective("expr").maximize is False and make_objective("expr", minimize=False).maximize is True
+    assert make_objective("expr").maximize is False  # the override is per instance, not the class's
+    fn = make_objective(lambda strings: [0.0] * len(strings))
+    assert fn.name.startswith("python:") and fn(["x"]).tolist() == [0.0]
+    with pytest.raises(ConfigError, match="pass it again"):
+        make_objective(fn.name)
 
 
 def test_plogp_known_molecules() -> None:
