@@ -17,4 +17,7 @@ lbo="$work/venv/bin/latentbo"
 "$lbo" bo --model model --objective expr --iterations 2 --batch 3 --trials 1 --init-size 100 --gp-points 40 \
     --n-decode 2 --no-progress --out bo
 test -f bo/summary.json
-echo "wheel check: installed wheel ran grammar check, train and a 2-iteration campaign outside the repository"
+"$lbo" models list --json > zoo.json
+"$work/venv/bin/python" -c "import json; assert {c['name'] for c in json.load(open('zoo.json'))} >= {'expressions-gmm_dae', 'zinc-gvae'}"
+"$lbo" encode --model zinc-gvae --input <(echo "CC(=O)Nc1ccc(O)cc1") --out z.npy > /dev/null
+echo "wheel check: installed wheel ran grammar check, train, a 2-iteration campaign and a pretrained model outside the repository"

@@ -24,7 +24,10 @@ data_app = typer.Typer(help="Datasets: where they are and whether they are avail
 grammar_app = typer.Typer(help="Grammars: parse and round-trip checks.", no_args_is_help=True)
 study_app = typer.Typer(help="Studies: grids of models x tasks x objectives x trials, run serially, "
                         "in a process pool or on Ray.", no_args_is_help=True)
+models_app = typer.Typer(help="Pretrained models shipped with latentbo (any --model takes their name).",
+                         no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
 app.add_typer(grammar_app, name="grammar")
 images_app = typer.Typer(help="Image benchmark suite: train and evaluate image autoencoders (FD-LeNet, clustering).",
                          no_args_is_help=True)
@@ -123,6 +126,23 @@ def data_list(as_json: JsonFlag = False) -> None:
         typer.echo(f"{r['name']:<14} {r['kind']:<12} {avail:<10} {size:>10}  {r['path']}  ({r['description']})")
 
 
+@models_app.command("list")
+def models_list(as_json: JsonFlag = False) -> None:
+    """Show the pretrained models: task, type, data, held-out exact reconstruction, prior validity, how they were made."""
+    from latentbo.models.zoo import zoo_cards
+
+    cards = zoo_cards()
+    if as_json:
+        typer.echo(json.dumps(cards, indent=2))
+        return
+    typer.echo(f"{'name':<22} {'task':<12} {'arch':<8} {'exact':>6} {'valid':>6} {'MB':>5}  made")
+    for c in cards:
+        typer.echo(f"{c['name']:<22} {c['task']:<12} {c['arch']:<8} {c['held_out_exact']:>6.3f} "
+                   f"{c['prior_valid']:>6.3f} {c['megabytes']:>5.1f}  {c['device']}, {c['epochs']} epochs, "
+                   f"{c['provenance']}")
+    typer.echo("use one with --model NAME (e.g. latentbo bo --model NAME ...); `--json` for the full cards")
+
+
 @grammar_app.command("check")
 def grammar_check(
     task: Annotated[str, typer.Option(help="Task whose grammar and dataset to check: expressions | zinc.")] = "expressions",
@@ -158,26 +178,21 @@ def grammar_check(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo model and campaign.")] = Path("runs/demo"),
-    seed: Annotated[int, typer.Option(help="Seed for training and BO.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the demo campaign.")] = Path("runs/demo"),
+    seed: Annotated[int, typer.Option(help="Campaign seed.")] = 0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run the main job end to end on embedded data (no data dir needed): train a small GMM-DAE on expressions generated from the grammar, then a small BO campaign fitting 1/3 + x + sin(x*x); prints top-3 and validity."""
+    """Run the main job on the pretrained expression GMM-DAE (no training, no data dir needed): a BO campaign for the expression that best fits 1 / 3 + x + sin( x * x ), 2 trials x 4 iterations x 10 points; prints top-3 and validity."""
     from latentbo.bo import Campaign, CampaignConfig
-    from latentbo.data import load_strings
-    from latentbo.models import ModelConfig
-    from latentbo.training import train as run_training
 
-    strings, source = load_strings("expressions", limit=20_000)
-    model_dir, bo_dir = out / "model", out / "bo"
-    if not (model_dir / "model.safetensors").exists():
-        cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=4, seed=seed)
-        typer.echo(f"training gmm_dae on {len(strings)} expressions from {source} ...", err=True)
-        run_training(cfg, strings, model_dir, resume=(model_dir / "training_state.pt").exists(), source=source)
-    bo_cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000,
-                            gp_points=300, n_decode=5)
-    summary = Campaign(model_dir, bo_cfg, bo_dir).run(resume=(bo_dir / "campaign.json").exists())
-    _emit(summary, as_json, lambda s: _print_summary(s, bo_dir))
+    cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000, gp_points=300,
+                         n_decode=5)
+    summary = Campaign(DEMO_MODEL, cfg, out).run(resume=(out / "campaign.json").exists())
+    _emit(summary, as_json, lambda s: _print_summary(s, out))
+
+
+#: The pretrained model `demo` runs its campaign with.
+DEMO_MODEL = "expressions-gmm_dae"
 
 
 def _print_summary(summary: dict, out: Path) -> None:

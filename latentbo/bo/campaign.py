@@ -41,6 +41,7 @@ from latentbo.metrics import molecule_invalidity
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.config import check_field_types
 from latentbo.models.priors import GMMPrior
+from latentbo.models.zoo import resolve_model
 from latentbo.objectives import Objective, callable_name, make_objective
 from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
@@ -153,7 +154,8 @@ class Campaign:
     """A latent-space BO campaign.
 
     Args:
-        model_dir: a folder written by ``latentbo train``.
+        model_dir: a folder written by ``latentbo train``, or a pretrained model's name
+            (``latentbo models list``).
         config: the campaign settings.
         out_dir: where every output and checkpoint goes.
         objective: overrides ``config.objective``: a Python callable
@@ -168,7 +170,7 @@ class Campaign:
         if objective is not None:
             name = objective.name if isinstance(objective, Objective) else callable_name(objective)
             config = dataclasses.replace(config, objective=name)
-        self.model_dir = Path(model_dir)
+        self.model_dir = resolve_model(model_dir)
         self.config = config
         self.out = Path(out_dir)
         self.model: SequenceAutoencoder = load_model(self.model_dir)
@@ -411,7 +413,7 @@ class Campaign:
         return codes, scores, strings, meta
 
     def _clear_start(self) -> None:
-        """Remove what a start wrote before any evaluation (initial data, empty trials)."""
+        """Remove what a start writes before any evaluation: campaign.json and the initial data."""
         for name in ("campaign.json", "init.npz", "init_strings.json"):
             (self.out / name).unlink(missing_ok=True)
 

@@ -3,7 +3,7 @@
 The data directory comes from, in order: :func:`set_data_dir` (the CLI's global
 ``--data-dir``), the ``LATENTBO_DATA_DIR`` environment variable. Its layout is
 ``expressions/``, ``zinc250k/``, ``moses/``, ``fashion-mnist/``, ``mnist/``. Datasets
-with an embedded default (expressions generated from the grammar, RDKit's NCI 5k
+with an embedded default (the Grammar VAE's expression space, RDKit's NCI 5k
 molecules) work without it.
 """
 
@@ -152,6 +152,27 @@ def generate_expressions(n: int = 100_000, seed: int = 0, grammar: str = "expres
     return list(seen)
 
 
+def grammar_vae_expressions(n: int = 100_000, seed: int = 0) -> list[str]:
+    """``n`` distinct expressions drawn (seeded) from the space the Grammar VAE's
+    dataset comes from: ``a op b + f + g`` with leaves ``x, 1, 2, 3``, ``op`` one of
+    ``+ * /``, ``f`` a leaf, ``( leaf )`` or ``sin``/``exp`` of one, and ``g`` the same or
+    ``( a op b )`` or ``sin``/``exp`` of it: 122,880 strings. Every line of
+    ``equation2_15_dataset.txt`` (100k) is one of them, and its shapes occur in the same
+    proportions, so a model trained on either reads the other.
+    """
+    leaves, ops = ("x", "1", "2", "3"), ("+", "*", "/")
+    pairs = [f"{a} {o} {b}" for a in leaves for o in ops for b in leaves]
+    wrap = lambda inner: [f"( {inner} )", f"sin( {inner} )", f"exp( {inner} )"]  # noqa: E731
+    first = [v for leaf in leaves for v in (leaf, *wrap(leaf))]
+    last = first + [v for p in pairs for v in wrap(p)]
+    space = len(pairs) * len(first) * len(last)
+    if not 0 < n <= space:
+        raise DatasetError(f"the Grammar-VAE expression space holds {space} strings; asked for {n}")
+    pick = np.random.default_rng(seed).permutation(space)[:n]
+    return [f"{pairs[i // (len(first) * len(last))]} + {first[i // len(last) % len(first)]} + {last[i % len(last)]}"
+            for i in pick]
+
+
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
@@ -159,9 +180,9 @@ DATASETS: dict[str, DatasetSpec] = {
             "expressions",
             "expressions",
             "expressions/equation2_15_dataset.txt",
-            "Grammar-VAE arithmetic expressions (100k); generated from the grammar when absent",
+            "Grammar-VAE arithmetic expressions (100k); when absent, 100k drawn from the same space",
             _read_lines,
-            generate_expressions,
+            grammar_vae_expressions,
             "expressions",
         ),
         DatasetSpec(

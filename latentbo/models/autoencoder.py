@@ -241,11 +241,18 @@ def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "m
 def load_model(directory: str | Path, name: str = "model") -> SequenceAutoencoder:
     """Rebuild a saved model.
 
+    Args:
+        directory: the model folder, or the name of a pretrained model
+            (:mod:`latentbo.models.zoo`; its fp16 weights load as fp32).
+        name: which weights: ``model`` (best) or ``last``.
+
     Raises:
         CheckpointError: missing or corrupt files, a grammar changed since training,
             or weights that do not fit the config.
     """
-    directory = Path(directory)
+    from latentbo.models.zoo import resolve_model
+
+    directory = resolve_model(directory)
     for fname in ("config.toml", "meta.json", f"{name}.safetensors"):
         if not (directory / fname).is_file():
             raise CheckpointError(f"{directory} is not a saved latentbo model: {fname} is missing")

@@ -7,7 +7,7 @@ import pytest
 from latentbo.codecs import GrammarCodec
 from latentbo.data import DATASETS, data_dir, dataset_status, encode_dataset, load_strings, set_data_dir
 from latentbo.data.cache import cache_dir
-from latentbo.data.datasets import generate_expressions
+from latentbo.data.datasets import generate_expressions, grammar_vae_expressions
 from latentbo.errors import DatasetError, DatasetNotFoundError
 
 
@@ -66,7 +66,7 @@ def test_expression_fallback_is_deterministic_and_parsable(tmp_path: Path) -> No
     set_data_dir(tmp_path)  # no expressions file there
     strings, source = load_strings("expressions", limit=2000)
     assert source == "embedded:expressions"
-    assert strings == generate_expressions(100_000)[:2000]
+    assert strings == grammar_vae_expressions(100_000)[:2000]
     assert len(set(generate_expressions(3000, seed=1))) == 3000
     batch = GrammarCodec("expressions").encode_many(strings)
     assert not batch.failures
@@ -149,3 +149,18 @@ def test_dataset_names_and_paths(tmp_path: Path) -> None:
     (tmp_path / "plain.txt").write_text("CCO\n")
     with pytest.raises(DatasetError, match="need a CSV"):
         load_strings(str(tmp_path / "plain.txt"), column="smiles")
+
+
+def test_grammar_vae_expression_space() -> None:
+    import re
+
+    every = grammar_vae_expressions(122_880)
+    assert len(set(every)) == 122_880 and grammar_vae_expressions(50, seed=3) == grammar_vae_expressions(50, seed=3)
+    leaf, op = "(?:x|1|2|3)", "[+*/]"
+    f = rf"(?:{leaf}|(?:sin|exp)?\( {leaf} \))"
+    g = rf"(?:{f}|(?:sin|exp)?\( {leaf} {op} {leaf} \))"
+    shape = re.compile(rf"^{leaf} {op} {leaf} \+ {f} \+ {g}$")  # the shape of every line of the Grammar-VAE file
+    assert all(shape.match(e) for e in every)
+    assert not GrammarCodec("expressions").encode_many(every[::97]).failures
+    with pytest.raises(DatasetError, match="122880"):
+        grammar_vae_expressions(122_881)

@@ -1,0 +1,145 @@
+"""Make the pretrained model zoo shipped in the package (``latentbo/zoo/``).
+
+    python benchmarks/train_zoo.py --device cuda --minutes 25 [--data-dir DIR] [--only NAME,...]
+    python benchmarks/train_zoo.py --package RUN_DIR --name NAME --provenance TEXT [--command CMD --commit C --device D]
+
+The first form trains every model of ``SPECS`` side by side (one ``latentbo train``
+process each, ``--max-minutes`` = the budget, so each finishes its epoch, fits the
+ex-post GMM and saves), then packages them. The same command runs on CPU with small
+budgets (``--limit`` caps the data; the tests use it). The second form packages a run
+made elsewhere (e.g. an H100 checkpoint of ../shared/pretrained restored to fp32),
+stating where it came from.
+
+Packaging writes ``OUT/<name>/``: config.toml, meta.json, metrics.csv, model.safetensors
+in fp16 and card.json (data, command, commit, device, wall time, epochs, held-out exact
+reconstruction and token accuracy of the saved epoch, validity and uniqueness of 1,000
+prior samples), and the table ``benchmarks/results/train_zoo.{csv,md}`` of every card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
+
+from _common import write_table
+from latentbo.metrics import sample_quality
+from latentbo.models import load_model
+from latentbo.models.zoo import CARD, CARD_FIELDS
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The zoo: name -> what `latentbo train` is given.
+SPECS: dict[str, dict] = {
+    "expressions-gmm_dae": {"task": "expressions", "arch": "gmm_dae", "decoder": "gru", "dataset": "expressions"},
+    "zinc-gmm_dae": {"task": "zinc", "arch": "gmm_dae", "decoder": "fast", "dataset": "moses"},
+    "zinc-gvae": {"task": "zinc", "arch": "gvae", "decoder": "fast", "dataset": "moses"},
+}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def train_command(name: str, run: Path, device: str, minutes: float, limit: int | None, data_dir: str | None) -> list[str]:
+    spec = SPECS[name]
+    cmd = ["latentbo", *(["--data-dir", data_dir] if data_dir else []), "train", "--task", spec["task"], "--arch",
+           spec["arch"], "--decoder", spec["decoder"], "--dataset", spec["dataset"], "--epochs", "100", "--device",
+           device, "--max-minutes", str(minutes), "--out", str(run), "--no-progress"]
+    return cmd + (["--limit", str(limit)] if limit else []) + (["--resume"] if (run / "training_state.pt").exists() else [])
+
+
+def package(run: Path, name: str, out: Path, card: dict, samples: int = 1000) -> dict:
+    """Copy a finished run into ``out/name`` with fp16 weights and its card."""
+    model = load_model(run)
+    metrics = pd.read_csv(run / "metrics.csv")
+    best = metrics.loc[metrics["val_loss"].idxmin()]
+    quality, _ = sample_quality(model, samples, seed=0)
+    dest = out / name
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in ("config.toml", "meta.json", "metrics.csv"):
+        shutil.copy(run / f, dest / f)
+    weights = load_file(run / "model.safetensors")
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, dest / "model.safetensors")
+    report = run / "data_report.json"
+    data = json.loads(report.read_text()).get("source") if report.exists() else None
+    card = {"name": name, "task": model.config.task, "arch": model.config.model, "decoder": model.config.decoder,
+            "data": data, "epochs": len(metrics), "held_out_exact": float(best["val_seq_acc"]),
+            "held_out_token_acc": float(best["val_token_acc"]), "prior_valid": quality["valid_fraction"],
+            "prior_unique": quality["unique_fraction"], **{k: v for k, v in card.items() if v is not None}}
+    missing = [f for f in CARD_FIELDS if f not in card]
+    if missing:
+        raise SystemExit(f"card of {name} lacks {missing}")
+    (dest / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    torch.testing.assert_close(load_model(dest).state_dict(), model.state_dict(), atol=2e-3, rtol=2e-3)
+    return card
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--minutes", type=float, default=25.0, help="training budget of every model (they run side by side)")
+    ap.add_argument("--only", default=",".join(SPECS))
+    ap.add_argument("--limit", type=int, default=None, help="train on the first N strings (CPU tests)")
+    ap.add_argument("--data-dir", default=os.environ.get("LATENTBO_DATA_DIR"))
+    ap.add_argument("--runs", type=Path, default=Path("runs/zoo"), help="training folders")
+    ap.add_argument("--out", type=Path, default=ROOT / "latentbo" / "zoo", help="where the zoo is written")
+    ap.add_argument("--samples", type=int, default=1000, help="prior samples scored per card")
+    ap.add_argument("--table", default="train_zoo", help="results table name ('' for none)")
+    ap.add_argument("--package", type=Path, default=None, help="package this finished run instead of training")
+    ap.add_argument("--name", help="zoo name of --package")
+    ap.add_argument("--provenance", help="--package: where the run came from")
+    ap.add_argument("--command", help="--package: the command that trained it")
+    ap.add_argument("--commit", help="--package: the commit it was trained from")
+    ap.add_argument("--wall-minutes", type=float, help="--package: its training wall time")
+    ap.add_argument("--data", help="--package: what it was trained on (default: its data_report.json source)")
+    args = ap.parse_args()
+
+    cards = []
+    if args.package is not None:
+        if not (args.name and args.provenance and args.command and args.commit):
+            raise SystemExit("--package needs --name, --provenance, --command and --commit")
+        cards.append(package(args.package, args.name, args.out, {
+            "command": args.command, "commit": args.commit, "device": args.device, "provenance": args.provenance,
+            "wall_minutes": args.wall_minutes, "data": args.data}, args.samples))
+    else:
+        names = args.only.split(",")
+        procs = {}
+        t0 = time.monotonic()
+        for name in names:
+            cmd = train_command(name, args.runs / name, args.device, args.minutes, args.limit, args.data_dir)
+            log = open(args.runs.mkdir(parents=True, exist_ok=True) or args.runs / f"{name}.log", "a")
+            procs[name] = (cmd, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), time.monotonic())
+        for name, (cmd, proc, start) in procs.items():
+            if proc.wait() != 0:
+                raise SystemExit(f"{name} failed: see {args.runs / name}.log")
+            cards.append(package(args.runs / name, name, args.out, {
+                "command": shlex.join(cmd), "commit": _commit(), "device": args.device,
+                "wall_minutes": round((time.monotonic() - start) / 60, 1),
+                "provenance": f"benchmarks/train_zoo.py, {len(names)} models side by side on one {args.device}"},
+                args.samples))
+        print(f"zoo trained in {(time.monotonic() - t0) / 60:.1f} min", flush=True)
+    if args.table:
+        existing = [json.loads((p / CARD).read_text()) for p in sorted(args.out.iterdir()) if (p / CARD).is_file()]
+        write_table(args.table, [{k: c.get(k) for k in CARD_FIELDS} for c in existing],
+                    "Every model in the zoo (latentbo/zoo/*/card.json). held_out_* = the saved epoch (lowest "
+                    "validation loss) on the run's own 10% validation split; prior_* over 1,000 prior samples.")
+    for c in cards:
+        print(json.dumps(c), flush=True)
+
+
+if __name__ == "__main__":
+    main()

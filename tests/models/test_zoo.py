@@ -1,0 +1,78 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from latentbo.cli import app
+from latentbo.data.datasets import generate_expressions
+from latentbo.errors import CheckpointError
+from latentbo.models import load_model
+from latentbo.models.zoo import CARD_FIELDS, resolve_model, zoo_cards, zoo_names
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_zoo_ships_its_models_with_cards() -> None:
+    assert {"expressions-gmm_dae", "zinc-gmm_dae", "zinc-gvae"} <= set(zoo_names())
+    for card in zoo_cards():
+        assert all(card[f] is not None for f in CARD_FIELDS if f != "wall_minutes"), card["name"]
+        assert card["megabytes"] < 8  # fp16 weights keep the wheel small
+        model = load_model(card["name"])
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # fp16 on disk, fp32 loaded
+        assert (model.config.task, model.config.model) == (card["task"], card["arch"])
+
+
+def test_pretrained_expression_model_reconstructs() -> None:
+    from latentbo.data.datasets import grammar_vae_expressions
+
+    model = load_model("expressions-gmm_dae")
+    exprs = grammar_vae_expressions(300, seed=5)  # a fifth of this space was never in its training data
+    z, batch = model.encode_strings(exprs)
+    exact = sum(d == exprs[i] for d, i in zip(model.decode_latents(z), batch.kept)) / len(exprs)
+    assert exact > 0.6  # measured 0.71 (0.88 on its own held-out split, as its card says)
+
+
+def test_resolve_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model("zinc-gvae").name == "zinc-gvae" and resolve_model("zinc-gvae").is_dir()
+    Path("zinc-gvae").mkdir()  # a folder of that name in the working directory wins
+    assert resolve_model("zinc-gvae") == Path("zinc-gvae")
+    with pytest.raises(CheckpointError, match="no pretrained model of that name.*expressions-gmm_dae"):
+        resolve_model("zinc-gvea")
+    Path("f.txt").write_text("")
+    with pytest.raises(CheckpointError, match="is a file"):
+        resolve_model("f.txt")
+
+
+def test_models_list_and_zoo_names_on_the_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["models", "list", "--json"])
+    assert result.exit_code == 0 and [c["name"] for c in json.loads(result.stdout)] == zoo_names()
+    assert "expressions-gmm_dae" in runner.invoke(app, ["models", "list"]).stdout
+    (tmp_path / "in.txt").write_text("x * 2\nsin( x )\n")
+    result = runner.invoke(app, ["encode", "--model", "expressions-gmm_dae", "--input", str(tmp_path / "in.txt"),
+                                 "--out", str(tmp_path / "z.npy"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["encoded"] == 2
+
+
+def test_train_zoo_runs_on_cpu_at_a_small_budget(tmp_path: Path) -> None:
+    data = tmp_path / "data" / "expressions"
+    data.mkdir(parents=True)
+    (data / "equation2_15_dataset.txt").write_text("\n".join(generate_expressions(300, seed=2)) + "\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LATENTBO_CACHE_DIR": str(tmp_path / "cache"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_zoo.py"), "--device", "cpu", "--minutes", "0.01", "--only",
+         "expressions-gmm_dae", "--data-dir", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--out",
+         str(tmp_path / "zoo"), "--table", "", "--samples", "20"], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    card = json.loads((tmp_path / "zoo" / "expressions-gmm_dae" / "card.json").read_text())
+    assert card["epochs"] == 1 and card["device"] == "cpu" and "--max-minutes 0.01" in card["command"]
+    assert card["data"].startswith(str(data / "equation2_15_dataset.txt"))
+    assert load_model(tmp_path / "zoo" / "expressions-gmm_dae").config.model == "gmm_dae"
