@@ -456,19 +456,23 @@ class TwoStageVAE(VAE):
         self.prior = SecondStage(latent_dim, self.params["hidden"])
 
     def fit_sampler(self, codes: Tensor, seed: int = 0) -> None:
-        torch.manual_seed(seed)
-        stage2 = self.prior
-        opt = torch.optim.Adam(stage2.parameters(), lr=self.params["stage2_lr"])
-        gen = torch.Generator().manual_seed(seed)
-        codes = codes.detach()
-        with torch.enable_grad():
-            for _ in range(self.params["stage2_epochs"]):
-                for idx in torch.randperm(len(codes), generator=gen).split(100):
-                    loss = stage2.loss(codes[idx])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
+        # A fresh second stage from ``seed`` alone: the same codes and seed give the
+        # same sampler whatever ran before, and the caller's RNG state is left as it was.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            stage2 = SecondStage(self.latent_dim, self.params["hidden"]).to(codes.device)
+            opt = torch.optim.Adam(stage2.parameters(), lr=self.params["stage2_lr"])
+            gen = torch.Generator().manual_seed(seed)
+            codes = codes.detach()
+            with torch.enable_grad():
+                for _ in range(self.params["stage2_epochs"]):
+                    for idx in torch.randperm(len(codes), generator=gen).split(100):
+                        loss = stage2.loss(codes[idx])
+                        opt.zero_grad()
+                        loss.backward()
+                        opt.step()
         stage2.fitted.fill_(True)
+        self.prior = stage2
 
 
 REGULARIZERS: dict[str, type[Regularizer]] = {

@@ -207,3 +207,10 @@ def test_two_stage_sampler_learns_the_code_distribution() -> None:
     assert torch.allclose(s.mean(0), torch.tensor([2.0, -1.0]), atol=0.25)
     # One isotropic decoder scale gamma: the low-variance direction is over-spread, within 30%.
     assert torch.allclose(s.std(0), torch.tensor([0.5, 1.5]), rtol=0.3)
+    # The sampler depends on (codes, seed) only, and leaves the global RNG alone.
+    torch.manual_seed(123)
+    again = make_regularizer("two_stage", 2, {"stage2_epochs": 60, "hidden": 32})
+    state = torch.get_rng_state()
+    again.fit_sampler(codes, seed=0)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(again.prior.sample(4000, torch.Generator().manual_seed(2)), s)
