@@ -21,6 +21,10 @@ Profiles:
   quick-sequential  CPU (run with --models gmm_dae): batch TuRBO (5 x 50) against
          sequential q=1 qLogEI (250 x 1) at the same budget, one trial (a q=1
          trial refits the GP 250 times: ~25 min here).
+  paper  the paper's campaign protocol on CPU with models trained elsewhere
+         (--use MODEL=FOLDER_OR_PRETRAINED_NAME, e.g. the converged runs of
+         benchmarks/baselines_expressions.py): expressions, 5 trials of 5 x 50,
+         qLogEI and TuRBO, 2,000 initial points, 500 in the GP.
   full   GPU, the paper's protocol: expressions (100k) and ZINC, 100 epochs, 5
          trials of 5 x 50 with qLogEI and TuRBO, q=1 sequential at the same budget.
 """
@@ -36,6 +40,7 @@ from latentbo.bo import Campaign, CampaignConfig
 from latentbo.bo.paper import WEIGHTED_RETRAINING_BEST, paper_row
 from latentbo.data import load_strings, set_data_dir
 from latentbo.models import ModelConfig
+from latentbo.models.zoo import resolve_model
 from latentbo.training import train
 
 MODELS = ["gmm_dae", "gvae", "cvae", "gcvvae", "grae", "welbo", "edvae"]
@@ -49,6 +54,8 @@ PROFILES = {
     "quick-sequential": {"tasks": {"expressions": {"limit": None, "epochs": 5}}, "iterations": 5, "batch": 50,
                          "trials": 1, "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo", "sequential"],
                          "extra": {}, "wr": False},
+    "paper": {"tasks": {"expressions": {"limit": None, "epochs": 0}}, "iterations": 5, "batch": 50, "trials": 5,
+                  "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo", "qlogei"], "extra": {}, "wr": False},
     "full": {"tasks": {"expressions": {"limit": None, "epochs": 100}, "zinc": {"limit": None, "epochs": 100}},
              "iterations": 5, "batch": 50, "trials": 5, "init_size": 10_000, "gp_points": 2000,
              "acquisitions": ["qlogei", "turbo", "sequential"], "extra": {}, "wr": True},
@@ -92,14 +99,18 @@ def main() -> None:
     ap.add_argument("--work", default="runs/bo_table")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
+    ap.add_argument("--use", nargs="*", default=[], metavar="MODEL=FOLDER",
+                    help="use these trained models (a folder or pretrained name) instead of training, e.g. "
+                         "gmm_dae=expressions-gmm_dae")
     args = ap.parse_args()
+    use = dict(u.split("=", 1) for u in args.use)
     set_data_dir(args.data_dir)
     p = PROFILES[args.profile]
     work = Path(args.work) / args.profile
     rows = []
     for task, spec in p["tasks"].items():
         for model in args.models.split(","):
-            mdir = model_dir(work, task, model, spec, args.device)
+            mdir = resolve_model(use[model]) if model in use else model_dir(work, task, model, spec, args.device)
             metrics = (mdir / "metrics.csv").read_text().splitlines()
             val_seq_acc = float(dict(zip(metrics[0].split(","), metrics[-1].split(",")))["val_seq_acc"])
             for acq in p["acquisitions"] + p["extra"].get(model, []):

@@ -24,7 +24,6 @@ import os
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -119,10 +118,11 @@ def main() -> None:
         names = args.only.split(",")
         procs = {}
         t0 = time.monotonic()
-        for name in names:
+        args.runs.mkdir(parents=True, exist_ok=True)
+        for name in names:  # side by side: one process each, sharing the device
             cmd = train_command(name, args.runs / name, args.device, args.minutes, args.limit, args.data_dir)
-            log = open(args.runs.mkdir(parents=True, exist_ok=True) or args.runs / f"{name}.log", "a")
-            procs[name] = (cmd, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), time.monotonic())
+            with open(args.runs / f"{name}.log", "a") as log:  # the child keeps its own handle
+                procs[name] = (cmd, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), time.monotonic())
         for name, (cmd, proc, start) in procs.items():
             if proc.wait() != 0:
                 raise SystemExit(f"{name} failed: see {args.runs / name}.log")

@@ -66,7 +66,7 @@ def main() -> None:
         scores = measure(strings)                         # ... measured elsewhere, as long as it takes
         campaign.tell(strings, scores)
         best = min((v for v in scores if not math.isnan(v)), default=math.nan)
-        print(f"round {round_ + 1}: best of batch {best:.3f}  {strings}")
+        print(f"round {round_ + 1}: {len(latents)} codes, best of batch {best:.3f}  {strings}")
     summary = campaign.report()                           # summary.json, report.md, best_so_far.png
     print(f"{summary['evaluations']} evaluations; best {summary['best']}; initial best {summary['initial_best']:.3f}")
 

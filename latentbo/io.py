@@ -151,3 +151,20 @@ def output_lock(folder: str | Path) -> Iterator[None]:
     finally:
         fcntl.flock(fh, fcntl.LOCK_UN)
         fh.close()
+
+
+@contextmanager
+def run_folder(folder: str | Path, resume: bool = False, overwrite: bool = False) -> Iterator[Path]:
+    """:func:`output_lock` on ``folder`` for a run that starts or resumes there;
+    ``overwrite`` first empties a run already in it (:func:`clear_run`).
+
+    Raises:
+        ConfigError: both ``resume`` and ``overwrite``.
+        BusyError: another process holds the folder.
+    """
+    if overwrite and resume:
+        raise ConfigError("--overwrite replaces a run and --resume continues it: pass one of them")
+    with output_lock(folder):
+        if overwrite:
+            clear_run(folder)
+        yield Path(folder)

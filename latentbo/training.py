@@ -23,7 +23,7 @@ from latentbo.codecs import CharacterCodec, Codec, GrammarCodec, SelfiesCodec
 from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError
-from latentbo.io import atomic_write_bytes, atomic_write_text, clear_run, output_lock
+from latentbo.io import atomic_write_bytes, atomic_write_text, run_folder
 from latentbo.models.autoencoder import SequenceAutoencoder, load_model, save_model
 from latentbo.models.config import ModelConfig
 from latentbo.tasks import get_task
@@ -125,12 +125,7 @@ def train(
     if max_minutes is not None and not max_minutes > 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes}")
     deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf
-    out = Path(out_dir)
-    with output_lock(out):
-        if overwrite and resume:
-            raise ConfigError("--overwrite replaces a run and --resume continues it: pass one of them")
-        if overwrite:
-            clear_run(out)
+    with run_folder(out_dir, resume, overwrite) as out:
         fresh = not resume and not (out / STATE_FILE).exists()
         try:
             return _train(config, strings, out, resume, progress, device, deadline, source)

@@ -36,7 +36,7 @@ from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
-from latentbo.io import atomic_write_bytes, atomic_write_text, clear_run, output_lock
+from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock, run_folder
 from latentbo.metrics import molecule_invalidity
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.config import check_field_types
@@ -364,11 +364,7 @@ class Campaign:
                 the saved campaign used different settings.
             BusyError: another process is running a campaign into ``out_dir``.
         """
-        with output_lock(self.out):
-            if overwrite and resume:
-                raise ConfigError("--overwrite replaces a run and --resume continues it: pass one of them")
-            if overwrite:
-                clear_run(self.out)
+        with run_folder(self.out, resume, overwrite):
             fresh = not (self.out / "campaign.json").exists()
             codes, scores, _, meta = self._start(resume, progress)
             try:
@@ -592,7 +588,7 @@ class Campaign:
     def report(self) -> dict[str, Any]:
         """Write the summaries, plots and exports of what has been evaluated so far."""
         with output_lock(self.out):
-            codes, scores, _, meta = self._start(resume=True, progress=False)
+            _, scores, _, meta = self._start(resume=True, progress=False)
             trials = [self._load_trial(t).records for t in range(self.config.trials)]
             return write_campaign_reports(self.out, self.objective, [r for r in trials if r], meta,
                                           init_scores=scores, molecules=self.task.kind == "molecules")

@@ -21,11 +21,11 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from latentbo.devices import resolve_device
-from latentbo.errors import CheckpointError, ConfigError
+from latentbo.errors import CheckpointError
 from latentbo.images.data import ImageSet
 from latentbo.images.metrics import clustering_accuracy, frechet_distance
 from latentbo.images.models import ImageAutoencoder, ImageConfig, save_image_model
-from latentbo.io import atomic_write_bytes, atomic_write_text, clear_run, output_lock
+from latentbo.io import atomic_write_bytes, atomic_write_text, run_folder
 
 STATE_FILE = "training_state.pt"
 
@@ -45,11 +45,7 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
         BusyError: another process is training into ``out``.
     """
     device = resolve_device(device)
-    with output_lock(out):
-        if overwrite and resume:
-            raise ConfigError("--overwrite replaces a run and --resume continues it: pass one of them")
-        if overwrite:
-            clear_run(out)
+    with run_folder(out, resume, overwrite):
         return _train_image_model(config, train, test, Path(out), resume, progress, device)
 
 
