@@ -233,7 +233,8 @@ class GMMDAE(Regularizer):
     ``loss = lambda_KS * KS(z) + lambda_CV * CV(z)`` with :func:`ks_loss` and
     :func:`cv_loss`. The weights follow the paper's eq. 10: before training,
     ``calibration_batches`` batches of ``batch_size`` prior samples are scored and
-    ``lambda_KS = 1 / mean KS``, ``lambda_CV = 1 / mean CV``. ``placement`` puts the
+    ``lambda_KS = 1 / mean KS``, ``lambda_CV = 1 / mean CV``; ``weights = "fixed"``
+    uses ``lambda_ks`` and ``lambda_cv`` as given instead (the ablation). ``placement`` puts the
     modes at ``scale * e_k`` (``"onehot"``, the reference) or spreads them
     ``min_distance`` apart (``"spread"``). ``modes`` defaults to ``min(10, d)``.
     """
@@ -241,7 +242,7 @@ class GMMDAE(Regularizer):
     name = "gmm_dae"
     defaults = {
         "modes": None, "sigma": 0.5, "placement": "onehot", "scale": 1.0, "min_distance": 2.0, "seed": 0,
-        "batch_size": 100, "calibration_batches": 50,
+        "batch_size": 100, "calibration_batches": 50, "weights": "eq10", "lambda_ks": 1.0, "lambda_cv": 1.0,
     }
 
     def __init__(self, latent_dim: int, **params: Any) -> None:
@@ -255,8 +256,11 @@ class GMMDAE(Regularizer):
         samples = [self.prior.sample(p["batch_size"], gen) for _ in range(p["calibration_batches"])]
         ks = torch.stack([ks_loss(s, self.prior.cdf) for s in samples]).mean()
         cv = torch.stack([cv_loss(s, target) for s in samples]).mean()
-        self.register_buffer("lambda_ks", 1.0 / ks)
-        self.register_buffer("lambda_cv", 1.0 / cv)
+        if p["weights"] not in ("eq10", "fixed"):
+            raise ConfigError(f"gmm_dae weights must be 'eq10' or 'fixed', got {p['weights']!r}")
+        fixed = p["weights"] == "fixed"
+        self.register_buffer("lambda_ks", torch.tensor(float(p["lambda_ks"])) if fixed else 1.0 / ks)
+        self.register_buffer("lambda_cv", torch.tensor(float(p["lambda_cv"])) if fixed else 1.0 / cv)
 
     def loss(self, z: Tensor, stats: Stats) -> dict[str, Tensor]:
         ks = ks_loss(z, self.prior.cdf)

@@ -214,3 +214,15 @@ def test_two_stage_sampler_learns_the_code_distribution() -> None:
     again.fit_sampler(codes, seed=0)
     assert torch.equal(torch.get_rng_state(), state)
     assert torch.equal(again.prior.sample(4000, torch.Generator().manual_seed(2)), s)
+
+
+def test_gmm_dae_weights_eq10_or_fixed() -> None:
+    eq10 = make_regularizer("gmm_dae", 4)
+    # eq. 10: each weight is 1 / the term's mean on samples of the prior itself
+    assert float(eq10.lambda_ks) > 10 and float(eq10.lambda_cv) > 10
+    fixed = make_regularizer("gmm_dae", 4, {"weights": "fixed", "lambda_ks": 2.0, "lambda_cv": 0.5})
+    z = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    terms = fixed.loss(z, {})
+    torch.testing.assert_close(terms["reg"], 2.0 * terms["ks"] + 0.5 * terms["cv"])
+    with pytest.raises(ConfigError, match="'eq10' or 'fixed'"):
+        make_regularizer("gmm_dae", 4, {"weights": "adaptive"})
