@@ -243,6 +243,7 @@ def bo(
     semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
     objective_timeout: Annotated[Optional[float], typer.Option(help="Seconds one batch may take to score (default: no limit); recorded with the campaign.")] = None,
     on_timeout: Annotated[str, typer.Option(help="error (stop; --resume later) | invalid (count the batch as invalid and go on).")] = "error",
+    device: Annotated[str, typer.Option(help="Where the GP, acquisition and decoder run: cpu | cuda | cuda:N | auto (a GPU when there is one).")] = "cpu",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted campaign in --out.")] = False,
     overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
@@ -255,7 +256,7 @@ def bo(
                          seed=seed, acquisition=acquisition, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          n_decode=n_decode, dataset=dataset, column=column, score_column=score_column, semantic=semantic,
                          objective_timeout=objective_timeout, on_timeout=on_timeout)
-    summary = Campaign(model, cfg, out).run(resume=resume, progress=progress, overwrite=overwrite)
+    summary = Campaign(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
     _emit(summary, as_json, lambda s: _print_summary(s, out))
 
 
@@ -276,7 +277,7 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
     overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars (epoch summaries are printed on stderr either way).")] = True,
-    device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
+    device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps | auto (a GPU when there is one).")] = "cpu",
     max_minutes: Annotated[Optional[float], typer.Option(help="Time budget: finish the epoch under way, fit the ex-post GMM and save; --resume goes on later.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -474,7 +475,7 @@ def images_train(
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
     overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps.")] = "cpu",
+    device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps | auto (a GPU when there is one).")] = "cpu",
     as_json: JsonFlag = False,
 ) -> None:
     """Train an image autoencoder (the GMM-DAE reference conv net + a latent regulariser)."""

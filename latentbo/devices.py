@@ -1,4 +1,4 @@
-"""Where training runs: a validated torch device."""
+"""Where training and campaigns run: a validated torch device."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from latentbo.errors import ConfigError
 
 
 def resolve_device(name: str | torch.device | None) -> torch.device:
-    """Parse a device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``); ``None`` means CPU.
+    """Parse a device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``, or ``auto``: CUDA
+    when there is a GPU, else the CPU); ``None`` means CPU.
 
     Raises:
         ConfigError: unparsable, or the accelerator is not available on this machine.
     """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name or "cpu")
     except (RuntimeError, TypeError) as exc:

@@ -80,14 +80,14 @@ def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, sta
     tr_lo = (center - weights * state.length / 2).clamp(0, 1)
     tr_hi = (center + weights * state.length / 2).clamp(0, 1)
     sobol = SobolEngine(x.shape[-1], scramble=True, seed=seed)
-    pert = tr_lo + (tr_hi - tr_lo) * sobol.draw(n_candidates).double()
+    pert = tr_lo + (tr_hi - tr_lo) * sobol.draw(n_candidates).to(unit)  # Sobol and the masks are drawn on the CPU
     # perturb only a few dimensions per candidate (TuRBO's trick for higher d)
     prob = min(20.0 / x.shape[-1], 1.0)
     gen = torch.Generator().manual_seed(seed)
     mask = torch.rand(n_candidates, x.shape[-1], generator=gen) <= prob
     empty = mask.sum(1) == 0
     mask[empty, torch.randint(x.shape[-1], (int(empty.sum()),), generator=gen)] = True
-    cand_unit = torch.where(mask, pert, center.expand_as(pert))
+    cand_unit = torch.where(mask.to(unit.device), pert, center.expand_as(pert))
     cand = lo + (hi - lo) * cand_unit
     with torch.no_grad():
         chosen = MaxPosteriorSampling(model=model, replacement=False)(cand, num_samples=q)

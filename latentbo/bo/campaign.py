@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
+from latentbo.devices import resolve_device
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock, run_folder
@@ -162,10 +163,14 @@ class Campaign:
             ``f(list[str | None]) -> floats`` (contract:
             :class:`~latentbo.objectives.FunctionObjective`) or an
             :class:`~latentbo.objectives.Objective`; recorded by name.
+        device: where the GP, the acquisition and the decoder run (``cpu``, ``cuda``,
+            ``auto``); checkpoints stay on the CPU, so a campaign may resume elsewhere
+            (not bit-exactly across devices).
     """
 
     def __init__(self, model_dir: str | Path, config: CampaignConfig, out_dir: str | Path,
-                 objective: Callable[..., Any] | Objective | None = None) -> None:
+                 objective: Callable[..., Any] | Objective | None = None,
+                 device: str | torch.device | None = None) -> None:
         config.validate()
         if objective is not None:
             name = objective.name if isinstance(objective, Objective) else callable_name(objective)
@@ -173,7 +178,8 @@ class Campaign:
         self.model_dir = resolve_model(model_dir)
         self.config = config
         self.out = Path(out_dir)
-        self.model: SequenceAutoencoder = load_model(self.model_dir)
+        self.device = resolve_device(device)
+        self.model: SequenceAutoencoder = load_model(self.model_dir).to(self.device)
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,
@@ -460,12 +466,14 @@ class Campaign:
                        torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
         y = torch.from_numpy(np.concatenate([self.sign * init_scores[subset],
                                              [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
+        x, y, bounds = x.to(self.device), y.to(self.device), bounds.to(self.device)
         gp = fit_gp(x, y, bounds, trial.gp_state)
-        trial.gp_state = {k: v.detach().clone() for k, v in gp.state_dict().items()}
+        trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
         if cfg.acquisition == "turbo":
             cand = propose_turbo(gp, x, y.squeeze(-1), bounds, trial.tr, q, it_seed)
         else:
             cand = propose_qlogei(gp, float(y.max()), bounds, q, cfg.num_restarts, cfg.raw_samples, it_seed)
+        cand = cand.cpu()
         strings, info = self.decode_candidates(cand.float(), it_seed)
         return _Batch(cand, strings, info, it_seed)
 

@@ -195,7 +195,9 @@ class SequenceAutoencoder(LatentModel):
         self.eval()
         batch = self.codec.encode_many(strings, workers=1)
         idx = torch.from_numpy(batch.indices.astype(np.int64))
-        out = [self.encode_stats(self.codec.one_hot(idx[i : i + batch_size]))[0] for i in range(0, len(idx), batch_size)]
+        device = next(self.parameters()).device
+        out = [self.encode_stats(self.codec.one_hot(idx[i : i + batch_size]).to(device))[0].cpu()
+               for i in range(0, len(idx), batch_size)]
         return (torch.cat(out) if out else torch.empty(0, self.latent_dim)), batch
 
     @torch.no_grad()
@@ -215,9 +217,10 @@ class SequenceAutoencoder(LatentModel):
             raise ConfigError(f"latent codes must be N x {self.latent_dim}, got {tuple(z.shape)}")
         strings: list[str | None] = []
         status: list[str] = []
+        device = next(self.parameters()).device  # logits come back to the CPU, where the codec decodes
         for i in range(0, len(z), batch_size):
-            s, st = self.codec.decode_with_status(self.decode_logits(z[i : i + batch_size].float()), stochastic,
-                                                  generator)
+            logits = self.decode_logits(z[i : i + batch_size].float().to(device)).cpu()
+            s, st = self.codec.decode_with_status(logits, stochastic, generator)
             strings += s
             status += st
         return strings, status
