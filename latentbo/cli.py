@@ -176,6 +176,10 @@ def grammar_check(
     _emit({"task": task, **described, "source": source, **report}, as_json)
 
 
+#: The pretrained model `demo` runs its campaign with.
+DEMO_MODEL = "expressions-gmm_dae"
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo campaign.")] = Path("runs/demo"),
@@ -189,10 +193,6 @@ def demo(
                          n_decode=5)
     summary = Campaign(DEMO_MODEL, cfg, out).run(resume=(out / "campaign.json").exists())
     _emit(summary, as_json, lambda s: _print_summary(s, out))
-
-
-#: The pretrained model `demo` runs its campaign with.
-DEMO_MODEL = "expressions-gmm_dae"
 
 
 def _print_summary(summary: dict, out: Path) -> None:
