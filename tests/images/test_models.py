@@ -33,8 +33,12 @@ def test_save_load_evaluate(toy_sets, tmp_path, monkeypatch) -> None:
     net, _ = feature_net(train, test, epochs=1)
     result = evaluate(Generative.of(loaded), test, net.features, LeNet.num_features, n=100, out=tmp_path / "e",
                       name="gmm_dae")
-    for key in ("fd_sampling", "fd_gmm", "fd_reconstruction", "fd_interpolation", "test_mse"):
-        assert result[key] >= 0
+    for key in ("fd_sampling", "fd_gmm", "fd_reconstruction", "fd_interpolation"):
+        assert 0 < result[key] < float("inf")  # made images never match the test set exactly
+    gen = Generative.of(loaded)
+    with torch.no_grad():  # the MSE of reconstructions (not of samples or interpolations)
+        expected = float((gen.decode(gen.encode(test.x[:100])) - test.x[:100]).pow(2).mean())
+    assert result["test_mse"] == pytest.approx(expected, rel=1e-5) and expected > 0
     assert 0.1 <= result["clustering_acc"] <= 1.0  # the GMM prior's modes give clusters
     for png in ("samples.png", "reconstructions.png", "interpolations.png", "latent.png"):
         assert (tmp_path / "e" / png).stat().st_size > 1000

@@ -25,7 +25,8 @@ def test_shapes(decoder: str) -> None:
     assert mu.shape == raw.shape == (2, 4)
     assert model.decode_logits(mu).shape == (2, 15, 12)
     terms = model.loss(idx)
-    assert terms["loss"].ndim == 0 and 0 <= float(terms["seq_acc"]) <= 1
+    assert terms["loss"].ndim == 0 and float(terms["loss"]) > 0
+    assert float(terms["seq_acc"]) == 0.0  # an untrained decoder gets no whole string right
 
 
 def test_save_load_round_trip(tmp_path: Path) -> None:
