@@ -9,11 +9,13 @@ from latentbo.errors import DatasetError
 runner = CliRunner()
 
 
-def test_help_lists_commands() -> None:
-    result = runner.invoke(app, ["--help"])
-    assert result.exit_code == 0
-    for cmd in ["data", "grammar", "demo", "study", "images"]:
-        assert cmd in result.output
+def test_every_command_has_help() -> None:
+    assert runner.invoke(app, ["--help"]).exit_code == 0
+    for cmd in ["data list", "grammar check", "models list", "demo", "train", "bo", "encode", "decode", "sample",
+                "study run", "images train", "images eval"]:
+        result = runner.invoke(app, [*cmd.split(), "--help"])
+        assert result.exit_code == 0 and f" {cmd} [OPTIONS]" in result.stdout, cmd
+        assert "--json" in result.stdout, f"{cmd} lacks --json"
 
 
 def test_data_list_json(tmp_path: Path) -> None:
