@@ -23,8 +23,9 @@ Profiles:
          trial refits the GP 250 times: ~25 min here).
   paper  the paper's campaign protocol on CPU with models trained elsewhere
          (--use MODEL=FOLDER_OR_PRETRAINED_NAME, e.g. the converged runs of
-         benchmarks/baselines_expressions.py): expressions, 5 trials of 5 x 50,
-         qLogEI and TuRBO, 2,000 initial points, 500 in the GP.
+         benchmarks/baselines_expressions.py or the pretrained zinc-gvae): 5
+         trials of 5 x 50, qLogEI and TuRBO, 2,000 initial points, 500 in the GP
+         (--tasks and --acquisitions pick a part).
   full   GPU, the paper's protocol: expressions (100k) and ZINC, 100 epochs, 5
          trials of 5 x 50 with qLogEI and TuRBO, q=1 sequential at the same budget.
 """
@@ -54,7 +55,7 @@ PROFILES = {
     "quick-sequential": {"tasks": {"expressions": {"limit": None, "epochs": 5}}, "iterations": 5, "batch": 50,
                          "trials": 1, "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo", "sequential"],
                          "extra": {}, "wr": False},
-    "paper": {"tasks": {"expressions": {"limit": None, "epochs": 0}}, "iterations": 5, "batch": 50, "trials": 5,
+    "paper": {"tasks": {"expressions": {"limit": None, "epochs": 0}, "zinc": {"limit": None, "epochs": 0}}, "iterations": 5, "batch": 50, "trials": 5,
                   "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo", "qlogei"], "extra": {}, "wr": False},
     "full": {"tasks": {"expressions": {"limit": None, "epochs": 100}, "zinc": {"limit": None, "epochs": 100}},
              "iterations": 5, "batch": 50, "trials": 5, "init_size": 10_000, "gp_points": 2000,
@@ -101,16 +102,24 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
     ap.add_argument("--use", nargs="*", default=[], metavar="MODEL=FOLDER",
                     help="use these trained models (a folder or pretrained name) instead of training, e.g. "
-                         "gmm_dae=expressions-gmm_dae")
+                         "gmm_dae=expressions-gmm_dae or zinc/gvae=zinc-gvae")
+    ap.add_argument("--tasks", default=None, help="only these tasks of the profile, e.g. zinc")
+    ap.add_argument("--acquisitions", default=None, help="only these acquisitions, e.g. turbo")
+    ap.add_argument("--name", default=None, help="results table name (default bo_table_<profile>)")
     args = ap.parse_args()
     use = dict(u.split("=", 1) for u in args.use)
     set_data_dir(args.data_dir)
     p = PROFILES[args.profile]
     work = Path(args.work) / args.profile
     rows = []
+    if args.tasks:
+        p = {**p, "tasks": {t: p["tasks"][t] for t in args.tasks.split(",")}}
+    if args.acquisitions:
+        p = {**p, "acquisitions": args.acquisitions.split(","), "extra": {}}
     for task, spec in p["tasks"].items():
         for model in args.models.split(","):
-            mdir = resolve_model(use[model]) if model in use else model_dir(work, task, model, spec, args.device)
+            chosen = use.get(f"{task}/{model}", use.get(model))
+            mdir = resolve_model(chosen) if chosen else model_dir(work, task, model, spec, args.device)
             metrics = (mdir / "metrics.csv").read_text().splitlines()
             val_seq_acc = float(dict(zip(metrics[0].split(","), metrics[-1].split(",")))["val_seq_acc"])
             for acq in p["acquisitions"] + p["extra"].get(model, []):
@@ -143,7 +152,7 @@ def main() -> None:
                 "paper_valid": "-", "paper_avg": "-",
             })
     write_table(
-        f"bo_table_{args.profile}",
+        args.name or f"bo_table_{args.profile}",
         rows,
         f"Profile {args.profile}: {json.dumps(p)}. Ours: mean ± std over trials (seeds in each campaign's summary.json). "
         "Expressions: lower is better (0 = the target 1/3 + x + sin(x*x)); molecules: normalised penalized logP, "
