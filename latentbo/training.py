@@ -60,9 +60,9 @@ def _check_same_data(out: Path, fingerprint: str, n: int) -> None:
     same = report["fingerprint"] == fingerprint if "fingerprint" in report else report.get("read") == n
     if not same:
         raise CheckpointError(
-            f"cannot resume {out}: it was started on other data ({report.get('read')} strings, fingerprint "
-            f"{report.get('fingerprint', 'not recorded')}; now {n} strings, {fingerprint}); pass the same "
-            "--dataset and --limit as the run that was started"
+            f"cannot resume {out}: it was started on other data ({report.get('read')} strings from "
+            f"{report.get('source') or 'a source not recorded'}, fingerprint {report.get('fingerprint', 'not recorded')}; "
+            f"now {n} strings, {fingerprint}); pass the same --dataset and --limit as the run that was started"
         )
 
 

@@ -116,8 +116,8 @@ def test_resume_on_other_data_is_refused(tmp_path: Path) -> None:
     import json
 
     cfg = ModelConfig.for_model("expressions", "gvae", epochs=1, **TINY)
-    train(cfg, DATA, tmp_path, progress=False)
-    with pytest.raises(CheckpointError, match="other data"):
+    train(cfg, DATA, tmp_path, progress=False, source="mine.txt (sha256 0123)")
+    with pytest.raises(CheckpointError, match=r"other data \(\d+ strings from mine.txt \(sha256 0123\)"):
         train(cfg, DATA[:-1] + ["x + 1"], tmp_path, resume=True, progress=False)  # same count, other strings
     # a run from before the fingerprint: the line count still has to match
     report = json.loads((tmp_path / "data_report.json").read_text())
