@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from latentbo.errors import CheckpointError, StudyError
+from latentbo.errors import CheckpointError, ConfigError, StudyError
 from latentbo.io import atomic_write_text, output_lock
 from latentbo.study.executors import Executor
 from latentbo.study.spec import Cell, StudySpec
@@ -98,7 +98,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         set_data_dir(payload["data_dir"])
         cell = Cell(**payload["cell"])
         out = cell_dir(Path(payload["out"]), cell.id)
-        (_run_train if cell.kind == "train" else _run_bo)(cell, out, Path(payload["out"]))
+        (_run_train if cell.kind == "train" else _run_bo)(cell, out, Path(payload["out"]), payload["device"])
         files = {rel: _sha256(out / rel) for rel in OUTPUTS[cell.kind]}
         wall = time.perf_counter() - t0
         atomic_write_text(out / CELL_FILE, json.dumps({
@@ -111,7 +111,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
                 "wall_s": time.perf_counter() - t0}
 
 
-def _run_train(cell: Cell, out: Path, study_out: Path) -> None:
+def _run_train(cell: Cell, out: Path, study_out: Path, device: str) -> None:
     from latentbo.data import load_strings
     from latentbo.models import ModelConfig
     from latentbo.tasks import get_task
@@ -121,18 +121,18 @@ def _run_train(cell: Cell, out: Path, study_out: Path) -> None:
     task, model, limit, dataset = s.pop("task"), s.pop("model"), s.pop("limit", None), s.pop("dataset", None)
     strings, _ = load_strings(dataset or get_task(task).dataset, limit=limit)
     cfg = ModelConfig.for_model(task, model, seed=cell.seed, **s)
-    train(cfg, strings, out, resume=(out / "training_state.pt").exists(), progress=False)
+    train(cfg, strings, out, resume=(out / "training_state.pt").exists(), progress=False, device=device)
 
 
-def _run_bo(cell: Cell, out: Path, study_out: Path) -> None:
+def _run_bo(cell: Cell, out: Path, study_out: Path, device: str) -> None:
     from latentbo.bo import Campaign, CampaignConfig
 
     s = dict(cell.settings)
     for key in ("task", "model", "trial"):
         s.pop(key)
     cfg = CampaignConfig(trials=1, seed=cell.seed, **s)
-    Campaign(cell_dir(study_out, cell.depends_on), cfg, out).run(resume=(out / "campaign.json").exists(),
-                                                                 progress=False)
+    Campaign(cell_dir(study_out, cell.depends_on), cfg, out, device=device).run(
+        resume=(out / "campaign.json").exists(), progress=False)
 
 
 def _append_error(out: Path, entry: dict[str, Any]) -> None:
@@ -159,8 +159,14 @@ def run_study(spec: StudySpec, out: str | Path, executor: Executor, data_dir: st
         CheckpointError: ``out`` holds cells run with other settings.
         StudyError: some cells still failed after their retries (everything else
             is finished and aggregated first).
+        ConfigError: cells ask for GPUs that a local executor cannot give them.
         BusyError: another process is running a study into ``out``.
     """
+    import torch
+
+    if spec.gpus > 0 and executor.name != "ray" and not torch.cuda.is_available():
+        raise ConfigError(f"study {spec.name!r} gives each cell a GPU ([resources] gpus = {spec.gpus:g}) but this "
+                          "machine has no CUDA device; set gpus = 0 or run it on a GPU (or a Ray cluster with GPUs)")
     with output_lock(out):
         return _run_study(spec, Path(out), executor, data_dir, progress)
 
@@ -197,8 +203,9 @@ def _run_study(spec: StudySpec, out: Path, executor: Executor, data_dir: str | N
                 if not (d / CELL_FILE).exists():  # claim the folder for these settings
                     atomic_write_text(d / CELL_FILE, json.dumps({"id": c.id, "fingerprint": c.fingerprint,
                                                                  "status": "started"}))
+                # A cell given a GPU ([resources] gpus > 0) trains and runs its campaign there.
                 payloads.append({"cell": dataclasses.asdict(c), "out": str(out), "data_dir": data_dir,
-                                 "threads": executor.settings.cpus})
+                                 "threads": executor.settings.cpus, "device": "cuda" if spec.gpus > 0 else "cpu"})
             retry = []
             for payload, result in executor.run(run_cell, payloads):
                 c = by_id[payload["cell"]["id"]]

@@ -117,6 +117,17 @@ def test_other_settings_in_the_same_folder_are_refused(serial_run: Path, tmp_pat
         _run(changed, out)
 
 
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks a machine without a GPU")
+def test_cells_asking_for_a_gpu_fail_before_any_cell_runs(tmp_path: Path) -> None:
+    from latentbo.errors import ConfigError
+
+    study = tmp_path / "gpu.toml"
+    study.write_text(TINY + "\n[resources]\ngpus = 1\n")
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        _run(study, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_process_executor_matches_serial(serial_run: Path, study_file: Path, tmp_path: Path) -> None:
     summary = _run(study_file, tmp_path / "out", "process", workers=2)
     assert summary["counts"] == {"done": 3} and summary["workers"] == 2
