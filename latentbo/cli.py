@@ -41,7 +41,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON
 OverwriteFlag = Annotated[bool, typer.Option(help="Replace a run already in --out (a folder holding no run is never "
                                                    "emptied).")]
 DATASET_HELP = ("a registered dataset (see `latentbo data list`) or a file: one string per line (.txt; .smi: the "
-                "first field), or a CSV with a header row (.csv, .csv.gz; see --column)")
+                "first field), or a CSV with a header row (.csv, .csv.gz; see --column); several joined by commas "
+                "(zinc250k,moses) are read in order, each string kept once")
 ColumnOption = Annotated[Optional[str], typer.Option(help="CSV column of the strings (default: smiles, selfies, "
                                                           "expression or string, or the only column).")]
 

@@ -155,11 +155,6 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     if len(batch.kept) < 2:
         raise DatasetError(f"only {len(batch.kept)} of {len(strings)} strings could be encoded: {batch.report()}")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "data_report.json", json.dumps({
-        "source": source, "fingerprint": fingerprint, "read": batch.n_input, "encoded": len(batch.kept), "skipped": len(batch.failures),
-        "skipped_by_reason": batch.failure_counts(),
-        "skipped_examples": [f.__dict__ for f in batch.failures[:20]],
-    }, indent=2))
     if batch.failures:
         log.info("data: %s", batch.report())
 
@@ -170,6 +165,14 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         raise ConfigError(f"val_fraction={config.val_fraction} holds out {n_val} of the {len(perm)} encoded strings, "
                           "leaving fewer than 2 to train on; lower it or use more data")
     val_idx, train_idx = batch.indices[perm[:n_val]], batch.indices[perm[n_val:]]
+    held_out = "\n".join(strings[batch.kept[i]] for i in sorted(perm[:n_val]))
+    atomic_write_text(out / "data_report.json", json.dumps({
+        "source": source, "fingerprint": fingerprint, "read": batch.n_input, "encoded": len(batch.kept),
+        "skipped": len(batch.failures), "skipped_by_reason": batch.failure_counts(),
+        "skipped_examples": [f.__dict__ for f in batch.failures[:20]],
+        # which strings validation saw (seeded): the same data and seed always hold out the same ones
+        "held_out": {"n": n_val, "fingerprint": hashlib.sha256(held_out.encode("utf-8")).hexdigest()[:16]},
+    }, indent=2))
 
     torch.manual_seed(config.seed)
     if not resume:

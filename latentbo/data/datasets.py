@@ -305,7 +305,10 @@ def load_strings(
     """Load a string dataset: a registry name or a user file.
 
     Args:
-        name: a key of :data:`DATASETS`, or a path (see :func:`read_dataset_file`).
+        name: a key of :data:`DATASETS`, a path (see :func:`read_dataset_file`), or
+            several of them joined by commas (``zinc250k,moses``): concatenated in
+            that order, each string kept once (its first occurrence), so a held-out
+            split never holds a copy of a training string.
         limit: keep only the first ``limit`` strings.
         allow_fallback: use the embedded default when the file is absent.
         column: the CSV column of strings (user files only).
@@ -319,6 +322,8 @@ def load_strings(
             the message names the file expected and where.
         DatasetError: the file is empty or malformed.
     """
+    if "," in name:
+        return _load_many([n.strip() for n in name.split(",")], limit, allow_fallback, column)
     if is_dataset_path(name):
         strings, _, source = read_dataset_file(name, column)
         return (strings[:limit] if limit is not None else strings), source
@@ -342,6 +347,21 @@ def load_strings(
         where = str(path) if path is not None else f"<data dir>/{spec.relpath} (no data dir set: use --data-dir or {ENV_VAR})"
         raise DatasetNotFoundError(f"dataset {name!r} needs the file {where}")
     return (strings[:limit] if limit is not None else strings), source
+
+
+def _load_many(names: list[str], limit: int | None, allow_fallback: bool,
+               column: str | None) -> tuple[list[str], str]:
+    if len(set(names)) != len(names) or not all(names):
+        raise DatasetError(f"datasets {names}: name each dataset once, separated by commas")
+    seen: dict[str, None] = {}
+    sources = []
+    for n in names:
+        strings, source = load_strings(n, None, allow_fallback, column if is_dataset_path(n) else None)
+        before = len(seen)
+        seen.update(dict.fromkeys(strings))
+        sources.append(f"{source}: {len(seen) - before} of {len(strings)} new")
+    strings = list(seen)
+    return (strings[:limit] if limit is not None else strings), " + ".join(sources)
 
 
 def dataset_status() -> list[dict[str, object]]:

@@ -164,3 +164,39 @@ def test_grammar_vae_expression_space() -> None:
     assert not GrammarCodec("expressions").encode_many(every[::97]).failures
     with pytest.raises(DatasetError, match="122880"):
         grammar_vae_expressions(122_881)
+
+
+def test_several_datasets_at_once(tmp_path: Path) -> None:
+    _layout(tmp_path)  # zinc250k: CCO, c1ccccc1; moses: CCN, CCC
+    set_data_dir(tmp_path)
+    (tmp_path / "mine.smi").write_text("CCC\nCCO\nC#N\n")
+    strings, source = load_strings(f"zinc250k,moses,{tmp_path / 'mine.smi'}")
+    assert strings == ["CCO", "c1ccccc1", "CCN", "CCC", "C#N"]  # a string twice is kept once, where it came first
+    assert source.count(" + ") == 2 and source.endswith("1 of 3 new")
+    assert load_strings("zinc250k,moses", limit=3)[0] == ["CCO", "c1ccccc1", "CCN"]
+    with pytest.raises(DatasetError, match="once"):
+        load_strings("moses,moses")
+
+
+def test_held_out_split_is_reproducible_and_never_leaks(tmp_path: Path) -> None:
+    import json
+
+    from latentbo.models import ModelConfig
+    from latentbo.training import train
+
+    set_data_dir(tmp_path)
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    exprs = generate_expressions(240, seed=8)
+    a.write_text("\n".join(exprs[:160]) + "\n")
+    b.write_text("\n".join(exprs[80:]) + "\n")  # half of it is already in a.txt
+    strings, _ = load_strings(f"{a},{b}")
+    assert strings == exprs
+    cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=1, hidden=16, decoder_hidden=16, decoder_layers=1,
+                                latent_dim=2, val_fraction=0.25)
+    assert len(set(strings)) == len(strings)  # held-out strings cannot have a copy among the training ones
+    held_out = []
+    for run, seed in (("r1", 0), ("r2", 0), ("r3", 1)):
+        train(ModelConfig(**{**cfg.__dict__, "seed": seed}), strings, tmp_path / run, progress=False)
+        held_out.append(json.loads((tmp_path / run / "data_report.json").read_text())["held_out"])
+    assert held_out[0] == held_out[1] and held_out[0]["n"] == 60  # same data and seed: the same split
+    assert held_out[2]["fingerprint"] != held_out[0]["fingerprint"]  # another seed holds out others
