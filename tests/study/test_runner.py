@@ -137,11 +137,11 @@ def test_process_executor_matches_serial(serial_run: Path, study_file: Path, tmp
 def test_failed_cell_is_recorded_and_retried(study_file: Path, tmp_path: Path, monkeypatch) -> None:
     real, calls = runner._run_bo, []
 
-    def flaky(cell, out, study_out):
+    def flaky(cell, out, study_out, device):
         calls.append(cell.id)
         if cell.settings["trial"] == 0 and calls.count(cell.id) == 1:
             raise RuntimeError("transient failure")
-        real(cell, out, study_out)
+        real(cell, out, study_out, device)
 
     monkeypatch.setattr(runner, "_run_bo", flaky)
     summary = _run(study_file, tmp_path / "out")
@@ -176,7 +176,7 @@ def test_objective_timeout_fails_the_cell_and_the_retry_finishes(tmp_path: Path,
 
 
 def test_cells_failing_every_retry_end_in_a_study_error(study_file: Path, tmp_path: Path, monkeypatch) -> None:
-    def broken(cell, out, study_out):
+    def broken(cell, out, study_out, device):
         raise ValueError("model is broken")
 
     monkeypatch.setattr(runner, "_run_train", broken)
