@@ -37,6 +37,8 @@ import argparse
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from _common import write_table
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.bo.paper import LATER_WORK_500, WEIGHTED_RETRAINING_BEST, paper_row
@@ -121,8 +123,8 @@ def main() -> None:
         for model in args.models.split(","):
             chosen = use.get(f"{task}/{model}", use.get(model))
             mdir = resolve_model(chosen) if chosen else model_dir(work, task, model, spec, args.device)
-            metrics = (mdir / "metrics.csv").read_text().splitlines()
-            val_seq_acc = float(dict(zip(metrics[0].split(","), metrics[-1].split(",")))["val_seq_acc"])
+            metrics = pd.read_csv(mdir / "metrics.csv")
+            val_seq_acc = float(metrics.loc[metrics["val_loss"].idxmin(), "val_seq_acc"])  # the saved epoch's
             for acq in p["acquisitions"] + p["extra"].get(model, []):
                 batch, iterations = (1, p["iterations"] * p["batch"]) if acq == "sequential" else (p["batch"], p["iterations"])
                 cfg = CampaignConfig(objective=OBJECTIVE[task], iterations=iterations, batch=batch, trials=p["trials"],
