@@ -589,6 +589,9 @@ class Campaign:
             extra = dict(saved["gp_state"]), float(saved["elapsed"])
         except Exception as exc:  # unreadable or unsafe: say so rather than guess
             raise CheckpointError(f"{path} is unreadable: {exc}") from None
+        if int(saved["iteration"]) < trial.iteration:  # told and recorded; the process stopped before removing it
+            path.unlink()
+            return None
         if not ok:
             raise CheckpointError(f"{path} does not belong to iteration {trial.iteration} of {trial.dir}")
         return (batch, *extra)

@@ -244,9 +244,13 @@ def test_tell_checks_strings_and_scores(model_dir: Path, tmp_path: Path) -> None
         camp.tell(strings, ["good", 1.0])
     with pytest.raises(ObjectiveError, match="1e\\+100"):
         camp.tell(strings, [1e200, 1.0])
+    pending = (tmp_path / "trial_0" / "pending.pt").read_bytes()
     camp.tell(strings, [np.nan, 1.0])  # NaN: that string was invalid
     recs = _records(tmp_path)
     assert [r["valid"] for r in recs] == [False, strings[1] is not None]
+    # stopped after recording, before removing the asked batch: the next ask goes on
+    (tmp_path / "trial_0" / "pending.pt").write_bytes(pending)
+    assert len(camp.ask(2)[1]) == 2 and not _records(tmp_path)[2:]
 
 
 def test_told_scores_need_known_initial_scores(model_dir: Path, tmp_path: Path) -> None:
