@@ -184,9 +184,10 @@ def export_molecules(out: Path, records: list[dict], maximize: bool) -> list[dic
 
     from latentbo.objectives.molecules import molecule_properties, to_mol
 
+    mols = {s: to_mol(s) for s in {r["string"] for r in records if r["valid"]}}  # RDKit once per distinct string
     best: dict[str, tuple[dict, Any]] = {}
     for r in records:
-        mol = to_mol(r["string"]) if r["valid"] else None
+        mol = mols[r["string"]] if r["valid"] else None
         if mol is None:
             continue
         key = Chem.MolToSmiles(mol)

@@ -287,13 +287,14 @@ class Campaign:
         return vals
 
     # -- initial data -----------------------------------------------------------------
-    def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str], str]:
+    def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str], str | None]:
         """Codes, scores (NaN = invalid), strings and source of the initial set,
-        computed once and cached in ``init.npz`` / ``init_strings.json``; known scores
-        (``score_column``) are used as they are."""
+        computed once and cached in ``init.npz`` / ``init_strings.json`` (``source`` is
+        ``None`` then: campaign.json records it); known scores (``score_column``) are
+        used as they are."""
         path = self.out / "init.npz"
         if path.exists():
-            return (*self._saved_initial_data(), self._saved_source())
+            return (*self._saved_initial_data(), None)
         cfg = self.config
         known = None
         if cfg.dataset and is_dataset_path(cfg.dataset):
@@ -323,12 +324,6 @@ class Campaign:
         if progress and batch.failures:
             tqdm.write(f"initial data: {batch.report()}")
         return codes, scores, kept, source
-
-    def _saved_source(self) -> str:
-        try:
-            return str(json.loads((self.out / "campaign.json").read_text(encoding="utf-8")).get("initial_data", "?"))
-        except (OSError, ValueError, AttributeError):
-            return "?"
 
     def _saved_initial_data(self) -> tuple[Tensor, np.ndarray, list[str]]:
         try:
@@ -394,15 +389,15 @@ class Campaign:
                 raise CheckpointError(f"{self.out} already holds a campaign; pass --resume to continue it, "
                                       "--overwrite to replace it, or choose another --out")
             try:
-                saved = json.loads(meta_path.read_text(encoding="utf-8"))["config"]
-                saved = {**dataclasses.asdict(CampaignConfig()), **saved}
+                saved_meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                saved = {**dataclasses.asdict(CampaignConfig()), **saved_meta["config"]}
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise CheckpointError(f"{meta_path} is unreadable or lacks its config: {exc}") from None
             # Settings added since a campaign was written take their defaults.
             if saved != meta["config"]:
                 raise CheckpointError(f"{self.out} was run with different settings: {saved}")
-            codes, scores, strings, source = self.initial_data(progress)
-            return codes, scores, strings, {**meta, "initial_data": source}
+            codes, scores, strings, _ = self.initial_data(progress)
+            return codes, scores, strings, {**meta, "initial_data": saved_meta.get("initial_data")}
         self._clear_start()
         self.out.mkdir(parents=True, exist_ok=True)
         try:
