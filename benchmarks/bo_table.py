@@ -38,13 +38,14 @@ import json
 from pathlib import Path
 
 import pandas as pd
-
 from _common import write_table
+
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.bo.paper import LATER_WORK_500, WEIGHTED_RETRAINING_BEST, paper_row
 from latentbo.data import load_strings, set_data_dir
 from latentbo.models import ModelConfig
 from latentbo.models.zoo import resolve_model
+from latentbo.tasks import get_task
 from latentbo.training import train
 
 MODELS = ["gmm_dae", "gvae", "cvae", "gcvvae", "grae", "welbo", "edvae"]
@@ -64,7 +65,6 @@ PROFILES = {
              "iterations": 5, "batch": 50, "trials": 5, "init_size": 10_000, "gp_points": 2000,
              "acquisitions": ["qlogei", "turbo", "sequential"], "extra": {}, "wr": True},
 }
-OBJECTIVE = {"expressions": "expr", "zinc": "plogp"}
 
 
 TASK_DATA = {"expressions": "expressions", "zinc": "zinc250k"}
@@ -127,7 +127,7 @@ def main() -> None:
             val_seq_acc = float(metrics.loc[metrics["val_loss"].idxmin(), "val_seq_acc"])  # the saved epoch's
             for acq in p["acquisitions"] + p["extra"].get(model, []):
                 batch, iterations = (1, p["iterations"] * p["batch"]) if acq == "sequential" else (p["batch"], p["iterations"])
-                cfg = CampaignConfig(objective=OBJECTIVE[task], iterations=iterations, batch=batch, trials=p["trials"],
+                cfg = CampaignConfig(objective=get_task(task).objective, iterations=iterations, batch=batch, trials=p["trials"],
                                      init_size=p["init_size"], gp_points=p["gp_points"],
                                      acquisition="qlogei" if acq == "sequential" else acq)
                 s = campaign(work, mdir, f"{task}-{model}-{acq}", cfg)
@@ -137,7 +137,7 @@ def main() -> None:
                     "top1": fmt_ms(s["top3"]["top1"]), "top2": fmt_ms(s["top3"]["top2"]), "top3": fmt_ms(s["top3"]["top3"]),
                     "fraction_valid": fmt_ms(s["fraction_valid"]), "average_score": fmt_ms(s["average_score"]),
                     "best_string": s["best"]["string"] if s["best"] else "-",
-                    **paper_row(task, model, OBJECTIVE[task]),
+                    **paper_row(task, model, get_task(task).objective),
                 })
                 print(rows[-1], flush=True)
         if p["wr"] and task == "expressions":

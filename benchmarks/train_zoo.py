@@ -11,9 +11,10 @@ made elsewhere (e.g. an H100 checkpoint of ../shared/pretrained restored to fp32
 stating where it came from.
 
 Packaging writes ``OUT/<name>/``: config.toml, meta.json, metrics.csv, model.safetensors
-in fp16 and card.json (data, command, commit, device, wall time, epochs, held-out exact
-reconstruction and token accuracy of the saved epoch, validity and uniqueness of 1,000
-prior samples), and the table ``benchmarks/results/train_zoo.{csv,md}`` of every card.
+in fp16 and card.json (data, command, commit, device, wall time, epochs, training samples/s,
+held-out exact reconstruction and token accuracy of the saved epoch, validity and
+uniqueness of 1,000 prior samples), and the table ``benchmarks/results/train_zoo.{csv,md}``
+of every card. ``--refresh`` recomputes the fields that come from each metrics.csv.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import torch
+from _common import write_table
 from safetensors.torch import load_file, save_file
 
-from _common import write_table
 from latentbo.metrics import sample_quality
 from latentbo.models import load_model
 from latentbo.models.zoo import CARD, CARD_FIELDS
@@ -42,6 +44,7 @@ SPECS: dict[str, dict] = {
     "expressions-gmm_dae": {"task": "expressions", "arch": "gmm_dae", "decoder": "gru", "dataset": "expressions"},
     "zinc-gmm_dae": {"task": "zinc", "arch": "gmm_dae", "decoder": "fast", "dataset": "moses"},
     "zinc-gvae": {"task": "zinc", "arch": "gvae", "decoder": "fast", "dataset": "moses"},
+    "zinc-selfies-gmm_dae": {"task": "zinc", "arch": "gmm_dae", "codec": "selfies", "decoder": "ar", "dataset": "moses"},
 }
 
 
@@ -54,18 +57,27 @@ def _commit() -> str:
 
 
 def train_command(name: str, run: Path, device: str, minutes: float, limit: int | None, data_dir: str | None) -> list[str]:
-    spec = SPECS[name]
-    cmd = ["latentbo", *(["--data-dir", data_dir] if data_dir else []), "train", "--task", spec["task"], "--arch",
-           spec["arch"], "--decoder", spec["decoder"], "--dataset", spec["dataset"], "--epochs", "100", "--device",
-           device, "--max-minutes", str(minutes), "--out", str(run), "--no-progress"]
+    """The arguments of ``latentbo train`` with the spec's options (each ``key: value`` a
+    ``--key value``); run as ``python -m latentbo.cli`` so a source checkout without the
+    console script (the GPU machine's) runs it too."""
+    options = [a for k, v in SPECS[name].items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    cmd = [*(["--data-dir", data_dir] if data_dir else []), "train", *options, "--epochs", "100",
+           "--device", device, "--max-minutes", str(minutes), "--out", str(run), "--no-progress"]
     return cmd + (["--limit", str(limit)] if limit else []) + (["--resume"] if (run / "training_state.pt").exists() else [])
+
+
+def measured(metrics: pd.DataFrame) -> dict:
+    """What a run's metrics.csv says: epochs, mean training throughput, and the
+    held-out reconstruction of the saved epoch (lowest validation loss)."""
+    best = metrics.loc[metrics["val_loss"].idxmin()]
+    return {"epochs": len(metrics), "samples_per_s": round(float(metrics["samples_per_s"].mean()), 1),
+            "held_out_exact": float(best["val_seq_acc"]), "held_out_token_acc": float(best["val_token_acc"])}
 
 
 def package(run: Path, name: str, out: Path, card: dict, samples: int = 1000) -> dict:
     """Copy a finished run into ``out/name`` with fp16 weights and its card."""
     model = load_model(run)
     metrics = pd.read_csv(run / "metrics.csv")
-    best = metrics.loc[metrics["val_loss"].idxmin()]
     quality, _ = sample_quality(model, samples, seed=0)
     dest = out / name
     dest.mkdir(parents=True, exist_ok=True)
@@ -75,10 +87,10 @@ def package(run: Path, name: str, out: Path, card: dict, samples: int = 1000) ->
     save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, dest / "model.safetensors")
     report = run / "data_report.json"
     data = json.loads(report.read_text()).get("source") if report.exists() else None
-    card = {"name": name, "task": model.config.task, "arch": model.config.model, "decoder": model.config.decoder,
-            "data": data, "epochs": len(metrics), "held_out_exact": float(best["val_seq_acc"]),
-            "held_out_token_acc": float(best["val_token_acc"]), "prior_valid": quality["valid_fraction"],
-            "prior_unique": quality["unique_fraction"], **{k: v for k, v in card.items() if v is not None}}
+    card = {"name": name, "task": model.config.task, "arch": model.config.model, "codec": model.codec.kind,
+            "decoder": model.config.decoder, "data": data, "prior_valid": quality["valid_fraction"],
+            "prior_unique": quality["unique_fraction"], **measured(metrics),
+            **{k: v for k, v in card.items() if v is not None}}
     missing = [f for f in CARD_FIELDS if f not in card]
     if missing:
         raise SystemExit(f"card of {name} lacks {missing}")
@@ -105,10 +117,18 @@ def main() -> None:
     ap.add_argument("--commit", help="--package: the commit it was trained from")
     ap.add_argument("--wall-minutes", type=float, help="--package: its training wall time")
     ap.add_argument("--data", help="--package: what it was trained on (default: its data_report.json source)")
+    ap.add_argument("--refresh", action="store_true",
+                    help="recompute every card's fields that come from its metrics.csv (after adding one), then the table")
     args = ap.parse_args()
 
     cards = []
-    if args.package is not None:
+    if args.refresh:
+        for p in sorted(args.out.iterdir()):
+            if (p / CARD).is_file():
+                card = {**json.loads((p / CARD).read_text()), **measured(pd.read_csv(p / "metrics.csv"))}
+                card.setdefault("codec", json.loads((p / "meta.json").read_text())["codec"]["kind"])
+                (p / CARD).write_text(json.dumps(card, indent=2) + "\n")
+    elif args.package is not None:
         if not (args.name and args.provenance and args.command and args.commit):
             raise SystemExit("--package needs --name, --provenance, --command and --commit")
         cards.append(package(args.package, args.name, args.out, {
@@ -122,12 +142,13 @@ def main() -> None:
         for name in names:  # side by side: one process each, sharing the device
             cmd = train_command(name, args.runs / name, args.device, args.minutes, args.limit, args.data_dir)
             with open(args.runs / f"{name}.log", "a") as log:  # the child keeps its own handle
-                procs[name] = (cmd, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), time.monotonic())
+                proc = subprocess.Popen([sys.executable, "-m", "latentbo.cli", *cmd], stdout=log, stderr=subprocess.STDOUT)
+                procs[name] = (cmd, proc, time.monotonic())
         for name, (cmd, proc, start) in procs.items():
             if proc.wait() != 0:
                 raise SystemExit(f"{name} failed: see {args.runs / name}.log")
             cards.append(package(args.runs / name, name, args.out, {
-                "command": shlex.join(cmd), "commit": _commit(), "device": args.device,
+                "command": shlex.join(["latentbo", *cmd]), "commit": _commit(), "device": args.device,
                 "wall_minutes": round((time.monotonic() - start) / 60, 1),
                 "provenance": f"benchmarks/train_zoo.py, {len(names)} models side by side on one {args.device}"},
                 args.samples))

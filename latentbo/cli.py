@@ -43,6 +43,12 @@ OverwriteFlag = Annotated[bool, typer.Option(help="Replace a run already in --ou
 DATASET_HELP = ("a registered dataset (see `latentbo data list`) or a file: one string per line (.txt; .smi: the "
                 "first field), or a CSV with a header row (.csv, .csv.gz; see --column); several joined by commas "
                 "(zinc250k,moses) are read in order, each string kept once")
+def _acquisition_help() -> str:
+    from latentbo.bo.acquisition import ACQUISITIONS
+
+    return " | ".join(f"{name} ({cls.summary})" for name, cls in sorted(ACQUISITIONS.items()))
+
+
 ColumnOption = Annotated[Optional[str], typer.Option(help="CSV column of the strings (default: smiles, selfies, "
                                                           "expression or string, or the only column).")]
 
@@ -160,7 +166,7 @@ def grammar_check(
     read, parsed, round_trip_exact, round_trip_fraction, failures (by reason),
     examples, per_second (encoding throughput), decode_per_second."""
     from latentbo.codecs import GrammarCodec, SelfiesCodec
-    from latentbo.codecs.check import round_trip_report
+    from latentbo.data.check import round_trip_report
     from latentbo.data import load_strings
     from latentbo.tasks import get_task
 
@@ -168,17 +174,13 @@ def grammar_check(
     strings, source = load_strings(dataset or t.dataset, limit=limit, column=column)
     if codec == "grammar":
         chosen, described = GrammarCodec(t.grammar), {"grammar": t.grammar}
-    elif codec == "selfies" and t.kind == "molecules":
+    elif codec == "selfies" and t.molecules:
         chosen = SelfiesCodec.fit(strings)
         described = {"codec": "selfies", "alphabet_size": len(chosen.alphabet), "max_length": chosen.max_length}
     else:
         raise ConfigError(f"--codec must be grammar, or selfies for a molecule task; got {codec!r} for {task!r}")
     report = round_trip_report(chosen, strings, use_cache=cache, workers=workers, progress=progress)
     _emit({"task": task, **described, "source": source, **report}, as_json)
-
-
-#: The pretrained model `demo` runs its campaign with.
-DEMO_MODEL = "expressions-gmm_dae"
 
 
 @app.command()
@@ -188,11 +190,9 @@ def demo(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the main job on the pretrained expression GMM-DAE (no training, no data dir needed): a BO campaign for the expression that best fits 1 / 3 + x + sin( x * x ), 2 trials x 4 iterations x 10 points; prints top-3 and validity."""
-    from latentbo.bo import Campaign, CampaignConfig
+    from latentbo.pipelines import demo as run_demo
 
-    cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000, gp_points=300,
-                         n_decode=5)
-    summary = Campaign(DEMO_MODEL, cfg, out).run(resume=(out / "campaign.json").exists())
+    summary = run_demo(out, seed)
     _emit(summary, as_json, lambda s: _print_summary(s, out))
 
 
@@ -230,7 +230,7 @@ def bo(
     batch: Annotated[int, typer.Option(help="Points per iteration (q).", min=1)] = 50,
     trials: Annotated[int, typer.Option(help="Independent trials (seeds recorded).", min=1)] = 5,
     seed: Annotated[int, typer.Option(help="Campaign seed; trial t uses seed*1000+t.")] = 0,
-    acquisition: Annotated[str, typer.Option(help="qlogei (batch log-EI) | turbo (trust region + Thompson sampling).")] = "qlogei",
+    acquisition: Annotated[str, typer.Option(help=_acquisition_help())] = "qlogei",
     bounds: Annotated[str, typer.Option(help="data (box of the initial codes) | prior (+-3 sd of the prior).")] = "data",
     init_size: Annotated[int, typer.Option(help="Initial points drawn from the dataset.", min=1)] = 2000,
     gp_points: Annotated[int, typer.Option(help="Max initial points in the GP (best half + random half).", min=1)] = 500,
@@ -269,7 +269,11 @@ def train(
     codec: Annotated[Optional[str], typer.Option(help="grammar | character | selfies: override the model's codec (e.g. --arch gmm_dae --codec selfies).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.", min=1)] = None,
-    decoder: Annotated[Optional[str], typer.Option(help="gru (Grammar-VAE reference) | fast (positional Transformer).")] = None,
+    decoder: Annotated[Optional[str], typer.Option(help="gru (Grammar-VAE reference) | fast (positional Transformer, all positions at once) | ar (autoregressive Transformer, decoded step by step under the codec's masks).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Sequences per optimiser step (GPU: 1024 or more).", min=1)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (at --lr-scaling's reference batch, 256, if scaled).")] = None,
+    lr_scaling: Annotated[Optional[str], typer.Option(help="Scale --lr with the batch size: none | sqrt (Adam) | linear.")] = None,
+    precision: Annotated[Optional[str], typer.Option(help="auto (bf16 autocast on CUDA, fp32 elsewhere) | fp32 | bf16.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N strings only.", min=2)] = None,
     dataset: Annotated[Optional[str], typer.Option(help=f"Data instead of the task's: {DATASET_HELP}; recorded with "
                                                         "the run (a file by its content hash).")] = None,
@@ -283,19 +287,16 @@ def train(
     as_json: JsonFlag = False,
 ) -> None:
     """Train an autoencoder (encoder + decoder + latent regulariser) on a task's data."""
-    from latentbo.data import load_strings
     from latentbo.models import ModelConfig
-    from latentbo.tasks import get_task
-    from latentbo.training import train as run_training
+    from latentbo.pipelines import train_model
 
     overrides = ModelConfig.from_toml(config) if config else {}
-    for key, value in {"epochs": epochs, "decoder": decoder, "seed": seed, "codec": codec}.items():
+    for key, value in {"epochs": epochs, "decoder": decoder, "seed": seed, "codec": codec, "batch_size": batch_size,
+                       "lr": lr, "lr_scaling": lr_scaling, "precision": precision}.items():
         if value is not None:
             overrides[key] = value
-    cfg = ModelConfig.for_model(task, arch, **overrides)
-    strings, source = load_strings(dataset or get_task(task).dataset, limit=limit, column=column)
-    result = run_training(cfg, strings, out, resume=resume, progress=progress, device=device, max_minutes=max_minutes,
-                          source=source, overwrite=overwrite)
+    result, source = train_model(task, arch, out, overrides, dataset, limit, column, resume, progress=progress,
+                                 device=device, max_minutes=max_minutes, overwrite=overwrite)
     last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
     _emit({"out": str(out), "source": source, "skipped": result.skipped, "epochs": len(result.metrics),
            "out_of_time": result.out_of_time, "last_epoch": last}, as_json)
@@ -377,15 +378,13 @@ def decode(
 
     import torch
 
-    from latentbo.metrics import molecule_invalidity
     from latentbo.models import load_model
     from latentbo.tasks import get_task
 
     ae = load_model(model)
     ae.codec.set_semantic(semantic)
     decoded = ae.decode_latents(_read_latents(input), stochastic, torch.Generator().manual_seed(seed))
-    molecules = get_task(ae.config.task).kind == "molecules"
-    reasons = ["unfinished" if s is None else (molecule_invalidity(s) if molecules else None) for s in decoded]
+    reasons = [get_task(ae.config.task).invalidity(s) for s in decoded]
     strings = [s if r is None else "" for s, r in zip(decoded, reasons)]
     invalid = dict(Counter(r for r in reasons if r is not None))
     text = "\n".join(strings) + "\n"

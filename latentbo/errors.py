@@ -71,3 +71,7 @@ class ObjectiveTimeoutError(LatentboError):
 class ObjectiveError(LatentboError):
     """An objective raised, or returned something other than one finite score (or
     NaN) per string."""
+
+
+class SurrogateError(LatentboError):
+    """The GP could not be fitted even after retries."""

@@ -3,43 +3,14 @@ uniqueness, novelty."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
 import torch
 
+from latentbo.chem import molecule_invalidity  # noqa: F401  (re-exported: the reasons live there)
 from latentbo.codecs import CharacterCodec, GrammarCodec
 from latentbo.errors import InvalidInputError
-
-
-_BRACKET = re.compile(r"\[[^\]]*\]")
-_RING_LABEL = re.compile(r"%\d\d|\d")
-# RDKit's sanitisation problems, by the names users read in reports.
-_PROBLEMS = {"AtomValenceException": "valence", "KekulizeException": "kekulisation",
-             "AtomKekulizeException": "aromatic_outside_ring"}
-
-
-def molecule_invalidity(smiles: str | None) -> str | None:
-    """Why RDKit rejects a SMILES string, or ``None`` if it is a valid molecule.
-
-    Reasons: ``unfinished`` (no string: the derivation did not finish),
-    ``unclosed_ring``, ``parse`` (other SMILES errors, e.g. a ring closed on its own
-    atom), ``valence``, ``kekulisation``, ``aromatic_outside_ring``, ``other``.
-    """
-    if not smiles:
-        return "unfinished"
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    mol = Chem.MolFromSmiles(smiles, sanitize=False)
-    if mol is None:
-        labels = Counter(_RING_LABEL.findall(_BRACKET.sub("", smiles)))
-        return "unclosed_ring" if any(n % 2 for n in labels.values()) else "parse"
-    problems = Chem.DetectChemistryProblems(mol)
-    if not problems:
-        return None
-    return _PROBLEMS.get(problems[0].GetType(), "other")
 
 
 def grammar_valid(codec: GrammarCodec, text: str | None) -> bool:
@@ -91,8 +62,9 @@ def sample_quality(
     if isinstance(model.codec, CharacterCodec):  # the CVAE's strings must also parse by the grammar
         grammar = GrammarCodec(get_task(model.config.task).grammar)
         grammar_ok = [grammar_valid(grammar, s) for s in strings]
-    molecules = get_task(model.config.task).kind == "molecules"
-    why = [molecule_invalidity(s) for s in strings] if molecules else [None] * n  # RDKit once per string
+    task = get_task(model.config.task)
+    molecules = task.molecules
+    why = [task.invalidity(s) for s in strings] if molecules else [None] * n  # RDKit once per string
     valid = [s for s, ok, r in zip(strings, grammar_ok, why) if ok and r is None]
     reasons = dict(Counter(r for r in why if r is not None)) if molecules else {"unfinished": n - sum(grammar_ok)}
     ref = _canonical_set(model.codec, reference) if reference is not None else None

@@ -66,18 +66,29 @@ def _check_same_data(out: Path, fingerprint: str, n: int) -> None:
         )
 
 
-def _batches(idx: np.ndarray, size: int, gen: torch.Generator | None, device: torch.device | None = None):
-    order = torch.randperm(len(idx), generator=gen).numpy() if gen is not None else np.arange(len(idx))
-    for i in range(0, len(idx), size):
-        yield torch.from_numpy(idx[order[i : i + size]].astype(np.int64)).to(device or "cpu")
+def _batches(data: np.ndarray, rows: np.ndarray, size: int, gen: torch.Generator | None,
+             device: torch.device | None = None):
+    """Batches of ``data[rows]`` (shuffled by ``gen``); ``data`` may be the cache's
+    memory map, so only the rows of each batch are read."""
+    order = torch.randperm(len(rows), generator=gen).numpy() if gen is not None else np.arange(len(rows))
+    for i in range(0, len(rows), size):
+        yield torch.from_numpy(data[rows[order[i : i + size]]].astype(np.int64)).to(device or "cpu")
 
 
-def _evaluate(model: SequenceAutoencoder, idx: np.ndarray, batch_size: int, device: torch.device) -> dict[str, float]:
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a config's ``precision`` on ``device`` (``None``: fp32)."""
+    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def _evaluate(model: SequenceAutoencoder, data: np.ndarray, rows: np.ndarray, batch_size: int, device: torch.device,
+              dtype: torch.dtype | None) -> dict[str, float]:
     model.eval()
     sums: dict[str, float] = {}
     n = 0
-    with torch.no_grad():
-        for batch in _batches(idx, batch_size, None, device):
+    with torch.no_grad(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        for batch in _batches(data, rows, batch_size, None, device):
             terms = model.loss(batch)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
@@ -164,7 +175,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     if len(perm) - n_val < 2:
         raise ConfigError(f"val_fraction={config.val_fraction} holds out {n_val} of the {len(perm)} encoded strings, "
                           "leaving fewer than 2 to train on; lower it or use more data")
-    val_idx, train_idx = batch.indices[perm[:n_val]], batch.indices[perm[n_val:]]
+    val_rows, train_rows = perm[:n_val], perm[n_val:]
     held_out = "\n".join(strings[batch.kept[i]] for i in sorted(perm[:n_val]))
     atomic_write_text(out / "data_report.json", json.dumps({
         "source": source, "fingerprint": fingerprint, "read": batch.n_input, "encoded": len(batch.kept),
@@ -178,7 +189,8 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     if not resume:
         model = SequenceAutoencoder(config, codec)
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    dtype = autocast_dtype(config.precision, device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.effective_lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
                                                        min_lr=config.min_lr)
     rows: list[dict] = []
@@ -207,9 +219,9 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         sums: dict[str, float] = {}
         seen = 0
         t0 = time.perf_counter()
-        bar = tqdm(total=len(train_idx), disable=not progress, unit="seq", desc=f"epoch {epoch + 1}/{config.epochs}")
-        for xb in _batches(train_idx, config.batch_size, gen, device):
-            terms = model.train_step(xb, opt)
+        bar = tqdm(total=len(train_rows), disable=not progress, unit="seq", desc=f"epoch {epoch + 1}/{config.epochs}")
+        for xb in _batches(batch.indices, train_rows, config.batch_size, gen, device):
+            terms = model.train_step(xb, opt, dtype)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v * len(xb)
             seen += len(xb)
@@ -218,7 +230,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         bar.close()
         elapsed = time.perf_counter() - t0
         model.regularizer.after_epoch({k: v / seen for k, v in sums.items()})
-        val = _evaluate(model, val_idx, config.batch_size, device)
+        val = _evaluate(model, batch.indices, val_rows, config.batch_size, device, dtype)
         if not math.isfinite(val["loss"]):
             raise DatasetError(f"validation loss became {val['loss']} at epoch {epoch + 1}; lower lr or check data")
         sched.step(val["loss"])
@@ -242,7 +254,8 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
 
     best = load_model(out, "model")
     with torch.no_grad():
-        codes = torch.cat([best.encode_stats(codec.one_hot(b))[0] for b in _batches(train_idx, 1024, None)])
+        codes = torch.cat([best.encode_stats(codec.one_hot(b))[0]
+                           for b in _batches(batch.indices, train_rows, 1024, None)])
     best.fit_expost_gmm(codes, components=min(10, len(codes)), seed=config.seed)
     best.regularizer.fit_sampler(codes, seed=config.seed)
     save_model(best, out, "model")

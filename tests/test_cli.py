@@ -54,15 +54,19 @@ def test_missing_dataset_is_clear_error(tmp_path: Path) -> None:
 
 
 def test_train_encode_sample_bo_commands(tmp_path: Path) -> None:
-    """The user path through the CLI on a tiny model (embedded expressions)."""
+    """The user path through the CLI on a tiny model (embedded expressions), with the
+    autoregressive decoder (encode, decode, sample and bo decode it step by step)."""
     cfg = tmp_path / "tiny.toml"
     cfg.write_text('hidden = 32\ndecoder_hidden = 32\ndecoder_layers = 1\nlatent_dim = 4\nbatch_size = 64\n')
     model = tmp_path / "model"
     base = ["--data-dir", str(tmp_path / "no-data")]
     result = runner.invoke(app, [*base, "train", "--task", "expressions", "--arch", "gmm_dae", "--config", str(cfg),
-                                 "--epochs", "2", "--limit", "400", "--out", str(model), "--no-progress", "--json"])
+                                 "--epochs", "2", "--limit", "400", "--out", str(model), "--no-progress", "--json",
+                                 "--decoder", "ar", "--batch-size", "32", "--lr-scaling", "sqrt", "--precision", "fp32"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["epochs"] == 2
+    saved = (model / "config.toml").read_text()
+    assert all(f in saved for f in ('decoder = "ar"', "batch_size = 32", 'lr_scaling = "sqrt"', 'precision = "fp32"'))
     # epoch summaries on stderr even without progress bars
     assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["epoch 1/2", "epoch 2/2"]
     (tmp_path / "in.txt").write_text("x + 1\nsin( x )\nnot an expression\n")
@@ -77,7 +81,7 @@ def test_train_encode_sample_bo_commands(tmp_path: Path) -> None:
     assert isinstance(result.exception, DatasetError) and "no line" in str(result.exception)
     assert not (tmp_path / "none.csv").exists()
     result = runner.invoke(app, ["decode", "--model", str(model), "--input", str(tmp_path / "z.csv")])
-    assert result.exit_code == 0 and len(result.output.splitlines()) == 2
+    assert result.exit_code == 0 and len(result.stdout.splitlines()) == 2  # one line per code, empty if invalid
     result = runner.invoke(app, [*base, "sample", "--model", str(model), "-n", "50", "--json"])
     summary = json.loads(result.stdout)
     assert summary["n"] == 50

@@ -38,3 +38,17 @@ def test_train_and_campaign_on_cuda(tmp_path: Path, acquisition: str) -> None:
     z = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
     on_cpu, on_gpu = load_model(tmp_path / "m").decode_latents(z), load_model(tmp_path / "m").cuda().decode_latents(z)
     assert sum(a == b for a, b in zip(on_cpu, on_gpu)) >= 45
+
+
+@cuda
+def test_ar_decoder_trains_in_bf16_and_decodes_on_cuda(tmp_path: Path) -> None:
+    """``precision = "auto"`` is bf16 autocast on CUDA; the step-by-step decode runs
+    there and agrees with the CPU's, up to float ties."""
+    cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=3, decoder="ar", hidden=32, decoder_hidden=32,
+                                latent_dim=4, batch_size=128, lr_scaling="sqrt")
+    result = train(cfg, generate_expressions(2000, seed=1), tmp_path / "m", progress=False, device="cuda")
+    loss = result.metrics["val_loss"]
+    assert torch.isfinite(torch.tensor(loss.to_numpy())).all() and loss.iloc[-1] < loss.iloc[0]
+    z = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    on_cpu, on_gpu = load_model(tmp_path / "m").decode_latents(z), load_model(tmp_path / "m").cuda().decode_latents(z)
+    assert sum(a == b for a, b in zip(on_cpu, on_gpu)) >= 45

@@ -139,6 +139,27 @@ def test_max_minutes_stops_with_a_loadable_model(tmp_path: Path) -> None:
         train(cfg, DATA, tmp_path / "x", max_minutes=0)
 
 
+def test_bf16_autocast_and_scaled_lr(tmp_path: Path) -> None:
+    """``precision = "bf16"`` runs the forward pass in bf16 (on the CPU too, where
+    ``auto`` means fp32); the optimiser starts at the batch-scaled learning rate."""
+    from latentbo.training import autocast_dtype
+
+    assert autocast_dtype("auto", torch.device("cpu")) is None
+    assert autocast_dtype("auto", torch.device("cuda")) is autocast_dtype("bf16", torch.device("cpu")) is torch.bfloat16
+    cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=3, decoder="ar", precision="bf16", lr_scaling="sqrt",
+                                **{**TINY, "decoder_hidden": 32, "lr_reference_batch": 256})
+    result = train(cfg, DATA, tmp_path, progress=False)
+    assert result.metrics["lr"].iloc[0] == pytest.approx(3e-3 * 0.5)
+    loss = result.metrics["val_loss"]
+    assert np.isfinite(loss).all() and loss.iloc[-1] < loss.iloc[0]
+    model = result.model.train()
+    dtypes = []
+    model.decoder.register_forward_hook(lambda mod, args, out: dtypes.append(out.dtype))
+    model.train_step(model.codec.encode(DATA[:8]), torch.optim.SGD(model.parameters(), lr=0.0), torch.bfloat16)
+    model.train_step(model.codec.encode(DATA[:8]), torch.optim.SGD(model.parameters(), lr=0.0))
+    assert dtypes == [torch.bfloat16, torch.float32]
+
+
 def test_bad_lines_are_reported(tmp_path: Path) -> None:
     import json
 

@@ -32,13 +32,12 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
+from latentbo.bo.acquisition import ACQUISITIONS, Proposer, make_proposer
 from latentbo.bo.surrogate import fit_gp, select_subset
-from latentbo.devices import resolve_device
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
+from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock, run_folder
-from latentbo.metrics import molecule_invalidity
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.config import check_field_types
 from latentbo.models.priors import GMMPrior
@@ -46,7 +45,6 @@ from latentbo.models.zoo import resolve_model
 from latentbo.objectives import Objective, callable_name, make_objective
 from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
-
 
 #: Largest score magnitude accepted from an objective: the GP standardises and
 #: squares the scores in float64, where (1e308)^2 overflows.
@@ -69,7 +67,9 @@ class CampaignConfig:
         seed: campaign seed; trial t uses ``seed * 1000 + t``.
         init_size: initial points drawn (seeded) from the dataset, shared by all trials.
         gp_points: at most this many initial points enter the GP (best half + random half).
-        acquisition: ``qlogei`` (batch log-EI, sequential greedy) or ``turbo``.
+        acquisition: a name in :data:`~latentbo.bo.acquisition.ACQUISITIONS`: ``qlogei``
+            (batch log-EI, sequential greedy), ``turbo`` (trust region + Thompson
+            sampling) or ``random`` (Sobol points, no GP).
         bounds: ``data`` (box spanned by the initial codes) or ``prior`` (+-3 sd of the prior).
         n_decode: stochastic decodes per candidate; the most frequent valid string wins.
         num_restarts, raw_samples: ``optimize_acqf`` settings. With the 500-point
@@ -118,8 +118,8 @@ class CampaignConfig:
             raise ConfigError(f"objective_timeout must be positive seconds, got {self.objective_timeout}")
         if self.on_timeout not in ("error", "invalid"):
             raise ConfigError(f"on_timeout must be 'error' or 'invalid', got {self.on_timeout!r}")
-        if self.acquisition not in ("qlogei", "turbo"):
-            raise ConfigError(f"acquisition must be 'qlogei' or 'turbo', got {self.acquisition!r}")
+        if self.acquisition not in ACQUISITIONS:
+            raise ConfigError(f"acquisition must be one of {', '.join(sorted(ACQUISITIONS))}, got {self.acquisition!r}")
         if self.bounds not in ("data", "prior"):
             raise ConfigError(f"bounds must be 'data' or 'prior', got {self.bounds!r}")
         for name in ("iterations", "batch", "trials", "init_size", "gp_points", "n_decode"):
@@ -138,7 +138,7 @@ class _Trial:
     iteration: int = 0
     gp_state: dict | None = None
     elapsed: float = 0.0
-    tr: TrustRegion | None = None
+    proposer: Proposer | None = None
 
 
 @dataclass
@@ -189,9 +189,7 @@ class Campaign:
     # -- validity -----------------------------------------------------------------
     def invalidity(self, s: str | None) -> str | None:
         """Why a decoded string is invalid (``None``: valid); molecules are checked by RDKit."""
-        if s is None:
-            return "unfinished"
-        return molecule_invalidity(s) if self.task.kind == "molecules" else None
+        return self.task.invalidity(s)
 
     def decode_candidates(self, z: Tensor, seed: int) -> tuple[list[str | None], list[dict[str, Any]]]:
         """Decode each candidate ``n_decode`` times (stochastic); keep the most
@@ -202,7 +200,7 @@ class Campaign:
             The strings and, per candidate, how it was decoded: ``valid_decodes`` (of
             ``n_decode``), the decoder ``status`` of the string kept (``fallback``:
             the semantic masks' second pass made it) and, when none was valid, the
-            commonest ``reason`` (:func:`~latentbo.metrics.molecule_invalidity`).
+            commonest ``reason`` (:meth:`~latentbo.tasks.Task.invalidity`).
         """
         n = self.config.n_decode
         gen = torch.Generator().manual_seed(seed)
@@ -375,7 +373,7 @@ class Campaign:
                     self._clear_start()  # nothing was evaluated: the corrected command starts afresh
                 raise
             return write_campaign_reports(self.out, self.objective, trials, meta, init_scores=scores,
-                                          molecules=self.task.kind == "molecules")
+                                          molecules=self.task.molecules)
 
     def _start(self, resume: bool, progress: bool) -> tuple[Tensor, np.ndarray, list[str], dict[str, Any]]:
         """Check or create ``campaign.json`` and the initial data. A start that fails
@@ -418,7 +416,8 @@ class Campaign:
         return self.config.seed * 1000 + t
 
     def _load_trial(self, t: int) -> _Trial:
-        trial = _Trial(self.out / f"trial_{t}", tr=TrustRegion(self.model.latent_dim))
+        trial = _Trial(self.out / f"trial_{t}", proposer=make_proposer(self.config.acquisition, self.model.latent_dim,
+                                                                       self.config))
         state_path, rec_path = trial.dir / "state.pt", trial.dir / "evaluations.jsonl"
         if not state_path.exists():
             return trial
@@ -427,8 +426,10 @@ class Campaign:
             state = torch.load(state_path, weights_only=True)
             trial.records = [json.loads(line) for line in rec_path.read_text().splitlines() if line.strip()]
             trial.iteration, trial.elapsed = int(state["iteration"]), float(state["elapsed"])
-            trial.gp_state = dict(state["gp_state"])
-            trial.tr = TrustRegion(**state["trust_region"])
+            trial.gp_state = state["gp_state"]  # None: no GP yet, or a proposer that uses none
+            # (before the registry, a trial saved TuRBO's region whatever its acquisition)
+            trial.proposer.load_state_dict(state["proposer"] if "proposer" in state else
+                                           state["trust_region"] if self.config.acquisition == "turbo" else {})
             # States written before ask/tell hold no count: every iteration was one batch.
             expected = int(state.get("evaluations", trial.iteration * self.config.batch))
         except Exception as exc:  # unreadable or unsafe checkpoint: say so rather than guess
@@ -442,7 +443,7 @@ class Campaign:
         atomic_write_text(trial.dir / "evaluations.jsonl", "".join(json.dumps(r) + "\n" for r in trial.records))
         buf = io.BytesIO()
         torch.save({"iteration": trial.iteration, "evaluations": len(trial.records), "gp_state": trial.gp_state,
-                    "elapsed": trial.elapsed, "trust_region": dataclasses.asdict(trial.tr)}, buf)
+                    "elapsed": trial.elapsed, "proposer": trial.proposer.state_dict()}, buf)
         atomic_write_bytes(trial.dir / "state.pt", buf.getvalue())
 
     def _propose(self, t: int, trial: _Trial, init_codes: Tensor, init_scores: np.ndarray, q: int) -> _Batch:
@@ -454,21 +455,17 @@ class Campaign:
         valid_init = np.flatnonzero(np.isfinite(init_scores))
         subset = valid_init[select_subset(self.sign * init_scores[valid_init], cfg.gp_points, np.random.default_rng(seed))]
         bounds = self.box(init_codes[valid_init])
-        if not np.isfinite(trial.tr.best):
-            trial.tr.best = float(np.nanmax(self.sign * init_scores))
         done = [r for r in trial.records if r["valid"]]
         x = torch.cat([init_codes[subset].double(),
                        torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
         y = torch.from_numpy(np.concatenate([self.sign * init_scores[subset],
                                              [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
         x, y, bounds = x.to(self.device), y.to(self.device), bounds.to(self.device)
-        gp = fit_gp(x, y, bounds, trial.gp_state)
-        trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
-        if cfg.acquisition == "turbo":
-            cand = propose_turbo(gp, x, y.squeeze(-1), bounds, trial.tr, q, it_seed)
-        else:
-            cand = propose_qlogei(gp, float(y.max()), bounds, q, cfg.num_restarts, cfg.raw_samples, it_seed)
-        cand = cand.cpu()
+        gp = None
+        if trial.proposer.uses_model:
+            gp = fit_gp(x, y, bounds, trial.gp_state)
+            trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
+        cand = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, q, it_seed).cpu()
         strings, info = self.decode_candidates(cand.float(), it_seed)
         return _Batch(cand, strings, info, it_seed)
 
@@ -483,7 +480,7 @@ class Campaign:
                                   "wall_time": trial.elapsed})
             if valid:
                 batch_best = max(batch_best, self.sign * float(v))
-        trial.tr.update(batch_best)
+        trial.proposer.update(batch_best)
         trial.iteration += 1
         self._save_trial(trial)
 
@@ -581,7 +578,7 @@ class Campaign:
             saved = torch.load(path, weights_only=True)
             batch = _Batch(saved["latents"], list(saved["strings"]), list(saved["decode"]), int(saved["seed"]))
             ok = saved["iteration"] == trial.iteration and len(batch.strings) == len(batch.latents)
-            extra = dict(saved["gp_state"]), float(saved["elapsed"])
+            extra = saved["gp_state"], float(saved["elapsed"])
         except Exception as exc:  # unreadable or unsafe: say so rather than guess
             raise CheckpointError(f"{path} is unreadable: {exc}") from None
         if int(saved["iteration"]) < trial.iteration:  # told and recorded; the process stopped before removing it
@@ -597,7 +594,7 @@ class Campaign:
             _, scores, _, meta = self._start(resume=True, progress=False)
             trials = [self._load_trial(t).records for t in range(self.config.trials)]
             return write_campaign_reports(self.out, self.objective, [r for r in trials if r], meta,
-                                          init_scores=scores, molecules=self.task.kind == "molecules")
+                                          init_scores=scores, molecules=self.task.molecules)
 
 
 #: The batch an ask/tell loop asked and has not told yet.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from latentbo.tasks import get_task
+
 PAPER: dict[str, dict[str, dict[str, Any]]] = {
     "expressions": {
         "gmm_dae": {"top1": 0.03, "top2": 0.40, "top3": 0.41, "valid": "0.99-1.00", "avg": 3.32},
@@ -25,7 +27,6 @@ PAPER: dict[str, dict[str, dict[str, Any]]] = {
         "cvae": {"top1": 2.75, "top2": 0.82, "top3": 0.63, "valid": None, "avg": None},
     },
 }
-PAPER_OBJECTIVE = {"expressions": "expr", "zinc": "plogp"}
 # Tripp et al. 2020 (weighted retraining), expression task, min(7, log(1+MSE)), 500 evaluations.
 WEIGHTED_RETRAINING_BEST = 0.394
 # The same 500-evaluation protocol as reported by CoBO (Lee et al. 2023): LOL-BO and CoBO's best log(1+MSE).
@@ -34,5 +35,5 @@ LATER_WORK_500 = {"LOL-BO": 0.462, "CoBO": 0.147}
 
 def paper_row(task: str, model: str, objective: str) -> dict[str, Any]:
     """The paper's numbers as ``paper_*`` columns (``"-"`` where it has none)."""
-    p = PAPER.get(task, {}).get(model, {}) if PAPER_OBJECTIVE.get(task) == objective else {}
+    p = PAPER.get(task, {}).get(model, {}) if get_task(task).objective == objective else {}
     return {f"paper_{k}": "-" if p.get(k) is None else p[k] for k in ("top1", "top2", "top3", "valid", "avg")}

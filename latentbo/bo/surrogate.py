@@ -14,11 +14,7 @@ from botorch.models.transforms import Normalize, Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from torch import Tensor
 
-from latentbo.errors import LatentboError
-
-
-class SurrogateError(LatentboError):
-    """The GP could not be fitted even after retries."""
+from latentbo.errors import SurrogateError
 
 
 def select_subset(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

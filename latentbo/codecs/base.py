@@ -85,6 +85,8 @@ class Codec(ABC):
     pad_index: int
     #: decode with semantic masks (only codecs that have them: see GrammarCodec)
     semantic: bool = False
+    #: :meth:`target_mask` allows only padding after a sequence's end (its loss there is 0)
+    forced_padding: bool = False
 
     def set_semantic(self, on: bool | None) -> None:
         """Switch semantic masks on or off (``None``: leave as is).
@@ -114,6 +116,32 @@ class Codec(ABC):
         (``None``); codecs with repair passes add their own (see GrammarCodec)."""
         strings = self.decode(logits, stochastic, generator)
         return strings, ["ok" if s is not None else "unfinished" for s in strings]
+
+    def decode_steps(
+        self, step: Any, n: int, stochastic: bool = False, generator: torch.Generator | None = None,
+        teacher: Any = None, semantic: bool | None = None,
+    ) -> tuple[list[str | None], list[str]]:
+        """Decode an autoregressive model one step at a time: each row's argmax (or
+        Gumbel-max sample) is fed back as its next input, and a row stops at its first
+        padding id. ``step``, ``teacher`` and the result are as in
+        :meth:`GrammarCodec.decode_steps <latentbo.codecs.GrammarCodec.decode_steps>`
+        (``teacher`` is not needed: token codecs have no semantic masks)."""
+        self.set_semantic(semantic)  # refuses masks this codec does not have
+        ids = np.full((n, self.max_length), self.pad_index, dtype=np.int64)
+        active, keep, prev = np.arange(n), None, None
+        for t in range(self.max_length):
+            x = step(keep, prev).detach().to("cpu", torch.float64)
+            if stochastic:
+                u = torch.rand(x.shape, generator=generator, dtype=torch.float64).clamp_(1e-12, 1 - 1e-12)
+                x = x - torch.log(-torch.log(u))
+            pick = x.argmax(1).numpy()
+            ids[active, t] = pick
+            live = pick != self.pad_index
+            if not live.any():
+                break
+            keep = None if live.all() else np.flatnonzero(live)
+            active, prev = active[live], torch.from_numpy(pick[live])
+        return self.decode_with_status(self.one_hot(torch.from_numpy(ids)))
 
     @abstractmethod
     def canonical(self, text: str) -> str:

@@ -8,6 +8,7 @@ samples advance together with array operations; only the time loop is in Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,15 @@ import torch
 from latentbo.codecs.base import Codec
 from latentbo.codecs.cfg import Grammar
 from latentbo.codecs.parser import LRParser, ParseFailure
-from latentbo.codecs.semantics import STATUS_NAMES, UNFINISHED, SmilesSemantics
+from latentbo.codecs.semantics import DEAD_END, NOT_KEKULE, STATUS_NAMES, UNFINISHED, SmilesSemantics
 from latentbo.codecs.tokenizers import TOKENIZERS, Tokenizer
 from latentbo.errors import ConfigError, InvalidInputError
 
+#: ``step(keep, prev) -> rows x n_rules`` logits (see :meth:`GrammarCodec.decode_steps`).
+StepFn = Callable[[np.ndarray | None, torch.Tensor | None], torch.Tensor]
+#: ``teacher(rows, ids) -> len(rows) x L x n_rules`` teacher-forced logits.
+TeacherFn = Callable[[np.ndarray, torch.Tensor], torch.Tensor]
+BlockFn = Callable[[np.ndarray, int, int, "np.ndarray | None"], np.ndarray]
 
 # Semantic masks by the tokenizer a grammar names: the language, not the file.
 SEMANTICS = {"smiles": SmilesSemantics}
@@ -39,6 +45,7 @@ class GrammarCodec(Codec):
     """
 
     kind = "grammar"
+    forced_padding = True  # the padding nonterminal has one production
     _BLOCK_BYTES = 1 << 20  # scores staged per block in decode: about one core's L2 cache
 
     def __init__(self, grammar: Grammar | str | Path, semantic: bool | None = None) -> None:
@@ -192,22 +199,100 @@ class GrammarCodec(Codec):
         if not len(scores):
             return [], []
         if semantic:
-            return self._decode_semantic(scores)
-        strings = self._decode_grammar(scores)
+            return self._semantic_strings(*self._decode_semantic(scores)[:3])
+        strings, _ = self._decode_grammar(len(scores), scores.shape[1], lambda active, t, steps, _: scores[active, t:t + steps])
         return strings, ["ok" if s is not None else "unfinished" for s in strings]
 
-    def _decode_semantic(self, scores: np.ndarray) -> tuple[list[str | None], list[str]]:
+    def decode_steps(
+        self, step: StepFn, n: int, stochastic: bool = False, generator: torch.Generator | None = None,
+        teacher: TeacherFn | None = None, semantic: bool | None = None,
+    ) -> tuple[list[str | None], list[str]]:
+        """Decode an autoregressive model one step at a time under the grammar masks:
+        the production chosen for each row is fed back to the model for the next step.
+
+        Args:
+            step: ``step(keep, prev) -> rows x n_rules`` logits of the next position for
+                the rows still decoding; ``keep`` (positions among the previous step's
+                rows, or ``None`` for all of them) says which rows are left, ``prev`` the
+                productions they chose at the previous step (``None`` at the first).
+            n: rows.
+            stochastic: Gumbel-max sampling from each step's masked softmax.
+            generator: torch RNG for stochastic decoding.
+            teacher: ``teacher(rows, ids) -> len(rows) x L x n_rules`` teacher-forced
+                logits of the given rows for the given ``len(rows) x L`` productions;
+                needed with semantic masks (below).
+            semantic: use the semantic masks (default: the codec's ``semantic``).
+
+        With semantic masks the numba decoder reads whole score matrices, so the
+        decode is the fixed point ``ids = semantic_decode(teacher(ids))``, started from
+        the step-wise grammar decode and iterated on the rows that still change. It
+        is reached in at most ``L + 1`` rounds: the decoder's choice at step ``t``
+        depends only on logits ``0..t``, which depend only on ids ``< t``, so each
+        round fixes at least one more position. The first pass and the fallback pass
+        each get their own fixed point (the fallback for the rows the first fails),
+        as if each were decoded step by step.
+
+        Returns:
+            strings and status, as :meth:`decode_with_status`.
+        """
+        semantic = self.semantic if semantic is None else semantic
+        state = {"rows": np.arange(n)}
+
+        def block_of(active: np.ndarray, t: int, steps: int, prev: np.ndarray | None) -> np.ndarray:
+            rows = state["rows"]
+            keep = None if len(active) == len(rows) else np.searchsorted(rows, active)
+            state["rows"] = active
+            logits = step(keep, None if prev is None else torch.from_numpy(prev))
+            return self._scores(logits.unsqueeze(1), stochastic, generator)
+
+        strings, ids = self._decode_grammar(n, self.max_length, block_of)
+        if not semantic:
+            return strings, ["ok" if s is not None else "unfinished" for s in strings]
+        if teacher is None:
+            raise ConfigError("semantic decoding of an autoregressive model needs its teacher-forced logits")
+        noise = None
+        if stochastic:  # one draw per (row, step, production): every round sees the same sample
+            u = torch.rand((n, self.max_length, self.vocab_size), generator=generator).clamp_(1e-10, 1 - 1e-7)
+            noise = -torch.log(-torch.log(u))
+        out = np.zeros((n, 0), dtype=np.int64)
+        lengths, status = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        for passes, rows in ((0, np.arange(n)), (1, None)):
+            if rows is None:
+                rows = np.flatnonzero((status == NOT_KEKULE) | (status == DEAD_END))
+            for _ in range(self.max_length + 1):
+                if not rows.size:
+                    break
+                logits = teacher(rows, torch.from_numpy(ids[rows])).detach().to("cpu", torch.float32)
+                if noise is not None:
+                    logits = logits + noise[rows]
+                o, m, st, chosen = self._decode_semantic(self._scores(logits, False, None), passes)
+                if out.shape[1] != o.shape[1]:
+                    out = np.zeros((n, o.shape[1]), dtype=np.int64)
+                changed = (chosen != ids[rows]).any(1)
+                ids[rows], out[rows], lengths[rows], status[rows] = chosen, o, m, st
+                rows = rows[changed]
+        return self._semantic_strings(out, lengths, status)
+
+    def _decode_semantic(self, scores: np.ndarray, passes: int = -1) -> tuple[np.ndarray, ...]:
         if self._semantics is None:
             self._semantics = SEMANTICS[self.grammar.tokenizer_name](self)
-        out, lengths, status = self._semantics.decode(self, scores)
+        return self._semantics.decode(self, scores, passes)
+
+    def _semantic_strings(self, out: np.ndarray, lengths: np.ndarray,
+                          status: np.ndarray) -> tuple[list[str | None], list[str]]:
         terms, join, k = self._terminal_strings, self.tokenizer.join, self._n_nonterminals
         strings = [join([terms[s - k] for s in row[:m]]) if st != UNFINISHED else None
                    for row, m, st in zip(out, lengths, status)]
         return strings, [STATUS_NAMES[s] for s in status]
 
-    def _decode_grammar(self, scores: np.ndarray) -> list[str | None]:
-        n, length, n_rules = scores.shape
+    def _decode_grammar(self, n: int, length: int, block_of: BlockFn) -> tuple[list[str | None], np.ndarray]:
+        """Masked greedy decoding of ``n`` rows for ``length`` steps; ``block_of(active,
+        t, steps, prev)`` gives the scores (``len(active) x s x n_rules``, ``1 <= s <=
+        steps``) of the live rows from step ``t``, ``prev`` being the productions they
+        chose at step ``t - 1``. Returns the strings and the ``n x length`` productions."""
+        n_rules = self.vocab_size
         rows = np.arange(n)
+        chosen = np.full((n, length), self.pad_index, dtype=np.int64)
         lead, lead_len, rest, rest_len = self._lead, self._lead_len, self._rest, self._rest_len
         is_terminal, window, pad_nt = self._is_terminal, self._window, self._pad_nt
         # All rows share flat arrays; ``sp`` and ``n_out`` are absolute indices, so
@@ -231,24 +316,29 @@ class GrammarCodec(Codec):
         top = stack[sp]
         need, need_delta = np.full(n, self._need_start), self._need_delta
         block_end = 0
+        rule = None
         for t in range(length):
             if t == block_end:
                 running = (top != pad_nt) & (need <= length - t)
                 if not running.all():
                     final_sp[active], final_out[active] = sp, n_out
                     active, sp, n_out, top, need = (a[running] for a in (active, sp, n_out, top, need))
+                    rule = rule[running] if rule is not None else None
                     if not active.size:
                         break  # every derivation finished or failed: the rest is padding
                 # The next steps' scores of the live rows, copied into one cache-sized
                 # block: per-step gathers then hit the cache instead of DRAM.
-                steps = min(length - t, max(1, self._BLOCK_BYTES // (active.size * n_rules * scores.itemsize)))
+                steps = min(length - t, max(1, self._BLOCK_BYTES // (active.size * n_rules * 4)))
+                block = block_of(active, t, steps, rule)
+                steps = block.shape[1]
                 block_start, block_end = t, t + steps
-                block = scores[active, block_start:block_end].reshape(-1)
+                block = block.reshape(-1)
                 row_offset = np.arange(active.size) * (steps * n_rules)
                 row_window = np.arange(active.size) * width
             cols = window[top]
             picked = block[(row_offset + (t - block_start) * n_rules)[:, None] + cols].argmax(axis=1)
             rule = cols.reshape(-1)[row_window + picked]
+            chosen[active, t] = rule
             # Fixed-width writes: slots past a row's length land beyond its stack
             # top / output end, where nothing reads them before they are overwritten.
             if lead.shape[1] == 1:
@@ -277,7 +367,7 @@ class GrammarCodec(Codec):
         done = sp == base
         return [
             join([terms[s - k] for s in out[out_base[i] : n_out[i]]]) if done[i] else None for i in range(n)
-        ]
+        ], chosen
 
     def _scores(self, logits: torch.Tensor, stochastic: bool, generator: torch.Generator | None) -> np.ndarray:
         if logits.ndim != 3 or logits.shape[2] != self.vocab_size or logits.shape[1] > self.max_length:

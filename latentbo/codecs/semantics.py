@@ -36,8 +36,8 @@ attached to the SMILES grammar's productions by their text in :data:`_ACTIONS`.
 
 from __future__ import annotations
 
-import numpy as np
 import numba
+import numpy as np
 import torch
 from numba import njit, prange
 
@@ -181,8 +181,11 @@ class SmilesSemantics:
             cols = np.flatnonzero(g.masks[nt])
             self.window[nt, : cols.size] = cols
 
-    def decode(self, codec, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Decode ``N x L x R`` float32 scores; returns (symbols, lengths, status)."""
+    def decode(self, codec, scores: np.ndarray, passes: int = -1) -> tuple[np.ndarray, ...]:
+        """Decode ``N x L x R`` float32 scores; returns (symbols, lengths, status, ``N x L``
+        productions chosen). ``passes``: -1 the first pass and the fallback where it
+        fails; 0 the first pass alone (failures keep ``NOT_KEKULE`` / ``DEAD_END``); 1
+        the fallback pass alone (``OK`` reads ``FALLBACK``)."""
         n, length, _ = scores.shape
         # Rows run in parallel on as many threads as torch may use (one per test worker).
         numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, torch.get_num_threads())))
@@ -192,32 +195,36 @@ class SmilesSemantics:
             codec._rest.astype(np.int64), codec._rest_len, codec._is_terminal, codec._need_delta,
             int(codec._need_start), int(codec._pad_nt), int(codec._start), self.action, self.arg,
             self.atomish, self.rule_atomish, self.continues, int(self.close_branch), int(self.close_bracket),
-            self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds, width,
+            self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds, width, int(codec.pad_index), passes,
         )
 
 
 @njit(cache=True, parallel=True)
 def _decode_batch(scores, window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start, pad_nt,
                   start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket, cap_table,
-                  class_cap, val_table, elem_aromatic, elem_two, width):
-    n = scores.shape[0]
+                  class_cap, val_table, elem_aromatic, elem_two, width, pad_rule, passes):
+    n, length = scores.shape[0], scores.shape[1]
     out = np.zeros((n, width), dtype=np.int64)
+    rules = np.full((n, length), pad_rule, dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     status = np.zeros(n, dtype=np.int64)
     for i in prange(n):
-        st = _decode_row(scores[i], window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start,
-                         pad_nt, start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket,
-                         cap_table, class_cap, val_table, elem_aromatic, elem_two, 0, out[i])
-        if st == NOT_KEKULE or st == DEAD_END:
+        st = NOT_KEKULE
+        if passes != 1:
+            st = _decode_row(scores[i], window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start,
+                             pad_nt, start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket,
+                             cap_table, class_cap, val_table, elem_aromatic, elem_two, 0, out[i], rules[i], pad_rule)
+        if passes != 0 and (st == NOT_KEKULE or st == DEAD_END):
             # Decoded again from the same scores without aromatic atoms, bracket atoms
             # or ring-bond symbols, keeping more steps for closing rings.
             st = _decode_row(scores[i], window, lead, lead_len, rest, rest_len, is_terminal, need_delta,
                              need_start, pad_nt, start, action, arg, atomish, rule_atomish, continues, close_branch,
-                             close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two, 1, out[i])
+                             close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two, 1, out[i],
+                             rules[i], pad_rule)
             st = FALLBACK if st == OK else st
         lengths[i] = out[i, width - 1]
         status[i] = st
-    return out, lengths, status
+    return out, lengths, status, rules
 
 
 @njit(cache=True)
@@ -237,10 +244,12 @@ def _max_cap(cap_table, e, qmode, extra):
 @njit(cache=True)
 def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start, pad_nt, start,
                 action, arg, atomish, rule_atomish, continues, close_branch, close_bracket, cap_table, class_cap,
-                val_table, elem_aromatic, elem_two, mode, out):
+                val_table, elem_aromatic, elem_two, mode, out, rules, pad_rule):
     """Decode one row; ``mode`` 1 (the fallback pass) masks aromatic atoms, bracket
     atoms and ring-bond symbols. Writes terminal ids to ``out`` and their
-    count to its last slot; returns the row's status."""
+    count to its last slot, the production chosen at each step to ``rules``
+    (padding after the last); returns the row's status."""
+    rules[:] = pad_rule
     length = sc.shape[0]
     width = out.shape[0] - 1
     ring_steps = SAFE_RING_STEPS if mode == 1 else RING_STEPS
@@ -442,6 +451,7 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
         if best < 0:
             break  # cannot finish in the steps left
         r = best
+        rules[t] = r
         # Apply the production's meaning.
         if not relaxed:
             act = action[r]

@@ -1,5 +1,9 @@
 """On-disk cache of parsed datasets, keyed by codec spec + dataset content, so a
-second run does not re-parse. Writes are atomic (temp file, fsync, rename)."""
+second run does not re-parse. An entry is two files: the ``M x L`` id array as a
+plain ``.npy`` (int16), read back as a memory map so a run over millions of
+molecules pages in only the rows of its batches, and a small ``.npz`` (which
+strings were kept, what was skipped) written last, so an entry without it is
+never read. Writes are atomic (temp file, fsync, rename)."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from latentbo.codecs.base import Codec, EncodedBatch, Failure
-from latentbo.io import atomic_write_bytes
+from latentbo.io import atomic_write_with
 
 CACHE_ENV_VAR = "LATENTBO_CACHE_DIR"
 
@@ -32,30 +36,30 @@ def cache_key(codec: Codec, strings: list[str]) -> str:
 def encode_dataset(
     codec: Codec, strings: list[str], use_cache: bool = True, progress: bool = False, workers: int | None = None
 ) -> tuple[EncodedBatch, bool]:
-    """Encode ``strings`` with ``codec``, reusing a cached result when one exists.
+    """Encode ``strings`` with ``codec``, reusing a cached result when one exists
+    (its ``indices`` then a read-only memory map).
 
     Returns:
         ``(batch, from_cache)``.
     """
-    path = cache_dir() / f"encoded-{cache_key(codec, strings)}.npz"
-    if use_cache and path.exists():
+    stem = cache_dir() / f"encoded-{cache_key(codec, strings)}"
+    ids_path, meta_path = stem.with_suffix(".npy"), stem.with_suffix(".npz")
+    if use_cache and meta_path.exists():
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with np.load(meta_path, allow_pickle=False) as z:
                 failures = [Failure(**f) for f in json.loads(str(z["failures"]))]
-                return EncodedBatch(z["indices"], z["kept"], failures, int(z["n_input"])), True
-        except (OSError, ValueError, KeyError, TypeError):
-            path.unlink(missing_ok=True)  # corrupt cache entry: rebuild it
+                kept, n_input = z["kept"], int(z["n_input"])
+            indices = np.load(ids_path, mmap_mode="r", allow_pickle=False)
+            if indices.shape != (len(kept), codec.max_length):
+                raise ValueError(f"ids of shape {indices.shape} for {len(kept)} kept strings")
+            return EncodedBatch(indices, kept, failures, n_input), True
+        except (OSError, ValueError, KeyError, TypeError):  # corrupt entry: rebuild it
+            meta_path.unlink(missing_ok=True)
+            ids_path.unlink(missing_ok=True)
     batch = codec.encode_many(strings, workers=workers, progress=progress)
     if use_cache:
-        import io
-
-        buf = io.BytesIO()
-        np.savez(
-            buf,
-            indices=batch.indices,
-            kept=batch.kept,
-            n_input=np.int64(batch.n_input),
-            failures=np.str_(json.dumps([f.__dict__ for f in batch.failures])),
-        )
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_with(ids_path, lambda fh: np.save(fh, batch.indices, allow_pickle=False))
+        atomic_write_with(meta_path, lambda fh: np.savez(
+            fh, kept=batch.kept, n_input=np.int64(batch.n_input),
+            failures=np.str_(json.dumps([f.__dict__ for f in batch.failures]))))
     return batch, False

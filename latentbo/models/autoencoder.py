@@ -103,9 +103,12 @@ class LatentModel(nn.Module):
         h = self.encoder(x)
         return self.mu_head(h), (self.var_head(h) if self.var_head is not None else None)
 
-    def train_step(self, batch: Tensor, opt: torch.optim.Optimizer) -> dict[str, float]:
-        """One optimiser step on ``batch``; returns every loss term as a float."""
-        terms = self.loss(batch)
+    def train_step(self, batch: Tensor, opt: torch.optim.Optimizer,
+                   autocast: torch.dtype | None = None) -> dict[str, float]:
+        """One optimiser step on ``batch`` (the forward pass under autocast to that
+        dtype, if given); returns every loss term as a float."""
+        with torch.autocast(batch.device.type, dtype=autocast, enabled=autocast is not None):
+            terms = self.loss(batch)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         opt.step()
@@ -155,30 +158,47 @@ class SequenceAutoencoder(LatentModel):
         self.decoder = DECODERS[config.decoder](d, length, vocab, config.decoder_hidden, config.decoder_layers)
 
     def decode_logits(self, z: Tensor) -> Tensor:
-        """``N x d`` codes -> ``N x L x V`` logits."""
+        """``N x d`` codes -> ``N x L x V`` logits (decoders that are not autoregressive;
+        an ``ar`` decoder's logits depend on the ids chosen: see :meth:`decode_latents`)."""
+        if self.decoder.autoregressive:
+            raise ConfigError("an autoregressive decoder has no logits without ids: decode with decode_latents()")
         return self.decoder(z)
 
     def loss(self, indices: Tensor) -> dict[str, Tensor]:
         """Training loss on a batch of ``N x L`` ids.
 
+        With a causal decoder and a codec whose padding is forced (grammar), the batch
+        is cut to its longest sequence: the positions after it are padding that the
+        mask forces (zero loss, always right), so the loss and accuracies are those of
+        the full ``L`` while the decoder runs only the steps that matter.
+
         Returns:
             ``loss`` (total), ``recon`` (masked cross-entropy summed over positions,
             mean over the batch), the regulariser's terms, and the accuracies
             ``token_acc`` (non-padding positions) and ``seq_acc`` (every position
-            right, which for the grammar codec equals exact greedy reconstruction).
+            right, which for the grammar codec equals exact greedy reconstruction;
+            teacher-forced for an ``ar`` decoder).
         """
         x = self.codec.one_hot(indices)
         mu, raw = self.encode_stats(x)
         z, stats = self.regularizer.posterior(mu, raw)
-        logits = self.decode_logits(z)
+        real = indices != self.codec.pad_index
+        if self.decoder.causal and self.codec.forced_padding:
+            used = real.any(0).nonzero()
+            indices = indices[:, : int(used.max()) + 1 if len(used) else 1]
+            real = real[:, : indices.shape[1]]
+
+        def decode(codes: Tensor) -> Tensor:
+            return self.decoder(codes, indices)
+
+        logits = decode(z)
         mask = self.codec.target_mask(indices)
         masked = logits.masked_fill(~mask, -1e9)
-        ce = F.cross_entropy(masked.reshape(-1, masked.shape[-1]), indices.reshape(-1).long(), reduction="none")
+        ce = F.cross_entropy(masked.reshape(-1, masked.shape[-1]).float(), indices.reshape(-1).long(), reduction="none")
         recon = ce.view(indices.shape).sum(1).mean()
-        terms = self.regularised(recon, self.config.recon_weight, z, stats, self.decode_logits)
+        terms = self.regularised(recon, self.config.recon_weight, z, stats, decode)
         with torch.no_grad():
             right = masked.argmax(-1) == indices
-            real = indices != self.codec.pad_index
             token_acc = (right & real).sum() / real.sum().clamp_min(1)
             seq_acc = right.all(1).float().mean()
         return {**terms, "token_acc": token_acc, "seq_acc": seq_acc}
@@ -219,11 +239,30 @@ class SequenceAutoencoder(LatentModel):
         status: list[str] = []
         device = next(self.parameters()).device  # logits come back to the CPU, where the codec decodes
         for i in range(0, len(z), batch_size):
-            logits = self.decode_logits(z[i : i + batch_size].float().to(device)).cpu()
-            s, st = self.codec.decode_with_status(logits, stochastic, generator)
+            zb = z[i : i + batch_size].float().to(device)
+            if self.decoder.autoregressive:
+                s, st = self._decode_steps(zb, stochastic, generator)
+            else:
+                s, st = self.codec.decode_with_status(self.decode_logits(zb).cpu(), stochastic, generator)
             strings += s
             status += st
         return strings, status
+
+    def _decode_steps(self, z: Tensor, stochastic: bool,
+                      generator: torch.Generator | None) -> tuple[list[str | None], list[str]]:
+        """Step-by-step decode of an ``ar`` decoder under the codec's masks (the codec
+        chooses each id; the cache keeps only the rows still decoding)."""
+        cache = self.decoder.start(z)
+
+        def step(keep: np.ndarray | None, prev: Tensor | None) -> Tensor:
+            if keep is not None:
+                cache.keep(torch.from_numpy(keep).to(z.device))
+            return self.decoder.step(cache, None if prev is None else prev.to(z.device)).float()
+
+        def teacher(rows: np.ndarray, ids: Tensor) -> Tensor:
+            return self.decoder(z[torch.from_numpy(rows).to(z.device)], ids.to(z.device)).float()
+
+        return self.codec.decode_steps(step, len(z), stochastic, generator, teacher)
 
 # -- persistence ------------------------------------------------------------------
 def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "model") -> None:

@@ -89,8 +89,17 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 #: Codecs a model may use: the task's grammar, or one fitted on the training strings.
 CODEC_KINDS = ("grammar", "character", "selfies")
 
-#: Sizes of the fast decoder when a task preset (sized for the GRU) is switched to it.
-FAST_DECODER_SIZES = {"decoder_hidden": 128, "decoder_layers": 2}
+#: Sizes of the Transformer decoders when a task preset (sized for the GRU) is switched to one.
+DECODER_SIZES: dict[str, dict[str, int]] = {
+    "fast": {"decoder_hidden": 128, "decoder_layers": 2},
+    "ar": {"decoder_hidden": 128, "decoder_layers": 2},
+}
+
+#: Training precision: ``auto`` is bf16 autocast on CUDA and fp32 elsewhere.
+PRECISIONS = ("auto", "fp32", "bf16")
+#: How the learning rate follows the batch size: ``lr * (batch_size / lr_reference_batch) ** p``
+#: (square root: the rule for Adam of Malladi et al., 2022; linear: Goyal et al., 2017 for SGD).
+LR_SCALINGS = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
 
 
 @dataclass
@@ -128,6 +137,9 @@ class ModelConfig:
     patience: int = 6
     val_fraction: float = 0.1
     seed: int = 0
+    precision: str = "auto"
+    lr_scaling: str = "none"
+    lr_reference_batch: int = 256
 
     @classmethod
     def for_model(cls, task: str, model: str, /, **overrides: Any) -> ModelConfig:
@@ -148,9 +160,8 @@ class ModelConfig:
         if preset:
             user = overrides.get("reg_params", {})
             overrides = {**overrides, "reg_params": {**preset, **user} if isinstance(user, dict) else user}
-        if overrides.get("decoder") == "fast":
-            # The task presets size the GRU; the fast decoder has its own (benchmarks/train_models.py).
-            base.update(FAST_DECODER_SIZES)
+        # The task presets size the GRU; the Transformer decoders have their own (benchmarks/train_models.py).
+        base.update(DECODER_SIZES.get(overrides.get("decoder"), {}))
         return cls.from_dict({**base, **overrides})
 
     @classmethod
@@ -175,11 +186,16 @@ class ModelConfig:
         get_task(self.task)
         if self.codec not in CODEC_KINDS:
             raise ConfigError(f"codec must be one of {CODEC_KINDS}, got {self.codec!r}")
-        if self.codec == "selfies" and get_task(self.task).kind != "molecules":
+        if self.codec == "selfies" and not get_task(self.task).molecules:
             raise ConfigError(f"the selfies codec is for molecules; task {self.task!r} is not")
         if self.decoder not in DECODERS:
             raise ConfigError(f"unknown decoder {self.decoder!r}; known: {sorted(DECODERS)}")
-        for name in ("latent_dim", "hidden", "decoder_hidden", "decoder_layers", "epochs", "batch_size"):
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.lr_scaling not in LR_SCALINGS:
+            raise ConfigError(f"lr_scaling must be one of {sorted(LR_SCALINGS)}, got {self.lr_scaling!r}")
+        for name in ("latent_dim", "hidden", "decoder_hidden", "decoder_layers", "epochs", "batch_size",
+                     "lr_reference_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         heads = getattr(DECODERS[self.decoder], "heads", 1)
@@ -196,6 +212,11 @@ class ModelConfig:
         for name in ("patience", "lr_patience", "char_max_length"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def effective_lr(self) -> float:
+        """``lr`` scaled to ``batch_size`` by ``lr_scaling``."""
+        return self.lr * (self.batch_size / self.lr_reference_batch) ** LR_SCALINGS[self.lr_scaling]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,6 +1,15 @@
 """Sequence encoder and decoders for one-hot token/production sequences.
 
 Shapes: inputs ``N x L x V`` one-hot, codes ``N x d``, logits ``N x L x V``.
+
+Every decoder is called as ``decoder(z, targets)`` with the ``N x T`` target ids
+(``T <= L``) and returns ``N x T x V`` logits; ``targets=None`` means all ``L``
+positions. Two class attributes say what a decoder may be given:
+
+* ``causal``: position ``t`` depends on no later position, so a batch can be cut to
+  its longest sequence (``T < L``) without changing the first ``T`` logits;
+* ``autoregressive``: it reads the targets (teacher forcing) and decodes step by step
+  (:meth:`ARDecoder.start` / :meth:`ARDecoder.step`); the others only use ``T``.
 """
 
 from __future__ import annotations
@@ -8,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from latentbo.errors import ConfigError
@@ -54,6 +64,8 @@ class GRUDecoder(nn.Module):
     """The Grammar VAE's decoder: dense layer on z, repeated over L steps, a stack
     of GRUs, a dense layer to V logits per step."""
 
+    causal, autoregressive = True, False
+
     def __init__(self, latent_dim: int, length: int, vocab: int, hidden: int, layers: int) -> None:
         super().__init__()
         self.length = length
@@ -61,8 +73,9 @@ class GRUDecoder(nn.Module):
         self.gru = nn.GRU(latent_dim, hidden, num_layers=layers, batch_first=True)
         self.out = nn.Linear(hidden, vocab)
 
-    def forward(self, z: Tensor) -> Tensor:
-        h = self.inp(z).unsqueeze(1).expand(-1, self.length, -1)
+    def forward(self, z: Tensor, targets: Tensor | None = None) -> Tensor:
+        steps = self.length if targets is None else targets.shape[1]
+        h = self.inp(z).unsqueeze(1).expand(-1, steps, -1)
         y, _ = self.gru(h.contiguous())
         return self.out(y)
 
@@ -79,6 +92,7 @@ class PositionalDecoder(nn.Module):
     """
 
     heads = 4  # attention heads; the width must be a multiple of it
+    causal, autoregressive = False, False  # every position attends to all L: never cut
 
     def __init__(self, latent_dim: int, length: int, vocab: int, hidden: int, layers: int) -> None:
         super().__init__()
@@ -88,9 +102,101 @@ class PositionalDecoder(nn.Module):
         self.body = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, vocab))
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, targets: Tensor | None = None) -> Tensor:
+        if targets is not None and targets.shape[1] != self.pos.shape[0]:
+            raise ConfigError("the fast decoder's positions attend to each other: it decodes all L positions")
         h = self.pos.unsqueeze(0) + self.inp(z).unsqueeze(1)
         return self.out(self.body(h))
 
 
-DECODERS: dict[str, Callable[..., nn.Module]] = {"gru": GRUDecoder, "fast": PositionalDecoder}
+class _CausalBlock(nn.Module):
+    """Pre-norm Transformer block with causal self-attention that can extend a
+    key/value cache by new positions."""
+
+    def __init__(self, width: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv = nn.Linear(width, 3 * width)
+        self.proj = nn.Linear(width, width)
+        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
+
+    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """``N x T x W`` -> ``N x T x W`` and the keys/values (``N x heads x T' x W/heads``)
+        of every position so far; with ``past``, ``x`` holds the positions after it."""
+        n, t, w = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(n, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
+        # With a cache, the new position(s) may see every earlier one: only a fresh
+        # multi-position input needs the causal mask.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and t > 1)
+        x = x + self.proj(y.transpose(1, 2).reshape(n, t, w))
+        return x + self.mlp(self.ln2(x)), (k, v)
+
+
+class ARCache:
+    """What :meth:`ARDecoder.step` carries between steps for the rows still decoding:
+    the projected codes (``N x W``) and each block's keys/values."""
+
+    def __init__(self, cond: Tensor, layers: int) -> None:
+        self.cond = cond
+        self.past: list[tuple[Tensor, Tensor] | None] = [None] * layers
+        self.t = 0
+
+    def keep(self, rows: Tensor) -> None:
+        """Drop every row but ``rows`` (positions among the rows kept so far)."""
+        self.cond = self.cond[rows]
+        self.past = [None if p is None else (p[0][rows], p[1][rows]) for p in self.past]
+
+
+class ARDecoder(nn.Module):
+    """Autoregressive decoder: a causal Transformer over the id sequence, each input
+    the previous id's embedding plus its position plus a projection of z; trained by
+    teacher forcing, decoded one step at a time with cached keys/values (the codec
+    chooses each id under its masks and feeds it back: :meth:`start`, :meth:`step`).
+
+    Unlike ``gru`` and ``fast``, each step sees what was already chosen, so a decode
+    can stay consistent with its own prefix instead of guessing all L ids at once.
+    """
+
+    heads = 4
+    causal, autoregressive = True, True
+
+    def __init__(self, latent_dim: int, length: int, vocab: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.tok = nn.Embedding(vocab + 1, hidden)  # id ``vocab`` is the start symbol
+        self.pos = nn.Parameter(0.02 * torch.randn(length, hidden))
+        self.inp = nn.Sequential(nn.Linear(latent_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden))
+        self.blocks = nn.ModuleList(_CausalBlock(hidden, self.heads) for _ in range(layers))
+        self.out = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, vocab))
+
+    def forward(self, z: Tensor, targets: Tensor | None = None) -> Tensor:
+        """Teacher-forced ``N x T x V`` logits: position ``t`` sees ``targets[:, :t]``."""
+        if targets is None:
+            raise ConfigError("the ar decoder reads its targets (teacher forcing); decode with start()/step()")
+        n, t = targets.shape
+        prev = torch.cat([targets.new_full((n, 1), self.vocab), targets[:, :-1]], 1).long()
+        h = self.tok(prev) + self.pos[:t] + self.inp(z).unsqueeze(1)
+        for block in self.blocks:
+            h, _ = block(h)
+        return self.out(h)
+
+    def start(self, z: Tensor) -> ARCache:
+        """A cache for decoding ``N x d`` codes from the first position."""
+        return ARCache(self.inp(z), len(self.blocks))
+
+    def step(self, cache: ARCache, prev: Tensor | None) -> Tensor:
+        """Logits (``N x V``) of the next position for the cache's rows, given the ids
+        they chose at the previous step (``None`` at the first)."""
+        if prev is None:
+            prev = torch.full((len(cache.cond),), self.vocab, dtype=torch.long, device=cache.cond.device)
+        h = (self.tok(prev.long()) + self.pos[cache.t] + cache.cond).unsqueeze(1)
+        for i, block in enumerate(self.blocks):
+            h, cache.past[i] = block(h, cache.past[i])
+        cache.t += 1
+        return self.out(h[:, 0])
+
+
+DECODERS: dict[str, Callable[..., nn.Module]] = {"gru": GRUDecoder, "fast": PositionalDecoder, "ar": ARDecoder}

@@ -18,8 +18,9 @@ from latentbo.errors import CheckpointError
 ZOO = importlib.resources.files("latentbo") / "zoo"
 CARD = "card.json"
 #: What every card states.
-CARD_FIELDS = ("name", "task", "arch", "decoder", "data", "command", "commit", "device", "wall_minutes", "epochs",
-               "held_out_exact", "held_out_token_acc", "prior_valid", "prior_unique", "provenance")
+CARD_FIELDS = ("name", "task", "arch", "codec", "decoder", "data", "command", "commit", "device", "wall_minutes",
+               "epochs", "samples_per_s", "held_out_exact", "held_out_token_acc", "prior_valid", "prior_unique",
+               "provenance")
 
 
 def zoo_names() -> list[str]:

@@ -112,27 +112,23 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_train(cell: Cell, out: Path, study_out: Path, device: str) -> None:
-    from latentbo.data import load_strings
-    from latentbo.models import ModelConfig
-    from latentbo.tasks import get_task
-    from latentbo.training import train
+    from latentbo.pipelines import train_model
 
     s = dict(cell.settings)
     task, model, limit, dataset = s.pop("task"), s.pop("model"), s.pop("limit", None), s.pop("dataset", None)
-    strings, _ = load_strings(dataset or get_task(task).dataset, limit=limit)
-    cfg = ModelConfig.for_model(task, model, seed=cell.seed, **s)
-    train(cfg, strings, out, resume=(out / "training_state.pt").exists(), progress=False, device=device)
+    train_model(task, model, out, {**s, "seed": cell.seed}, dataset, limit,
+                resume=(out / "training_state.pt").exists(), progress=False, device=device)
 
 
 def _run_bo(cell: Cell, out: Path, study_out: Path, device: str) -> None:
-    from latentbo.bo import Campaign, CampaignConfig
+    from latentbo.bo import CampaignConfig
+    from latentbo.pipelines import run_campaign
 
     s = dict(cell.settings)
     for key in ("task", "model", "trial"):
         s.pop(key)
-    cfg = CampaignConfig(trials=1, seed=cell.seed, **s)
-    Campaign(cell_dir(study_out, cell.depends_on), cfg, out, device=device).run(
-        resume=(out / "campaign.json").exists(), progress=False)
+    run_campaign(cell_dir(study_out, cell.depends_on), CampaignConfig(trials=1, seed=cell.seed, **s), out,
+                 device=device, progress=False)
 
 
 def _append_error(out: Path, entry: dict[str, Any]) -> None:
@@ -278,7 +274,7 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
             seeds.append(json.loads((d / "summary.json").read_text())["seeds"][0])
         s = write_campaign_reports(out / "groups" / name.removeprefix("bo/"), objective, trials,
                                    {"trial_seeds": seeds, "config": {k: v for k, v in s0.items() if k != "trial"}},
-                                   molecules=get_task(s0["task"]).kind == "molecules")
+                                   molecules=get_task(s0["task"]).molecules)
         fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
         rows.append({"task": s0["task"], "model": s0["model"], "objective": s0["objective"],
                      "acquisition": s0["acquisition"], "trials": len(trials), "evaluations": s["evaluations"],

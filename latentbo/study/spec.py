@@ -11,7 +11,7 @@ A study file looks like::
     [grid]
     tasks = ["expressions"]
     models = ["gmm_dae", "gvae"]
-    objectives = { expressions = ["expr"], zinc = ["plogp"] }
+    objectives = { expressions = ["expr"], zinc = ["plogp"] }   # default: each task's objective
     acquisitions = ["turbo"]
     trials = 3
 
@@ -170,7 +170,8 @@ class StudySpec:
         elif profile != default:
             raise ConfigError(f"{source}: profile {profile!r} not defined; defined: {sorted(profiles)}")
         tasks = list(grid.get("tasks", ["expressions"]))
-        objectives = grid.get("objectives", {"expressions": ["expr"], "zinc": ["plogp"]})
+        # default: each task's paper objective (an unknown task is reported by validate)
+        objectives = grid.get("objectives", {t: [TASKS[t].objective] for t in tasks if t in TASKS})
         if isinstance(objectives, list):  # one list for every task
             objectives = {t: objectives for t in tasks}
         spec = cls(

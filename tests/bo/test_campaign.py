@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from latentbo.bo import Campaign, CampaignConfig
-from latentbo.bo.surrogate import select_subset
+from latentbo.bo.acquisition import ACQUISITIONS
 from latentbo.data.datasets import generate_expressions, set_data_dir
 from latentbo.errors import CheckpointError
 from latentbo.models import ModelConfig
@@ -33,7 +33,7 @@ def _no_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     set_data_dir(tmp_path / "empty")
 
 
-@pytest.mark.parametrize("acquisition", ["qlogei", "turbo"])
+@pytest.mark.parametrize("acquisition", sorted(ACQUISITIONS))  # a new acquisition is tested here too
 def test_end_to_end_outputs(model_dir: Path, tmp_path: Path, acquisition: str) -> None:
     out = tmp_path / "run"
     summary = Campaign(model_dir, CampaignConfig(**CFG, acquisition=acquisition), out).run(progress=False)
@@ -68,6 +68,8 @@ def test_end_to_end_outputs(model_dir: Path, tmp_path: Path, acquisition: str) -
     assert decoding["vote_needed"] == sum(0 < r["decode"]["valid_decodes"] < CFG["n_decode"] for r in recs)
     assert decoding["semantic_fallback"] == 0  # expressions have no semantic masks
     assert "Decoding: of 24 candidates" in (out / "report.md").read_text()
+    state = torch.load(out / "trial_0" / "state.pt", weights_only=True)
+    assert (state["gp_state"] is None) == (not ACQUISITIONS[acquisition].uses_model)  # no GP fitted for nothing
 
 
 class _Killed(Exception):
@@ -93,6 +95,11 @@ def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path) -> Non
     assert len((tmp_path / "part" / "trial_1" / "evaluations.jsonl").read_text().splitlines()) == 4
     with pytest.raises(CheckpointError, match="--resume"):
         Campaign(model_dir, cfg, tmp_path / "part").run(progress=False)
+    # saved as versions before the acquisition registry did: TuRBO's region under "trust_region"
+    for state_path in (tmp_path / "part").glob("trial_*/state.pt"):
+        state = torch.load(state_path, weights_only=True)
+        state["trust_region"] = state.pop("proposer")
+        torch.save(state, state_path)
     Campaign(model_dir, cfg, tmp_path / "part").run(resume=True, progress=False)
     for t in range(2):
         a = (tmp_path / "full" / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
@@ -171,13 +178,6 @@ def test_hanging_objective_times_out(model_dir: Path, tmp_path: Path, on_timeout
     assert len(recs) == 8 and not any(r["valid"] for r in recs)
     assert all(r["details"] == {"timeout": True} for r in recs)
     assert summary["fraction_valid"]["mean"] == 0.0
-
-
-def test_select_subset() -> None:
-    y = np.arange(100, dtype=float)
-    idx = select_subset(y, 20, np.random.default_rng(0))
-    assert len(idx) == 20 and set(range(90, 100)) <= set(idx)
-    assert len(select_subset(y[:5], 20, np.random.default_rng(0))) == 5
 
 
 def test_selfies_model_trains_samples_and_runs_a_campaign(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ import torch
 
 from latentbo.codecs import CharacterCodec
 from latentbo.errors import ConfigError, InvalidInputError
-from tests.codecs.mixins import CodecContract
+from latentbo.testing import CodecContract
 
 
 class TestCharacterCodec(CodecContract):

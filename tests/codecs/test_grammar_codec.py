@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from latentbo.codecs import GrammarCodec
-from latentbo.codecs.check import round_trip_report
+from latentbo.data.check import round_trip_report
 from latentbo.errors import ConfigError, InvalidInputError
-from tests.codecs.mixins import CodecContract
+from latentbo.testing import CodecContract
 
 
 class TestExpressionCodec(CodecContract):

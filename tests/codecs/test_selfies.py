@@ -8,9 +8,9 @@ import torch
 from rdkit import Chem
 
 from latentbo.codecs import SelfiesCodec, codec_from_spec
-from latentbo.codecs.check import round_trip_report
+from latentbo.data.check import round_trip_report
 from latentbo.errors import ConfigError, InvalidInputError
-from tests.codecs.mixins import CodecContract
+from latentbo.testing import CodecContract
 
 TRAIN = ["CCO", "c1ccccc1Cl", "C[C@@H](N)C(=O)[O-]", "CC(=O)Nc1ccc(O)cc1", "[NH3+]CC#N", "C/C=C/Br", "O=C1CCCN1"]
 

@@ -87,6 +87,8 @@ def test_cache_hit_and_corrupt_entry(tmp_path: Path) -> None:
     second, hit2 = encode_dataset(codec, strings)
     assert (hit1, hit2) == (False, True)
     assert (second.indices == first.indices).all() and [f.index for f in second.failures] == [1]
+    # the ids come back as an int16 memory map: a large corpus is paged in, not loaded
+    assert isinstance(second.indices, np.memmap) and second.indices.dtype == np.int16
     (entry,) = cache_dir().glob("encoded-*.npz")
     entry.write_bytes(b"not a zip")
     third, hit3 = encode_dataset(codec, strings)

@@ -4,17 +4,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from latentbo.codecs import GrammarCodec
 from latentbo.errors import CheckpointError, ConfigError
 from latentbo.models import MODELS, ModelConfig, SequenceAutoencoder, load_model, save_model
-
-TINY = {"hidden": 32, "decoder_hidden": 32, "decoder_layers": 1, "latent_dim": 4}
-
+from latentbo.testing import stub_model
 
 def _model(reg: str = "vae", decoder: str = "gru") -> SequenceAutoencoder:
-    torch.manual_seed(0)
-    cfg = ModelConfig.for_model("expressions", reg, decoder=decoder, **TINY)
-    return SequenceAutoencoder(cfg, GrammarCodec("expressions"))
+    return stub_model(arch=reg, decoder=decoder).train()
 
 
 @pytest.mark.parametrize("decoder", ["gru", "fast"])
@@ -25,7 +20,7 @@ def test_shapes(decoder: str) -> None:
     assert mu.shape == raw.shape == (2, 4)
     assert model.decode_logits(mu).shape == (2, 15, 12)
     terms = model.loss(idx)
-    assert terms["loss"].ndim == 0 and float(terms["loss"]) > 0
+    assert terms["loss"].ndim == 0 and float(terms["loss"].detach()) > 0
     assert float(terms["seq_acc"]) == 0.0  # an untrained decoder gets no whole string right
 
 
@@ -78,9 +73,21 @@ def test_config_validation(tmp_path: Path) -> None:
     assert set(MODELS) >= {"gvae", "cvae", "gcvvae", "grae", "gmm_dae", "welbo", "edvae"}
 
 
-def test_fast_decoder_gets_its_own_sizes_and_bad_widths_fail_clearly() -> None:
-    cfg = ModelConfig.for_model("zinc", "gvae", decoder="fast")
+def test_precision_and_lr_scaling_are_validated_and_scale() -> None:
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        ModelConfig.for_model("expressions", "gvae", precision="fp16")
+    with pytest.raises(ConfigError, match="lr_scaling must be one of"):
+        ModelConfig.for_model("expressions", "gvae", lr_scaling="cubic")
+    kw = {"lr": 1e-3, "lr_reference_batch": 256}
+    assert ModelConfig.for_model("expressions", "gvae", batch_size=1024, **kw).effective_lr == 1e-3  # no scaling
+    assert ModelConfig.for_model("expressions", "gvae", batch_size=1024, lr_scaling="sqrt", **kw).effective_lr == 2e-3
+    assert ModelConfig.for_model("expressions", "gvae", batch_size=64, lr_scaling="linear", **kw).effective_lr == 2.5e-4
+
+
+@pytest.mark.parametrize("decoder", ["fast", "ar"])
+def test_transformer_decoders_get_their_own_sizes_and_bad_widths_fail_clearly(decoder: str) -> None:
+    cfg = ModelConfig.for_model("zinc", "gvae", decoder=decoder)
     assert (cfg.decoder_hidden, cfg.decoder_layers) == (128, 2)  # not the GRU's 501 x 3
     assert ModelConfig.for_model("zinc", "gvae").decoder_hidden == 501
     with pytest.raises(ConfigError, match="multiple of its 4 attention heads"):
-        ModelConfig.for_model("zinc", "gvae", decoder="fast", decoder_hidden=501)
+        ModelConfig.for_model("zinc", "gvae", decoder=decoder, decoder_hidden=501)

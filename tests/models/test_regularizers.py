@@ -16,8 +16,17 @@ from latentbo.models.regularizers import (
     ks_loss,
     make_regularizer,
 )
+from latentbo.testing import RegularizerContract
 
 gen = torch.Generator().manual_seed(0)
+
+
+class TestEveryRegularizer(RegularizerContract):
+    """Every registered regulariser keeps the shipped contract."""
+
+    @pytest.fixture(autouse=True, params=sorted(REGULARIZERS))
+    def _each(self, request: pytest.FixtureRequest) -> None:
+        self.name = request.param
 
 
 def test_registry_has_all() -> None:

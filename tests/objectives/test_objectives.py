@@ -7,6 +7,7 @@ import pytest
 from latentbo.errors import ConfigError, InvalidInputError
 from latentbo.objectives import ExpressionFit, evaluate, make_objective
 from latentbo.objectives.molecules import CYCLE_MEAN, CYCLE_STD, LOGP_MEAN, LOGP_STD, SA_MEAN, SA_STD
+from latentbo.testing import ObjectiveContract
 
 
 def test_evaluator_precedence_and_functions() -> None:
@@ -105,3 +106,21 @@ def test_qed_logp_and_import_path() -> None:
         make_objective("no.such.module:f")
     with pytest.raises(ConfigError):
         make_objective("nope")
+
+
+class TestExpressionFitContract(ObjectiveContract):
+    objective = make_objective("expr")
+    valid = ["x + 1", "sin( x ) * 2", "exp( x ) / 3"]
+    invalid = [None, "x +", "sin( x"]  # unfinished, unparsable
+
+
+class TestPenalizedLogPContract(ObjectiveContract):
+    objective = make_objective("plogp")
+    valid = ["c1ccccc1O", "CCO"]
+    invalid = [None, "C1CC", "C(C)(C)(C)(C)C"]
+
+
+class TestFunctionObjectiveContract(ObjectiveContract):
+    objective = make_objective("tests.objectives.helpers:length")
+    valid = ["a", "abc"]
+    invalid = [None]

@@ -1,4 +1,7 @@
-"""Round-trip check of a codec on a dataset: parse -> one-hot -> decode == canonical input."""
+"""Round-trip check of a codec on a dataset: parse -> one-hot -> decode == canonical input.
+
+It lives with the data (it reads datasets through the parse cache), so codecs import
+nothing from the layers above them."""
 
 from __future__ import annotations
 

@@ -1,32 +1,17 @@
-"""Proposal of the next batch of latent points: batch log-EI or a TuRBO-style trust
-region with Thompson sampling."""
+"""TuRBO-1: Thompson sampling in a trust region around the best point (Eriksson et al., 2019)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import torch
-from botorch.acquisition.logei import qLogExpectedImprovement
-from botorch.generation.sampling import MaxPosteriorSampling
-from botorch.models import SingleTaskGP
-from botorch.optim import optimize_acqf
-from torch import Tensor
-from torch.quasirandom import SobolEngine
+from latentbo.bo.acquisition import Proposer, register
 
-
-def propose_qlogei(model: SingleTaskGP, best_f: float, bounds: Tensor, q: int, num_restarts: int,
-                   raw_samples: int, seed: int, sequential: bool = True) -> Tensor:
-    """Maximise qLogEI inside ``bounds`` with BoTorch's ``optimize_acqf``.
-
-    Returns:
-        ``q x d`` candidates.
-    """
-    torch.manual_seed(seed)
-    acq = qLogExpectedImprovement(model, best_f=best_f)
-    cand, _ = optimize_acqf(acq, bounds=bounds.double(), q=q, num_restarts=num_restarts, raw_samples=raw_samples,
-                            sequential=sequential, options={"batch_limit": 8, "maxiter": 100})
-    return cand.detach()
+if TYPE_CHECKING:
+    from botorch.models import SingleTaskGP
+    from torch import Tensor
 
 
 @dataclass
@@ -70,6 +55,10 @@ def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, sta
     The region is a box of side ``state.length`` (in the normalised unit cube),
     stretched per dimension by the GP's lengthscales, as in TuRBO.
     """
+    import torch
+    from botorch.generation.sampling import MaxPosteriorSampling
+    from torch.quasirandom import SobolEngine
+
     torch.manual_seed(seed)
     lo, hi = bounds[0].double(), bounds[1].double()
     unit = (x.double() - lo) / (hi - lo)
@@ -92,3 +81,27 @@ def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, sta
     with torch.no_grad():
         chosen = MaxPosteriorSampling(model=model, replacement=False)(cand, num_samples=q)
     return chosen.detach()
+
+
+@register
+class Turbo(Proposer):
+    name = "turbo"
+    summary = "trust region + Thompson sampling"
+
+    def __init__(self, dim: int, config: Any) -> None:
+        super().__init__(dim, config)
+        self.region = TrustRegion(dim)
+
+    def propose(self, model: SingleTaskGP | None, x: Tensor, y: Tensor, bounds: Tensor, q: int, seed: int) -> Tensor:
+        if not math.isfinite(self.region.best):  # first batch: the best initial point (the GP subset holds it)
+            self.region.best = float(y.max())
+        return propose_turbo(model, x, y, bounds, self.region, q, seed)
+
+    def update(self, batch_best: float) -> None:
+        self.region.update(batch_best)
+
+    def state_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.region)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.region = TrustRegion(**state)

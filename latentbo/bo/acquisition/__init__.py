@@ -1,0 +1,98 @@
+"""Acquisitions: how a campaign proposes the next batch of latent points.
+
+A :class:`Proposer` gets the fitted GP (or ``None`` if it does not use one), the
+training points and the search box, and returns ``q`` candidates; it may keep state
+between batches (TuRBO's trust region), saved with each trial's checkpoint. Every
+module of this package defines one and registers it with :func:`register`; the
+registry (:data:`ACQUISITIONS`) is what config validation, the campaign and
+``bo --acquisition`` read, so adding an acquisition is one new module here.
+
+The modules import torch and BoTorch inside their functions: the CLI reads the
+registry for its help text without loading them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from latentbo.errors import ConfigError
+
+if TYPE_CHECKING:
+    from botorch.models import SingleTaskGP
+    from torch import Tensor
+
+    from latentbo.bo.campaign import CampaignConfig
+
+
+class Proposer(ABC):
+    """Proposes batches for one trial; one instance per trial.
+
+    Args:
+        dim: latent dimension ``d``.
+        config: the campaign's settings (e.g. ``num_restarts``).
+    """
+
+    #: registry key (``bo --acquisition``)
+    name: ClassVar[str]
+    #: one line for ``--help``
+    summary: ClassVar[str]
+    #: whether :meth:`propose` reads the GP (if not, the campaign fits none)
+    uses_model: ClassVar[bool] = True
+
+    def __init__(self, dim: int, config: CampaignConfig) -> None:
+        self.dim, self.config = dim, config
+
+    @abstractmethod
+    def propose(self, model: SingleTaskGP | None, x: Tensor, y: Tensor, bounds: Tensor, q: int, seed: int) -> Tensor:
+        """The next ``q x d`` candidates.
+
+        Args:
+            model: the GP fitted on ``x``, ``y`` (``None`` when ``uses_model`` is False).
+            x: ``n x d`` training codes (float64).
+            y: ``n`` scores, to be maximised.
+            bounds: ``2 x d`` search box.
+            q: batch size.
+            seed: this batch's seed (same seed, same batch).
+        """
+
+    def update(self, batch_best: float) -> None:
+        """After a batch is scored: its best (maximised) score, ``-inf`` if none was valid."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """What :meth:`load_state_dict` needs to go on after a restart (numbers only)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s output (stateless proposers have nothing to restore)."""
+
+
+ACQUISITIONS: dict[str, type[Proposer]] = {}
+
+
+def register(cls: type[Proposer]) -> type[Proposer]:
+    """Class decorator: add a proposer to :data:`ACQUISITIONS` under its ``name``."""
+    ACQUISITIONS[cls.name] = cls
+    return cls
+
+
+def make_proposer(name: str, dim: int, config: CampaignConfig) -> Proposer:
+    """The registered proposer ``name`` for a ``dim``-dimensional latent space.
+
+    Raises:
+        ConfigError: no acquisition of that name.
+    """
+    if name not in ACQUISITIONS:
+        raise ConfigError(f"unknown acquisition {name!r}; known: {', '.join(sorted(ACQUISITIONS))}")
+    return ACQUISITIONS[name](dim, config)
+
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+from latentbo.bo.acquisition.qlogei import propose_qlogei  # after the registry is filled
+from latentbo.bo.acquisition.turbo import TrustRegion, propose_turbo
+
+__all__ = ["ACQUISITIONS", "Proposer", "TrustRegion", "make_proposer", "propose_qlogei", "propose_turbo", "register"]

@@ -1,0 +1,35 @@
+"""RDKit's verdict on a SMILES string, by the names users read in reports. RDKit is
+imported on first use, so the tasks (and the CLI) can name this check without it."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+_BRACKET = re.compile(r"\[[^\]]*\]")
+_RING_LABEL = re.compile(r"%\d\d|\d")
+# RDKit's sanitisation problems, by the names users read in reports.
+_PROBLEMS = {"AtomValenceException": "valence", "KekulizeException": "kekulisation",
+             "AtomKekulizeException": "aromatic_outside_ring"}
+
+
+def molecule_invalidity(smiles: str | None) -> str | None:
+    """Why RDKit rejects a SMILES string, or ``None`` if it is a valid molecule.
+
+    Reasons: ``unfinished`` (no string: the derivation did not finish),
+    ``unclosed_ring``, ``parse`` (other SMILES errors, e.g. a ring closed on its own
+    atom), ``valence``, ``kekulisation``, ``aromatic_outside_ring``, ``other``.
+    """
+    if not smiles:
+        return "unfinished"
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles, sanitize=False)
+    if mol is None:
+        labels = Counter(_RING_LABEL.findall(_BRACKET.sub("", smiles)))
+        return "unclosed_ring" if any(n % 2 for n in labels.values()) else "parse"
+    problems = Chem.DetectChemistryProblems(mol)
+    if not problems:
+        return None
+    return _PROBLEMS.get(problems[0].GetType(), "other")

@@ -1,0 +1,56 @@
+"""Recipes: the few compositions of data, models, training and campaigns that the
+CLI, the study runner and the benchmark scripts share, written once here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from latentbo.bo import Campaign, CampaignConfig
+from latentbo.data import load_strings
+from latentbo.models import ModelConfig
+from latentbo.tasks import get_task
+from latentbo.training import TrainResult, train
+
+#: The pretrained model ``latentbo demo`` runs on.
+DEMO_MODEL = "expressions-gmm_dae"
+
+
+def train_model(task: str, arch: str, out: str | Path, overrides: dict[str, Any] | None = None,
+                dataset: str | None = None, limit: int | None = None, column: str | None = None,
+                resume: bool = False, **train_options: Any) -> tuple[TrainResult, str]:
+    """``latentbo train``: the named model's config for ``task`` (task preset, model
+    preset, then ``overrides``), trained on ``dataset`` (default: the task's).
+
+    Args:
+        task, arch: e.g. ``"zinc"``, ``"gmm_dae"``.
+        out: the run folder.
+        overrides: ``ModelConfig`` fields.
+        dataset, limit, column: what :func:`~latentbo.data.load_strings` reads.
+        resume: continue the run in ``out`` (refused on other data).
+        train_options: :func:`~latentbo.training.train`'s ``progress``, ``device``,
+            ``max_minutes``, ``overwrite``.
+
+    Returns:
+        The training result and where the strings came from.
+    """
+    cfg = ModelConfig.for_model(task, arch, **(overrides or {}))
+    strings, source = load_strings(dataset or get_task(task).dataset, limit=limit, column=column)
+    return train(cfg, strings, out, resume=resume, source=source, **train_options), source
+
+
+def run_campaign(model: str | Path, config: CampaignConfig, out: str | Path, resume: bool | None = None,
+                 device: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """``latentbo bo``: a campaign with a trained (or pretrained) model. ``resume=None``
+    goes on with a campaign already in ``out`` and starts one otherwise."""
+    if resume is None:
+        resume = (Path(out) / "campaign.json").exists()
+    return Campaign(model, config, out, device=device).run(resume=resume, progress=progress)
+
+
+def demo(out: str | Path, seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """``latentbo demo``: 2 trials x 4 iterations x 10 points on :data:`DEMO_MODEL`,
+    fitting ``1 / 3 + x + sin( x * x )``; resumed if ``out`` holds it already."""
+    cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000,
+                         gp_points=300, n_decode=5)
+    return run_campaign(DEMO_MODEL, cfg, out, progress=progress)
