@@ -24,6 +24,8 @@ from latentbo.errors import ConfigError, InvalidInputError
 
 #: ``step(keep, prev) -> rows x n_rules`` logits (see :meth:`GrammarCodec.decode_steps`).
 StepFn = Callable[[np.ndarray | None, torch.Tensor | None], torch.Tensor]
+#: ``start(rows) -> step``: a fresh step-by-step decode of the given rows.
+StartFn = Callable[[np.ndarray], StepFn]
 #: ``teacher(rows, ids) -> len(rows) x L x n_rules`` teacher-forced logits.
 TeacherFn = Callable[[np.ndarray, torch.Tensor], torch.Tensor]
 BlockFn = Callable[[np.ndarray, int, int, "np.ndarray | None"], np.ndarray]
@@ -192,9 +194,7 @@ class GrammarCodec(Codec):
         and, with semantic masks, ``fallback`` (decoded again without aromatic or
         bracket atoms or ring-bond symbols) or ``dead_end`` (no production kept it
         valid, even in the fallback pass; the row may be invalid)."""
-        semantic = self.semantic if semantic is None else semantic
-        if semantic and self.grammar.tokenizer_name not in SEMANTICS:
-            raise ConfigError(f"grammar {self.grammar.name!r} has no semantic masks")
+        semantic = self._use_semantic(semantic)
         scores = self._scores(logits, stochastic, generator)
         if not len(scores):
             return [], []
@@ -204,17 +204,18 @@ class GrammarCodec(Codec):
         return strings, ["ok" if s is not None else "unfinished" for s in strings]
 
     def decode_steps(
-        self, step: StepFn, n: int, stochastic: bool = False, generator: torch.Generator | None = None,
+        self, start: StartFn, n: int, stochastic: bool = False, generator: torch.Generator | None = None,
         teacher: TeacherFn | None = None, semantic: bool | None = None,
     ) -> tuple[list[str | None], list[str]]:
         """Decode an autoregressive model one step at a time under the grammar masks:
         the production chosen for each row is fed back to the model for the next step.
 
         Args:
-            step: ``step(keep, prev) -> rows x n_rules`` logits of the next position for
-                the rows still decoding; ``keep`` (positions among the previous step's
-                rows, or ``None`` for all of them) says which rows are left, ``prev`` the
-                productions they chose at the previous step (``None`` at the first).
+            start: ``start(rows) -> step`` begins decoding the given rows (of ``n``);
+                ``step(keep, prev) -> len x n_rules`` gives the logits of the next position
+                for the rows still decoding: ``keep`` (positions among the previous
+                step's rows, or ``None`` for all of them) says which are left, ``prev``
+                the productions they chose at the previous step (``None`` at the first).
             n: rows.
             stochastic: Gumbel-max sampling from each step's masked softmax.
             generator: torch RNG for stochastic decoding.
@@ -224,28 +225,20 @@ class GrammarCodec(Codec):
             semantic: use the semantic masks (default: the codec's ``semantic``).
 
         With semantic masks the numba decoder reads whole score matrices, so the
-        decode is the fixed point ``ids = semantic_decode(teacher(ids))``, started from
-        the step-wise grammar decode and iterated on the rows that still change. It
-        is reached in at most ``L + 1`` rounds: the decoder's choice at step ``t``
-        depends only on logits ``0..t``, which depend only on ids ``< t``, so each
-        round fixes at least one more position. The first pass and the fallback pass
-        each get their own fixed point (the fallback for the rows the first fails),
-        as if each were decoded step by step.
+        decode is the fixed point ``ids = semantic_decode(teacher(ids))``, iterated on
+        the rows that still change. It is reached in at most ``L + 1`` rounds: the
+        decoder's choice at step ``t`` depends only on logits ``0..t``, which depend
+        only on ids ``< t``, so each round fixes at least one more position. The first
+        pass and the fallback pass each get their own fixed point (the fallback for
+        the rows the first fails), as if each were decoded step by step; each starts
+        from a step-by-step grammar decode (for the fallback, without the productions
+        it forbids), which is usually close.
 
         Returns:
             strings and status, as :meth:`decode_with_status`.
         """
-        semantic = self.semantic if semantic is None else semantic
-        state = {"rows": np.arange(n)}
-
-        def block_of(active: np.ndarray, t: int, steps: int, prev: np.ndarray | None) -> np.ndarray:
-            rows = state["rows"]
-            keep = None if len(active) == len(rows) else np.searchsorted(rows, active)
-            state["rows"] = active
-            logits = step(keep, None if prev is None else torch.from_numpy(prev))
-            return self._scores(logits.unsqueeze(1), stochastic, generator)
-
-        strings, ids = self._decode_grammar(n, self.max_length, block_of)
+        semantic = self._use_semantic(semantic)
+        strings, ids = self._decode_steps_grammar(start, np.arange(n), stochastic, generator)
         if not semantic:
             return strings, ["ok" if s is not None else "unfinished" for s in strings]
         if teacher is None:
@@ -256,9 +249,11 @@ class GrammarCodec(Codec):
             noise = -torch.log(-torch.log(u))
         out = np.zeros((n, 0), dtype=np.int64)
         lengths, status = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-        for passes, rows in ((0, np.arange(n)), (1, None)):
-            if rows is None:
-                rows = np.flatnonzero((status == NOT_KEKULE) | (status == DEAD_END))
+        for passes in (0, 1):
+            rows = np.arange(n) if passes == 0 else np.flatnonzero((status == NOT_KEKULE) | (status == DEAD_END))
+            if passes == 1 and rows.size:
+                ids[rows] = self._decode_steps_grammar(start, rows, stochastic, generator,
+                                                       self._semantic_tables().fallback_banned)[1]
             for _ in range(self.max_length + 1):
                 if not rows.size:
                     break
@@ -273,10 +268,37 @@ class GrammarCodec(Codec):
                 rows = rows[changed]
         return self._semantic_strings(out, lengths, status)
 
+    def _decode_steps_grammar(self, start: StartFn, rows: np.ndarray, stochastic: bool,
+                              generator: torch.Generator | None,
+                              banned: np.ndarray | None = None) -> tuple[list[str | None], np.ndarray]:
+        """Step-by-step grammar decode of ``rows``; ``banned`` productions are never chosen."""
+        step = start(rows)
+        state = {"rows": np.arange(len(rows))}
+
+        def block_of(active: np.ndarray, t: int, steps: int, prev: np.ndarray | None) -> np.ndarray:
+            keep = None if len(active) == len(state["rows"]) else np.searchsorted(state["rows"], active)
+            state["rows"] = active
+            scores = self._scores(step(keep, None if prev is None else torch.from_numpy(prev)).unsqueeze(1),
+                                  stochastic, generator)
+            if banned is not None:
+                scores[:, :, banned] = -np.inf
+            return scores
+
+        return self._decode_grammar(len(rows), self.max_length, block_of)
+
+    def _use_semantic(self, semantic: bool | None) -> bool:
+        semantic = self.semantic if semantic is None else semantic
+        if semantic and self.grammar.tokenizer_name not in SEMANTICS:
+            raise ConfigError(f"grammar {self.grammar.name!r} has no semantic masks")
+        return semantic
+
     def _decode_semantic(self, scores: np.ndarray, passes: int = -1) -> tuple[np.ndarray, ...]:
+        return self._semantic_tables().decode(self, scores, passes)
+
+    def _semantic_tables(self) -> SmilesSemantics:
         if self._semantics is None:
             self._semantics = SEMANTICS[self.grammar.tokenizer_name](self)
-        return self._semantics.decode(self, scores, passes)
+        return self._semantics
 
     def _semantic_strings(self, out: np.ndarray, lengths: np.ndarray,
                           status: np.ndarray) -> tuple[list[str | None], list[str]]:

@@ -153,6 +153,11 @@ class SmilesSemantics:
         missing = sorted(set(_ACTIONS) - set(text))
         if missing:
             raise GrammarError(f"{g.path}: no SMILES semantics: productions {missing[:3]} ... are missing")
+        # What the fallback pass never chooses (it also budgets rings differently):
+        # step-by-step decodes start its fixed point without them.
+        self.fallback_banned = np.zeros(g.n_rules, dtype=bool)
+        for s in ("atom -> aromatic_organic", "atom -> bracket_atom", "ringbond -> bond DIGIT"):
+            self.fallback_banned[text[s]] = True
         self.action = np.zeros(g.n_rules, dtype=np.int64)
         self.arg = np.zeros(g.n_rules, dtype=np.int64)
         for s, (act, arg) in _ACTIONS.items():

@@ -252,17 +252,25 @@ class SequenceAutoencoder(LatentModel):
                       generator: torch.Generator | None) -> tuple[list[str | None], list[str]]:
         """Step-by-step decode of an ``ar`` decoder under the codec's masks (the codec
         chooses each id; the cache keeps only the rows still decoding)."""
-        cache = self.decoder.start(z)
+        def start(rows: np.ndarray):
+            cache = self.decoder.start(z[torch.from_numpy(rows).to(z.device)])
 
-        def step(keep: np.ndarray | None, prev: Tensor | None) -> Tensor:
-            if keep is not None:
-                cache.keep(torch.from_numpy(keep).to(z.device))
-            return self.decoder.step(cache, None if prev is None else prev.to(z.device)).float()
+            def step(keep: np.ndarray | None, prev: Tensor | None) -> Tensor:
+                if keep is not None:
+                    cache.keep(torch.from_numpy(keep).to(z.device))
+                return self.decoder.step(cache, None if prev is None else prev.to(z.device)).float()
+
+            return step
 
         def teacher(rows: np.ndarray, ids: Tensor) -> Tensor:
-            return self.decoder(z[torch.from_numpy(rows).to(z.device)], ids.to(z.device)).float()
+            # Only up to the first padding step after the longest derivation: a fixed
+            # point never reads the (zero) scores after it, or its ids would go on there.
+            used = (ids != self.codec.pad_index).any(0).nonzero()
+            t = min(ids.shape[1], int(used.max()) + 2 if len(used) else 1)
+            logits = self.decoder(z[torch.from_numpy(rows).to(z.device)], ids[:, :t].to(z.device)).float()
+            return F.pad(logits, (0, 0, 0, ids.shape[1] - t))
 
-        return self.codec.decode_steps(step, len(z), stochastic, generator, teacher)
+        return self.codec.decode_steps(start, len(z), stochastic, generator, teacher)
 
 # -- persistence ------------------------------------------------------------------
 def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "model") -> None:
