@@ -1,5 +1,6 @@
 """The BO campaign: fit -> propose -> decode -> score -> record, per iteration, per
-trial, with atomic checkpoints after every iteration and exact resume. The same
+trial, with atomic checkpoints after every iteration and exact resume. Proposals come
+from :mod:`latentbo.bo.acquisition`, decoding from :mod:`latentbo.bo.decoding`. The same
 steps run as an ask/tell loop (:meth:`Campaign.ask`, :meth:`Campaign.tell`) when the
 scores come from outside.
 
@@ -7,9 +8,7 @@ Layout of ``out_dir``::
 
     campaign.json              resolved config, model folder, seeds, initial-data source
     init.npz, init_strings.json  initial codes, scores and strings (encoded and scored once)
-    trial_<t>/evaluations.jsonl  every evaluation of trial t
-    trial_<t>/state.pt         iteration reached, GP hyperparameters, trust region
-    trial_0/pending.pt         ask/tell: the batch asked and not yet told
+    trial_<t>/...              each trial's checkpoint (:mod:`latentbo.bo.checkpoint`)
     summary.json, summary.csv, report.md, best_so_far.png
     molecules.csv, molecules.sdf, top_molecules.png   (molecule tasks)
 """
@@ -21,9 +20,8 @@ import io
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from latentbo.bo.acquisition import ACQUISITIONS, Proposer, make_proposer
+from latentbo.bo.acquisition import ACQUISITIONS, make_proposer
+from latentbo.bo.checkpoint import PENDING, Batch, Trial, load_pending, load_trial, save_pending, save_trial
+from latentbo.bo.decoding import decode_candidates, search_box
 from latentbo.bo.surrogate import fit_gp, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.devices import resolve_device
@@ -40,7 +40,6 @@ from latentbo.errors import CheckpointError, ConfigError, DatasetError, Objectiv
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock, run_folder
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.config import check_field_types
-from latentbo.models.priors import GMMPrior
 from latentbo.models.zoo import resolve_model
 from latentbo.objectives import Objective, callable_name, make_objective
 from latentbo.reports import write_campaign_reports
@@ -129,28 +128,6 @@ class CampaignConfig:
             raise ConfigError("column and score_column need a dataset file (a CSV path as dataset)")
 
 
-@dataclass
-class _Trial:
-    """One trial's progress, as saved after every iteration."""
-
-    dir: Path
-    records: list[dict] = field(default_factory=list)
-    iteration: int = 0
-    gp_state: dict | None = None
-    elapsed: float = 0.0
-    proposer: Proposer | None = None
-
-
-@dataclass
-class _Batch:
-    """Candidates proposed in one iteration, decoded, waiting for their scores."""
-
-    latents: Tensor
-    strings: list[str | None]
-    decode_info: list[dict[str, Any]]
-    seed: int
-
-
 class Campaign:
     """A latent-space BO campaign.
 
@@ -185,46 +162,6 @@ class Campaign:
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,
                                                    config.target, config.minimize)
         self.sign = 1.0 if self.objective.maximize else -1.0
-
-    # -- validity -----------------------------------------------------------------
-    def invalidity(self, s: str | None) -> str | None:
-        """Why a decoded string is invalid (``None``: valid); molecules are checked by RDKit."""
-        return self.task.invalidity(s)
-
-    def decode_candidates(self, z: Tensor, seed: int) -> tuple[list[str | None], list[dict[str, Any]]]:
-        """Decode each candidate ``n_decode`` times (stochastic); keep the most
-        frequent valid string (preferring those the semantic masks' first pass made
-        over their fallback's repairs), ``None`` when no decode is valid.
-
-        Returns:
-            The strings and, per candidate, how it was decoded: ``valid_decodes`` (of
-            ``n_decode``), the decoder ``status`` of the string kept (``fallback``:
-            the semantic masks' second pass made it) and, when none was valid, the
-            commonest ``reason`` (:meth:`~latentbo.tasks.Task.invalidity`).
-        """
-        n = self.config.n_decode
-        gen = torch.Generator().manual_seed(seed)
-        rep = z.float().repeat_interleave(n, dim=0)
-        decoded, status = self.model.decode_latents_with_status(rep, stochastic=n > 1, generator=gen)
-        reason = {s: self.invalidity(s) for s in set(decoded)}  # RDKit once per distinct string
-        valid = {s: r is None for s, r in reason.items()}
-        out: list[str | None] = []
-        info: list[dict[str, Any]] = []
-        for i in range(len(z)):
-            block = range(i * n, (i + 1) * n)
-            counts = Counter(decoded[j] for j in block if valid[decoded[j]])
-            if counts:
-                # A string the masks' first pass made beats one their fallback repaired.
-                faithful = Counter(decoded[j] for j in block if valid[decoded[j]] and status[j] != "fallback")
-                best = (faithful or counts).most_common(1)[0][0]
-                out.append(best)
-                info.append({"valid_decodes": sum(counts.values()),
-                             "status": next(status[j] for j in block if decoded[j] == best)})
-            else:
-                out.append(None)
-                reasons = Counter(reason[decoded[j]] for j in block)
-                info.append({"valid_decodes": 0, "status": None, "reason": reasons.most_common(1)[0][0]})
-        return out, info
 
     def score(self, strings: list[str | None], details: bool = True) -> tuple[np.ndarray | None, list[dict]]:
         """Scores (and details) of a batch, within ``objective_timeout``.
@@ -338,17 +275,6 @@ class Campaign:
                                   f"{len(strings)} strings); start the campaign in a new --out")
         return codes, scores, strings
 
-    def box(self, codes: Tensor) -> Tensor:
-        """``2 x d`` search box."""
-        if self.config.bounds == "data":
-            lo, hi = codes.min(0).values, codes.max(0).values
-            return torch.stack([lo, torch.maximum(hi, lo + 1e-6)]).double()
-        prior = self.model.regularizer.prior
-        if isinstance(prior, GMMPrior):
-            lo, hi = prior.means.min(0).values - 3 * prior.sigma, prior.means.max(0).values + 3 * prior.sigma
-            return torch.stack([lo, hi]).double()
-        return torch.stack([-3 * torch.ones(self.model.latent_dim), 3 * torch.ones(self.model.latent_dim)]).double()
-
     # -- running ------------------------------------------------------------------------
     def run(self, resume: bool = False, progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
         """Run (or resume) every trial, then write the summaries and plots.
@@ -415,38 +341,11 @@ class Campaign:
     def trial_seed(self, t: int) -> int:
         return self.config.seed * 1000 + t
 
-    def _load_trial(self, t: int) -> _Trial:
-        trial = _Trial(self.out / f"trial_{t}", proposer=make_proposer(self.config.acquisition, self.model.latent_dim,
-                                                                       self.config))
-        state_path, rec_path = trial.dir / "state.pt", trial.dir / "evaluations.jsonl"
-        if not state_path.exists():
-            return trial
-        try:
-            # Tensors, numbers and dicts only: a crafted pickle cannot run code here.
-            state = torch.load(state_path, weights_only=True)
-            trial.records = [json.loads(line) for line in rec_path.read_text().splitlines() if line.strip()]
-            trial.iteration, trial.elapsed = int(state["iteration"]), float(state["elapsed"])
-            trial.gp_state = state["gp_state"]  # None: no GP yet, or a proposer that uses none
-            # (before the registry, a trial saved TuRBO's region whatever its acquisition)
-            trial.proposer.load_state_dict(state["proposer"] if "proposer" in state else
-                                           state["trust_region"] if self.config.acquisition == "turbo" else {})
-            # States written before ask/tell hold no count: every iteration was one batch.
-            expected = int(state.get("evaluations", trial.iteration * self.config.batch))
-        except Exception as exc:  # unreadable or unsafe checkpoint: say so rather than guess
-            raise CheckpointError(f"{trial.dir} holds a corrupt or unsafe checkpoint: {exc}") from exc
-        if len(trial.records) != expected:
-            raise CheckpointError(f"{trial.dir}: {len(trial.records)} evaluations on disk, expected {expected}")
-        return trial
+    def _load_trial(self, t: int) -> Trial:
+        proposer = make_proposer(self.config.acquisition, self.model.latent_dim, self.config)
+        return load_trial(self.out / f"trial_{t}", proposer, self.config.acquisition, self.config.batch)
 
-    def _save_trial(self, trial: _Trial) -> None:
-        trial.dir.mkdir(exist_ok=True)
-        atomic_write_text(trial.dir / "evaluations.jsonl", "".join(json.dumps(r) + "\n" for r in trial.records))
-        buf = io.BytesIO()
-        torch.save({"iteration": trial.iteration, "evaluations": len(trial.records), "gp_state": trial.gp_state,
-                    "elapsed": trial.elapsed, "proposer": trial.proposer.state_dict()}, buf)
-        atomic_write_bytes(trial.dir / "state.pt", buf.getvalue())
-
-    def _propose(self, t: int, trial: _Trial, init_codes: Tensor, init_scores: np.ndarray, q: int) -> _Batch:
+    def _propose(self, t: int, trial: Trial, init_codes: Tensor, init_scores: np.ndarray, q: int) -> Batch:
         """Fit the GP on the initial subset and the trial's valid evaluations, propose
         ``q`` candidates and decode them (the GP state is kept in ``trial``)."""
         cfg = self.config
@@ -454,7 +353,7 @@ class Campaign:
         it_seed = seed * 1000 + trial.iteration
         valid_init = np.flatnonzero(np.isfinite(init_scores))
         subset = valid_init[select_subset(self.sign * init_scores[valid_init], cfg.gp_points, np.random.default_rng(seed))]
-        bounds = self.box(init_codes[valid_init])
+        bounds = search_box(self.model, init_codes[valid_init], cfg.bounds)
         done = [r for r in trial.records if r["valid"]]
         x = torch.cat([init_codes[subset].double(),
                        torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
@@ -466,10 +365,10 @@ class Campaign:
             gp = fit_gp(x, y, bounds, trial.gp_state)
             trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
         cand = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, q, it_seed).cpu()
-        strings, info = self.decode_candidates(cand.float(), it_seed)
-        return _Batch(cand, strings, info, it_seed)
+        strings, info = decode_candidates(self.model, self.task, cand.float(), cfg.n_decode, it_seed)
+        return Batch(cand, strings, info, it_seed)
 
-    def _record(self, t: int, trial: _Trial, batch: _Batch, vals: np.ndarray, details: list[dict]) -> None:
+    def _record(self, t: int, trial: Trial, batch: Batch, vals: np.ndarray, details: list[dict]) -> None:
         """Append one scored batch to the trial, update the trust region, save."""
         batch_best = -np.inf
         for z, s, v, d, how in zip(batch.latents, batch.strings, vals, details, batch.decode_info):
@@ -482,7 +381,7 @@ class Campaign:
                 batch_best = max(batch_best, self.sign * float(v))
         trial.proposer.update(batch_best)
         trial.iteration += 1
-        self._save_trial(trial)
+        save_trial(trial)
 
     def run_trial(self, t: int, init_codes: Tensor, init_scores: np.ndarray, progress: bool) -> list[dict]:
         trial = self._load_trial(t)
@@ -527,7 +426,7 @@ class Campaign:
         with output_lock(self.out):
             codes, scores, _, _ = self._start(resume=True, progress=False)
             trial = self._load_trial(0)
-            pending = self._pending(trial)
+            pending = load_pending(trial)
             if pending is not None:
                 asked = pending[0]
                 if len(asked.strings) != q:
@@ -537,12 +436,7 @@ class Campaign:
             t0 = time.perf_counter()
             batch = self._propose(0, trial, codes, scores, q)
             trial.elapsed += time.perf_counter() - t0
-            buf = io.BytesIO()
-            torch.save({"latents": batch.latents, "strings": batch.strings, "decode": batch.decode_info,
-                        "seed": batch.seed, "iteration": trial.iteration, "gp_state": trial.gp_state,
-                        "elapsed": trial.elapsed}, buf)
-            trial.dir.mkdir(exist_ok=True)
-            atomic_write_bytes(trial.dir / PENDING, buf.getvalue())
+            save_pending(trial, batch)
             return batch.latents.float(), batch.strings
 
     def tell(self, strings: list[str | None], scores: Any) -> None:
@@ -558,7 +452,7 @@ class Campaign:
         """
         with output_lock(self.out):
             trial = self._load_trial(0)
-            pending = self._pending(trial)
+            pending = load_pending(trial)
             if pending is None:
                 raise CheckpointError(f"{self.out}: nothing was asked; call ask() first")
             batch, trial.gp_state, trial.elapsed = pending
@@ -569,25 +463,6 @@ class Campaign:
             self._record(0, trial, batch, vals, [{} for _ in vals])
             (trial.dir / PENDING).unlink()
 
-    def _pending(self, trial: _Trial) -> tuple[_Batch, dict, float] | None:
-        """The batch asked and not told, with the GP state and time after its proposal."""
-        path = trial.dir / PENDING
-        if not path.exists():
-            return None
-        try:
-            saved = torch.load(path, weights_only=True)
-            batch = _Batch(saved["latents"], list(saved["strings"]), list(saved["decode"]), int(saved["seed"]))
-            ok = saved["iteration"] == trial.iteration and len(batch.strings) == len(batch.latents)
-            extra = saved["gp_state"], float(saved["elapsed"])
-        except Exception as exc:  # unreadable or unsafe: say so rather than guess
-            raise CheckpointError(f"{path} is unreadable: {exc}") from None
-        if int(saved["iteration"]) < trial.iteration:  # told and recorded; the process stopped before removing it
-            path.unlink()
-            return None
-        if not ok:
-            raise CheckpointError(f"{path} does not belong to iteration {trial.iteration} of {trial.dir}")
-        return (batch, *extra)
-
     def report(self) -> dict[str, Any]:
         """Write the summaries, plots and exports of what has been evaluated so far."""
         with output_lock(self.out):
@@ -596,6 +471,3 @@ class Campaign:
             return write_campaign_reports(self.out, self.objective, [r for r in trials if r], meta,
                                           init_scores=scores, molecules=self.task.molecules)
 
-
-#: The batch an ask/tell loop asked and has not told yet.
-PENDING = "pending.pt"
