@@ -137,7 +137,9 @@ class ModelConfig:
     patience: int = 6
     val_fraction: float = 0.1
     seed: int = 0
+    # PRECISIONS: bf16 autocast on CUDA by default
     precision: str = "auto"
+    # LR_SCALINGS: lr is given for a batch of lr_reference_batch, scaled to batch_size (effective_lr)
     lr_scaling: str = "none"
     lr_reference_batch: int = 256
 
