@@ -31,7 +31,7 @@ from _common import write_table
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.codecs import GrammarCodec
 from latentbo.data import load_strings, set_data_dir
-from latentbo.metrics import molecule_invalidity
+from latentbo.chem import molecule_invalidity
 from latentbo.models import load_model
 
 

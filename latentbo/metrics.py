@@ -8,7 +8,6 @@ from typing import Any
 
 import torch
 
-from latentbo.chem import molecule_invalidity  # noqa: F401  (re-exported: the reasons live there)
 from latentbo.codecs import CharacterCodec, GrammarCodec
 from latentbo.errors import InvalidInputError
 
@@ -49,7 +48,7 @@ def sample_quality(
         complete; for molecules also RDKit-valid), ``grammar_valid_fraction``,
         ``unique_fraction`` (distinct valid / valid), ``novel_fraction`` (valid
         strings not in ``reference`` / valid; ``None`` without a reference),
-        ``invalid_reasons`` (count per :func:`molecule_invalidity` reason),
+        ``invalid_reasons`` (count per :func:`~latentbo.chem.molecule_invalidity` reason),
         ``decode_status`` (count per decoder status: ``ok``, ``fallback``,
         ``dead_end``, ``unfinished``), ``seed``.
     """

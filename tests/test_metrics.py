@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from latentbo.codecs import GrammarCodec
-from latentbo.metrics import molecule_invalidity, sample_quality
+from latentbo.chem import molecule_invalidity
+from latentbo.metrics import sample_quality
 from latentbo.models import ModelConfig, SequenceAutoencoder
 
 

@@ -40,7 +40,7 @@ def decode_candidates(model: SequenceAutoencoder, task: Task, z: Tensor, n_decod
         semantic masks' second pass made it) and, when none was valid, the commonest
         ``reason``.
     """
-    n = n_decode
+    n = n_decode  # decodes per candidate: rows i*n .. (i+1)*n of the repeated codes
     gen = torch.Generator().manual_seed(seed)
     rep = z.float().repeat_interleave(n, dim=0)
     decoded, status = model.decode_latents_with_status(rep, stochastic=n > 1, generator=gen)

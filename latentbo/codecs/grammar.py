@@ -200,7 +200,8 @@ class GrammarCodec(Codec):
             return [], []
         if semantic:
             return self._semantic_strings(*self._decode_semantic(scores)[:3])
-        strings, _ = self._decode_grammar(len(scores), scores.shape[1], lambda active, t, steps, _: scores[active, t:t + steps])
+        strings, _ = self._decode_grammar(len(scores), scores.shape[1],
+                                          lambda active, t, steps, _: scores[active, t : t + steps], record=False)
         return strings, ["ok" if s is not None else "unfinished" for s in strings]
 
     def decode_steps(
@@ -307,14 +308,16 @@ class GrammarCodec(Codec):
                    for row, m, st in zip(out, lengths, status)]
         return strings, [STATUS_NAMES[s] for s in status]
 
-    def _decode_grammar(self, n: int, length: int, block_of: BlockFn) -> tuple[list[str | None], np.ndarray]:
+    def _decode_grammar(self, n: int, length: int, block_of: BlockFn,
+                        record: bool = True) -> tuple[list[str | None], np.ndarray | None]:
         """Masked greedy decoding of ``n`` rows for ``length`` steps; ``block_of(active,
         t, steps, prev)`` gives the scores (``len(active) x s x n_rules``, ``1 <= s <=
         steps``) of the live rows from step ``t``, ``prev`` being the productions they
-        chose at step ``t - 1``. Returns the strings and the ``n x length`` productions."""
+        chose at step ``t - 1``. Returns the strings and (if ``record``) the ``n x length``
+        productions."""
         n_rules = self.vocab_size
         rows = np.arange(n)
-        chosen = np.full((n, length), self.pad_index, dtype=np.int64)
+        chosen = np.full((n, length), self.pad_index, dtype=np.int64) if record else None
         lead, lead_len, rest, rest_len = self._lead, self._lead_len, self._rest, self._rest_len
         is_terminal, window, pad_nt = self._is_terminal, self._window, self._pad_nt
         # All rows share flat arrays; ``sp`` and ``n_out`` are absolute indices, so
@@ -360,7 +363,8 @@ class GrammarCodec(Codec):
             cols = window[top]
             picked = block[(row_offset + (t - block_start) * n_rules)[:, None] + cols].argmax(axis=1)
             rule = cols.reshape(-1)[row_window + picked]
-            chosen[active, t] = rule
+            if chosen is not None:
+                chosen[active, t] = rule
             # Fixed-width writes: slots past a row's length land beyond its stack
             # top / output end, where nothing reads them before they are overwritten.
             if lead.shape[1] == 1:
