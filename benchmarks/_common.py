@@ -16,9 +16,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def write_table(name: str, rows: list[dict], notes: str = "") -> None:
     RESULTS.mkdir(exist_ok=True)
-    cols = list(rows[0])
+    cols = list(dict.fromkeys(k for r in rows for k in r))  # rows may lack columns (e.g. not run)
     with open(RESULTS / f"{name}.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=cols)
+        writer = csv.DictWriter(fh, fieldnames=cols, restval="-")
         writer.writeheader()
         writer.writerows(rows)
     fmt = lambda v: f"{v:,.3g}" if isinstance(v, float) and abs(v) < 100 else (f"{v:,.0f}" if isinstance(v, float) else str(v))  # noqa: E731
@@ -31,7 +31,7 @@ def write_table(name: str, rows: list[dict], notes: str = "") -> None:
         "",
         "| " + " | ".join(cols) + " |",
         "|" + "---|" * len(cols),
-        *("| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows),
+        *("| " + " | ".join(fmt(r.get(c, "-")) for c in cols) + " |" for r in rows),
     ]
     if notes:
         lines += ["", notes]

@@ -48,7 +48,7 @@ from latentbo.models.zoo import resolve_model
 from latentbo.tasks import get_task
 from latentbo.training import train
 
-MODELS = ["gmm_dae", "gvae", "cvae", "gcvvae", "grae", "welbo", "edvae"]
+MODELS = ["gmm_dae", "gvae", "cvae", "gcvvae", "grae", "gwae", "welbo", "edvae"]
 PROFILES = {
     "quick": {"tasks": {"expressions": {"limit": None, "epochs": 5}}, "iterations": 5, "batch": 50, "trials": 2,
               "init_size": 2000, "gp_points": 500, "acquisitions": ["turbo"], "extra": {"gmm_dae": ["qlogei"]},
@@ -84,11 +84,15 @@ def model_dir(work: Path, task: str, model: str, spec: dict, device: str = "cpu"
     return out
 
 
-def campaign(work: Path, mdir: Path, name: str, cfg: CampaignConfig) -> dict:
+def campaign(work: Path, mdir: Path, name: str, cfg: CampaignConfig, only_finished: bool = False) -> dict | None:
+    """A campaign's summary: cached, else run (resumed where it stopped); ``None`` when
+    ``only_finished`` and it has not finished."""
     out = work / "bo" / name
     done = out / "summary.json"
     if done.exists():
         return json.loads(done.read_text())
+    if only_finished:
+        return None
     return Campaign(mdir, cfg, out).run(resume=(out / "campaign.json").exists(), progress=True)
 
 
@@ -109,6 +113,9 @@ def main() -> None:
     ap.add_argument("--tasks", default=None, help="only these tasks of the profile, e.g. zinc")
     ap.add_argument("--acquisitions", default=None, help="only these acquisitions, e.g. turbo")
     ap.add_argument("--name", default=None, help="results table name (default bo_table_<profile>)")
+    ap.add_argument("--only-finished", action="store_true",
+                    help="write the table from the campaigns already finished in --work; the others get a "
+                         "'not run' row instead of being run")
     args = ap.parse_args()
     use = dict(u.split("=", 1) for u in args.use)
     set_data_dir(args.data_dir)
@@ -130,7 +137,11 @@ def main() -> None:
                 cfg = CampaignConfig(objective=get_task(task).objective, iterations=iterations, batch=batch, trials=p["trials"],
                                      init_size=p["init_size"], gp_points=p["gp_points"],
                                      acquisition="qlogei" if acq == "sequential" else acq)
-                s = campaign(work, mdir, f"{task}-{model}-{acq}", cfg)
+                s = campaign(work, mdir, f"{task}-{model}-{acq}", cfg, args.only_finished)
+                if s is None:
+                    rows.append({"task": task, "model": model, "acquisition": acq, "evaluations": "not run",
+                                 "val_seq_acc": val_seq_acc, **paper_row(task, model, get_task(task).objective)})
+                    continue
                 rows.append({
                     "task": task, "model": model, "acquisition": acq, "evaluations": s["evaluations"],
                     "val_seq_acc": val_seq_acc,
@@ -145,7 +156,9 @@ def main() -> None:
             mdir = resolve_model(chosen) if chosen else work / "expressions-gmm_dae"
             cfg = CampaignConfig(objective="expr_wr", iterations=10, batch=50, trials=p["trials"],
                                  init_size=p["init_size"], gp_points=p["gp_points"], acquisition="turbo")
-            s = campaign(work, mdir, "expressions-gmm_dae-expr_wr", cfg)
+            s = campaign(work, mdir, "expressions-gmm_dae-expr_wr", cfg, args.only_finished)
+            if s is None:
+                continue
             rows.append({
                 "task": "expressions (min(7, log(1+MSE)), 500 evals)", "model": "gmm_dae", "acquisition": "turbo",
                 "evaluations": s["evaluations"], "val_seq_acc": "-", "top1": fmt_ms(s["top3"]["top1"]),

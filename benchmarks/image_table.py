@@ -35,10 +35,10 @@ from torch import nn
 
 from latentbo.data import set_data_dir
 from latentbo.errors import DatasetNotFoundError
-from latentbo.images import (IMAGE_MODELS, Generative, ImageConfig, LeNet, evaluate, feature_net, load_image_model,
-                             load_images, train_image_model)
-from latentbo.images.models import ImageDecoder, ImageEncoder
+from latentbo.images import Generative, LeNet, evaluate, feature_net, load_images, train_image_model
+from latentbo.models import IMAGE_MODELS, ImageConfig, load_model
 from latentbo.models.autoencoder import fit_gmm, sample_gmm
+from latentbo.models.image import ImageDecoder, ImageEncoder
 
 PROFILES = {
     "quick": {"datasets": ["fashion-mnist"], "limit": 20_000, "width": 16, "epochs": 5, "n_eval": 2000,
@@ -63,7 +63,7 @@ def ours(work: Path, dataset: str, model: str, p: dict, train, test, seed: int, 
     done = metrics.exists() and len(pd.read_csv(metrics)) >= p["epochs"] and (out / "meta.json").exists() and \
         json.loads((out / "meta.json").read_text())["expost_gmm"] is not None
     if done:
-        return load_image_model(out), float(pd.read_csv(metrics)["epoch_s"].mean()), out
+        return load_model(out, kind="image"), float(pd.read_csv(metrics)["epoch_s"].mean()), out
     m, rows = train_image_model(cfg, train, test, out, resume=(out / "training_state.pt").exists(), progress=False,
                                 device=device)
     return m, float(rows["epoch_s"].mean()), out

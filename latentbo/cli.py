@@ -349,7 +349,7 @@ def encode(
     from latentbo.errors import DatasetError
     from latentbo.models import load_model
 
-    ae = load_model(model)
+    ae = load_model(model, kind="sequence")
     lines, numbers = _read_lines(input)
     z, batch = ae.encode_strings(lines)
     if not len(batch.kept):
@@ -381,7 +381,7 @@ def decode(
     from latentbo.models import load_model
     from latentbo.tasks import get_task
 
-    ae = load_model(model)
+    ae = load_model(model, kind="sequence")
     ae.codec.set_semantic(semantic)
     decoded = ae.decode_latents(_read_latents(input), stochastic, torch.Generator().manual_seed(seed))
     reasons = [get_task(ae.config.task).invalidity(s) for s in decoded]
@@ -418,7 +418,7 @@ def sample(
     from latentbo.models import load_model
     from latentbo.tasks import get_task
 
-    ae = load_model(model)
+    ae = load_model(model, kind="sequence")
     ae.codec.set_semantic(semantic)
     task = get_task(ae.config.task)
     try:
@@ -479,8 +479,9 @@ def images_train(
     as_json: JsonFlag = False,
 ) -> None:
     """Train an image autoencoder (the GMM-DAE reference conv net + a latent regulariser)."""
-    from latentbo.images import ImageConfig, load_images, train_image_model
+    from latentbo.images import load_images, train_image_model
     from latentbo.io import read_toml
+    from latentbo.models import ImageConfig
 
     overrides = read_toml(config) if config else {}
     for key, value in {"epochs": epochs, "width": width, "limit": limit, "seed": seed}.items():
@@ -504,9 +505,10 @@ def images_eval(
     as_json: JsonFlag = False,
 ) -> None:
     """Score a model: FD-LeNet of prior samples, ex-post GMM samples, reconstructions and interpolations; test MSE; clustering accuracy (GMM priors). FD-LeNet is not comparable to Inception FID."""
-    from latentbo.images import Generative, LeNet, evaluate, feature_net, load_image_model, load_images
+    from latentbo.images import Generative, LeNet, evaluate, feature_net, load_images
+    from latentbo.models import load_model
 
-    m = load_image_model(model)
+    m = load_model(model, kind="image")
     train, test = load_images(m.config.dataset, "train"), load_images(m.config.dataset, "test")
     inception = None
     if inception_weights is not None:  # loaded before the long work, so a bad file fails at once

@@ -1,16 +1,22 @@
-"""One training loop for every autoencoder: Adam, ReduceLROnPlateau, early stopping
-on validation loss, tqdm progress, per-epoch metrics CSV, atomic checkpoints
-(best + last) and resume. Epoch summaries go to the ``latentbo`` logger (the CLI
-prints them on stderr, with or without progress bars)."""
+"""One training loop for every autoencoder, sequence or image (:func:`fit`): seeded
+epoch order, tqdm progress, autocast, the regulariser's per-epoch hook, an optional
+LR scheduler and early stopping on a monitored metric, a per-epoch metrics CSV,
+atomic checkpoints (best + last, :mod:`latentbo.models.checkpoint`) and exact resume.
+:func:`train` is the sequence recipe (codec, parse cache, validation split, Adam with
+ReduceLROnPlateau); :func:`latentbo.images.runner.train_image_model` the image one.
+Epoch summaries go to the ``latentbo`` logger (the CLI prints them on stderr, with or
+without progress bars)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import logging
 import math
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +30,13 @@ from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError
 from latentbo.io import atomic_write_bytes, atomic_write_text, run_folder
-from latentbo.models.autoencoder import SequenceAutoencoder, load_model, save_model
+from latentbo.models import LatentModel, SequenceAutoencoder, load_model, save_model
 from latentbo.models.config import ModelConfig
 from latentbo.tasks import get_task
 
 STATE_FILE = "training_state.pt"
+#: what a run folder holds once an epoch has finished (removed again if the first epoch fails)
+RUN_FILES = ("data_report.json", "config.toml", "meta.json", "model.safetensors", "last.safetensors", "metrics.csv")
 log = logging.getLogger("latentbo")
 
 
@@ -50,9 +58,13 @@ def build_codec(config: ModelConfig, strings: list[str]) -> Codec:
     return fitted.fit(strings, config.char_max_length or None)
 
 
-def _check_same_data(out: Path, fingerprint: str, n: int) -> None:
+def check_same_data(out: Path, fingerprint: str, n: int, what: str = "strings") -> None:
     """Refuse to resume a run on other data than it was started with (runs from
-    before the fingerprint are checked by their line count)."""
+    before the fingerprint are checked by their count of ``what``).
+
+    Raises:
+        CheckpointError: the data differ, or the run's data report is unreadable.
+    """
     try:
         report = json.loads((out / "data_report.json").read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -60,9 +72,9 @@ def _check_same_data(out: Path, fingerprint: str, n: int) -> None:
     same = report["fingerprint"] == fingerprint if "fingerprint" in report else report.get("read") == n
     if not same:
         raise CheckpointError(
-            f"cannot resume {out}: it was started on other data ({report.get('read')} strings from "
+            f"cannot resume {out}: it was started on other data ({report.get('read')} {what} from "
             f"{report.get('source') or 'a source not recorded'}, fingerprint {report.get('fingerprint', 'not recorded')}; "
-            f"now {n} strings, {fingerprint}); pass the same --dataset and --limit as the run that was started"
+            f"now {n} {what}, {fingerprint}); pass the same --dataset and --limit as the run that was started"
         )
 
 
@@ -94,6 +106,158 @@ def _evaluate(model: SequenceAutoencoder, data: np.ndarray, rows: np.ndarray, ba
                 sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
             n += len(batch)
     return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+@contextlib.contextmanager
+def training_run(out_dir: str | Path, resume: bool, overwrite: bool) -> Iterator[Path]:
+    """The run folder of a training job (:func:`~latentbo.io.run_folder`: locked,
+    refused if it holds another run); a fresh run that fails before its first epoch
+    is saved leaves no half-made files behind."""
+    with run_folder(out_dir, resume, overwrite) as out:
+        fresh = not resume and not (out / STATE_FILE).exists()
+        try:
+            yield out
+        except BaseException:
+            if fresh and not (out / STATE_FILE).exists():
+                for name in RUN_FILES:
+                    (out / name).unlink(missing_ok=True)
+            raise
+
+
+def load_state(out: Path, model: LatentModel, opt: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None) -> dict:
+    """Restore the optimiser, scheduler and RNG of a run in ``out``; returns the loop's
+    counters (``rows``, ``epoch``, ``best``, ``bad_epochs``).
+
+    Raises:
+        CheckpointError: the state file is missing or unusable.
+    """
+    path = out / STATE_FILE
+    if not path.exists():
+        raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if "model" in state:  # image runs of earlier versions kept their weights here
+            model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        rows = list(state["rows"])
+        return {"rows": rows, "epoch": int(state.get("epoch", len(rows))),
+                "best": float(state.get("best_val", math.inf)), "bad_epochs": int(state.get("bad_epochs", 0))}
+    except Exception as exc:  # any failure here (a missing key too) means the state file is unusable
+        raise CheckpointError(f"{path} is corrupt: {type(exc).__name__}: {exc}") from exc
+
+
+@dataclass
+class FitResult:
+    rows: list[dict]
+    #: stopped by the deadline before its epochs were done (resume to go on)
+    out_of_time: bool
+
+
+def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: int, seed: int,
+        batches: Callable[[torch.Generator], Iterable[torch.Tensor]], n_train: int,
+        evaluate: Callable[[], dict[str, float]], monitor: str | None = None, patience: int | None = None,
+        scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None, resume: bool = False,
+        autocast: torch.dtype | None = None, progress: bool = True, deadline: float = math.inf,
+        unit: str = "sample") -> FitResult:
+    """The epochs of a training run, sequence or image.
+
+    Each epoch: batches in a seeded order (``batches(generator)``, the generator seeded
+    by ``seed`` and the epoch, so a resumed run sees the same order), one
+    :meth:`~latentbo.models.LatentModel.train_step` each, the regulariser's
+    ``after_epoch``, ``evaluate()`` (a dict of named floats), the scheduler on
+    ``evaluate()[monitor]``; then ``last.safetensors``, ``model.safetensors`` (when
+    ``monitor`` improved, or every epoch without a ``monitor``), the state file and
+    ``metrics.csv``, each written atomically.
+
+    Args:
+        model: on the device the batches come to.
+        opt: its optimiser.
+        out: the run folder.
+        epochs: the epoch to stop after (counting the epochs of a resumed run).
+        seed: seeds the epoch order.
+        batches: yields the training batches of one epoch in the generator's order.
+        n_train: samples in an epoch (for progress and throughput).
+        evaluate: the per-epoch evaluation (e.g. ``val_loss``, ``test_mse``).
+        monitor: the evaluation key that picks the best model, steps the scheduler and
+            stops early; ``None``: the latest epoch is the model.
+        patience: stop after this many epochs without improvement (``None``: never).
+        scheduler: stepped on the monitored value (needs ``monitor``).
+        resume: continue the run saved in ``out`` (the model's weights already loaded).
+        autocast: forward passes under autocast to this dtype (``None``: fp32).
+        progress: show a tqdm bar per epoch.
+        deadline: ``time.monotonic()`` after which no new epoch starts (at least one
+            runs per call).
+        unit: what a sample is called on the progress bar.
+
+    Raises:
+        CheckpointError: ``resume`` and the state is missing or corrupt.
+        DatasetError: the monitored value became NaN or infinite.
+    """
+    if scheduler is not None and monitor is None:
+        raise ConfigError("a scheduler steps on a monitored value: pass monitor")
+    counters = load_state(out, model, opt, scheduler) if resume else {
+        "rows": [], "epoch": 0, "best": math.inf, "bad_epochs": 0}
+    rows, start, best, bad_epochs = counters["rows"], counters["epoch"], counters["best"], counters["bad_epochs"]
+    gen = torch.Generator()
+    out_of_time = False
+    for epoch in range(start, epochs):
+        if patience is not None and bad_epochs > patience:
+            break
+        if epoch > start and time.monotonic() >= deadline:
+            out_of_time = True
+            break
+        gen.manual_seed(seed * 100_003 + epoch)  # epoch order independent of resume
+        model.train()
+        sums: dict[str, float] = {}
+        seen = 0
+        t0 = time.perf_counter()
+        bar = tqdm(total=n_train, disable=not progress, unit=unit, desc=f"epoch {epoch + 1}/{epochs}")
+        for xb in batches(gen):
+            terms = model.train_step(xb, opt, autocast)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v * len(xb)
+            seen += len(xb)
+            bar.update(len(xb))
+            bar.set_postfix(loss=f"{terms['loss']:.3f}")
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        model.regularizer.after_epoch({k: v / seen for k, v in sums.items()})
+        evaluation = evaluate()
+        score = evaluation[monitor] if monitor is not None else None
+        if score is not None and not math.isfinite(score):
+            raise DatasetError(f"{monitor} became {score} at epoch {epoch + 1}; lower lr or check data")
+        if scheduler is not None:
+            scheduler.step(score)
+        rows.append({"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "epoch_s": elapsed,
+                     "samples_per_s": seen / elapsed, **{f"train_{k}": v / seen for k, v in sums.items()},
+                     **evaluation, **model.regularizer.log_state()})
+        save_model(model, out, "last")
+        if score is None or score < best:
+            best, bad_epochs = best if score is None else score, 0
+            save_model(model, out, "model")
+        else:
+            bad_epochs += 1
+        buf = io.BytesIO()
+        torch.save({"optimizer": opt.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+                    "rng": torch.get_rng_state(), "rows": rows, "epoch": epoch + 1, "best_val": best,
+                    "bad_epochs": bad_epochs}, buf)
+        atomic_write_bytes(out / STATE_FILE, buf.getvalue())
+        atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+        log.info("epoch %d/%d: %s (%.0f samples/s)", epoch + 1, epochs,
+                 ", ".join(f"{k} {v:.4g}" for k, v in evaluation.items() if k in ("val_loss", "val_seq_acc", "test_mse")),
+                 seen / elapsed)
+    return FitResult(rows, out_of_time)
+
+
+def fit_samplers(model: LatentModel, codes: torch.Tensor, seed: int) -> None:
+    """After training: the ex-post GMM (RAE's density, up to 10 components) and the
+    regulariser's own post-hoc sampler (two-stage VAE) on the training codes."""
+    model.fit_expost_gmm(codes, components=min(10, len(codes)), seed=seed)
+    model.regularizer.fit_sampler(codes, seed=seed)
 
 
 def train(
@@ -136,16 +300,8 @@ def train(
     if max_minutes is not None and not max_minutes > 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes}")
     deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf
-    with run_folder(out_dir, resume, overwrite) as out:
-        fresh = not resume and not (out / STATE_FILE).exists()
-        try:
-            return _train(config, strings, out, resume, progress, device, deadline, source)
-        except BaseException:
-            if fresh and not (out / STATE_FILE).exists():  # no epoch finished: leave no half-made run
-                for name in ("data_report.json", "config.toml", "meta.json", "model.safetensors", "last.safetensors",
-                             "metrics.csv"):
-                    (out / name).unlink(missing_ok=True)
-            raise
+    with training_run(out_dir, resume, overwrite) as out:
+        return _train(config, strings, out, resume, progress, device, deadline, source)
 
 
 def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, progress: bool,
@@ -155,8 +311,8 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     if resume:
         if not state_path.exists():
             raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
-        _check_same_data(out, fingerprint, len(strings))
-        model = load_model(out, "last")
+        check_same_data(out, fingerprint, len(strings))
+        model = load_model(out, "last", kind="sequence")
         config, codec = model.config, model.codec
     else:
         if state_path.exists():
@@ -193,73 +349,22 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     opt = torch.optim.Adam(model.parameters(), lr=config.effective_lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
                                                        min_lr=config.min_lr)
-    rows: list[dict] = []
-    start_epoch, best_val, bad_epochs = 0, math.inf, 0
-    if resume:
-        try:
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"])
-            rows, start_epoch = list(state["rows"]), int(state["epoch"])
-            best_val, bad_epochs = float(state["best_val"]), int(state["bad_epochs"])
-        except Exception as exc:  # any failure here (a missing key too) means the state file is unusable
-            raise CheckpointError(f"{state_path} is corrupt: {type(exc).__name__}: {exc}") from exc
 
-    gen = torch.Generator()
-    out_of_time = False
-    for epoch in range(start_epoch, config.epochs):
-        if bad_epochs > config.patience:
-            break
-        if epoch > start_epoch and time.monotonic() >= deadline:  # at least one epoch per call
-            out_of_time = True
-            break
-        gen.manual_seed(config.seed * 100_003 + epoch)  # epoch order independent of resume
-        model.train()
-        sums: dict[str, float] = {}
-        seen = 0
-        t0 = time.perf_counter()
-        bar = tqdm(total=len(train_rows), disable=not progress, unit="seq", desc=f"epoch {epoch + 1}/{config.epochs}")
-        for xb in _batches(batch.indices, train_rows, config.batch_size, gen, device):
-            terms = model.train_step(xb, opt, dtype)
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v * len(xb)
-            seen += len(xb)
-            bar.update(len(xb))
-            bar.set_postfix(loss=f"{terms['loss']:.3f}")
-        bar.close()
-        elapsed = time.perf_counter() - t0
-        model.regularizer.after_epoch({k: v / seen for k, v in sums.items()})
-        val = _evaluate(model, batch.indices, val_rows, config.batch_size, device, dtype)
-        if not math.isfinite(val["loss"]):
-            raise DatasetError(f"validation loss became {val['loss']} at epoch {epoch + 1}; lower lr or check data")
-        sched.step(val["loss"])
-        row = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "samples_per_s": seen / elapsed,
-               **{f"train_{k}": v / seen for k, v in sums.items()}, **{f"val_{k}": v for k, v in val.items()},
-               **model.regularizer.log_state()}
-        rows.append(row)
-        save_model(model, out, "last")
-        if val["loss"] < best_val:
-            best_val, bad_epochs = val["loss"], 0
-            save_model(model, out, "model")
-        else:
-            bad_epochs += 1
-        buf = io.BytesIO()
-        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
-                    "rows": rows, "epoch": epoch + 1, "best_val": best_val, "bad_epochs": bad_epochs}, buf)
-        atomic_write_bytes(state_path, buf.getvalue())
-        atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
-        log.info("epoch %d/%d: val loss %.4f, seq acc %.3f (%.0f samples/s)", epoch + 1, config.epochs, val["loss"],
-                 val["seq_acc"], seen / elapsed)
+    def evaluate() -> dict[str, float]:
+        terms = _evaluate(model, batch.indices, val_rows, config.batch_size, device, dtype)
+        return {f"val_{k}": v for k, v in terms.items()}
 
-    best = load_model(out, "model")
+    result = fit(model, opt, out, epochs=config.epochs, seed=config.seed,
+                 batches=lambda gen: _batches(batch.indices, train_rows, config.batch_size, gen, device),
+                 n_train=len(train_rows), evaluate=evaluate, monitor="val_loss", patience=config.patience,
+                 scheduler=sched, resume=resume, autocast=dtype, progress=progress, deadline=deadline, unit="seq")
+    best = load_model(out, "model", kind="sequence")
     with torch.no_grad():
         codes = torch.cat([best.encode_stats(codec.one_hot(b))[0]
                            for b in _batches(batch.indices, train_rows, 1024, None)])
-    best.fit_expost_gmm(codes, components=min(10, len(codes)), seed=config.seed)
-    best.regularizer.fit_sampler(codes, seed=config.seed)
+    fit_samplers(best, codes, config.seed)
     save_model(best, out, "model")
-    return TrainResult(best, pd.DataFrame(rows), out, len(batch.failures), out_of_time)
+    return TrainResult(best, pd.DataFrame(result.rows), out, len(batch.failures), result.out_of_time)
 
 
-__all__ = ["TrainResult", "build_codec", "train"]
+__all__ = ["FitResult", "TrainResult", "build_codec", "check_same_data", "fit", "fit_samplers", "train", "training_run"]

@@ -179,7 +179,7 @@ def test_decode_leaves_invalid_molecules_empty(tmp_path: Path, monkeypatch) -> N
         def decode_latents(self, z, stochastic, generator):
             return ["CCO", "C1CC", None][: len(z)]
 
-    monkeypatch.setattr(models, "load_model", lambda path: Stub())
+    monkeypatch.setattr(models, "load_model", lambda path, **kw: Stub())
     np.savetxt(tmp_path / "z.csv", np.zeros((3, 2)), delimiter=",")
     result = runner.invoke(app, ["decode", "--model", str(tmp_path), "--input", str(tmp_path / "z.csv"),
                                  "--stochastic"])

@@ -93,7 +93,7 @@ def test_resume_reproduces_uninterrupted(tmp_path: Path) -> None:
     (tmp_path / "part" / "config.toml").write_text(toml)
     resumed = train(part_cfg, DATA, tmp_path / "part", resume=True, progress=False)
     pd.testing.assert_frame_equal(
-        full.metrics.drop(columns="samples_per_s"), resumed.metrics.drop(columns="samples_per_s"), rtol=1e-5
+        full.metrics.drop(columns=["samples_per_s", "epoch_s"]), resumed.metrics.drop(columns=["samples_per_s", "epoch_s"]), rtol=1e-5
     )
     a, b = load_file(tmp_path / "full" / "last.safetensors"), load_file(tmp_path / "part" / "last.safetensors")
     for k in a:
@@ -180,3 +180,22 @@ def test_unavailable_device_is_a_clear_error(tmp_path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="not available"):
             resolve_device("cuda")
+
+
+def test_the_shared_loop_checks_its_arguments_and_stops_on_a_non_finite_metric(tmp_path: Path) -> None:
+    from latentbo.errors import DatasetError
+    from latentbo.testing import stub_model
+    from latentbo.training import fit
+
+    model = stub_model()
+    opt = torch.optim.Adam(model.parameters())
+    idx = torch.as_tensor(model.codec.encode(["x + 1", "sin( x )"])).long()
+    common = {"epochs": 2, "seed": 0, "batches": lambda gen: [idx], "n_train": 2, "progress": False}
+    with pytest.raises(ConfigError, match="pass monitor"):
+        fit(model, opt, tmp_path, evaluate=dict,
+            scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(opt), **common)
+    with pytest.raises(DatasetError, match="val_loss became nan at epoch 1"):
+        fit(model, opt, tmp_path, evaluate=lambda: {"val_loss": float("nan")}, monitor="val_loss", **common)
+    result = fit(model, opt, tmp_path, evaluate=lambda: {"test_mse": 1.0}, **common)  # no monitor: every epoch saved
+    assert [r["epoch"] for r in result.rows] == [1, 2] and not result.out_of_time
+    assert (tmp_path / "model.safetensors").exists() and (tmp_path / "last.safetensors").exists()

@@ -156,7 +156,7 @@ class Campaign:
         self.config = config
         self.out = Path(out_dir)
         self.device = resolve_device(device)
-        self.model: SequenceAutoencoder = load_model(self.model_dir).to(self.device)
+        self.model: SequenceAutoencoder = load_model(self.model_dir, kind="sequence").to(self.device)
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,

@@ -6,9 +6,8 @@ Evaluation works on any model that can encode, decode and sample (see
 
 from __future__ import annotations
 
-import io
+import hashlib
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,88 +17,74 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError
 from latentbo.images.data import ImageSet
 from latentbo.images.metrics import clustering_accuracy, frechet_distance
-from latentbo.images.models import ImageAutoencoder, ImageConfig, save_image_model
-from latentbo.io import atomic_write_bytes, atomic_write_text, run_folder
-
-STATE_FILE = "training_state.pt"
+from latentbo.io import atomic_write_text
+from latentbo.models import ImageAutoencoder, ImageConfig, load_model, save_model
+from latentbo.training import STATE_FILE, check_same_data, fit, fit_samplers, training_run
 
 
 def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out: str | Path,
                       resume: bool = False, progress: bool = True, device: str | torch.device | None = None,
                       overwrite: bool = False) -> tuple[ImageAutoencoder, pd.DataFrame]:
-    """Train with Adam; write ``metrics.csv`` (per epoch: loss terms, test MSE, time)
-    and the checkpoint after every epoch (atomic), then fit the ex-post GMM (10
-    components) and any post-hoc sampler on the training codes. ``device`` is where
-    the epochs run (CPU by default); the returned model is on the CPU. ``overwrite``
-    replaces a run already in ``out`` (:func:`~latentbo.io.clear_run`).
+    """Train with Adam in the shared loop (:func:`latentbo.training.fit`): per epoch the
+    loss terms, the test MSE and the time in ``metrics.csv``, the checkpoint after
+    every epoch (atomic; the latest epoch is the model), then the ex-post GMM (10
+    components) and any post-hoc sampler fitted on the training codes. ``device`` is
+    where the epochs run (CPU by default); the returned model is on the CPU.
+    ``overwrite`` replaces a run already in ``out`` (:func:`~latentbo.io.clear_run`).
+    A resumed run goes on with the config it was started with, and only on the same
+    images.
 
     Raises:
         ConfigError: the device is not available.
-        CheckpointError: ``out`` holds a run and ``resume`` is False, or the saved state is unusable.
+        CheckpointError: ``out`` holds a run and ``resume`` is False, the saved state is
+            unusable, or the training images differ from the run's.
         BusyError: another process is training into ``out``.
     """
     device = resolve_device(device)
-    with run_folder(out, resume, overwrite):
-        return _train_image_model(config, train, test, Path(out), resume, progress, device)
+    with training_run(out, resume, overwrite) as folder:
+        return _train_image_model(config, train, test, folder, resume, progress, device)
 
 
 def _train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out: Path, resume: bool,
                        progress: bool, device: torch.device) -> tuple[ImageAutoencoder, pd.DataFrame]:
-    state_path = out / STATE_FILE
-    if state_path.exists() and not resume:
+    if (out / STATE_FILE).exists() and not resume:
         raise CheckpointError(f"{out} already holds a training run; pass --resume or choose another --out")
-    x = train.x[: config.limit] if config.limit else train.x
-    torch.manual_seed(config.seed)
-    model = ImageAutoencoder(config).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    rows: list[dict[str, Any]] = []
     if resume:
-        if not state_path.exists():
+        if not (out / STATE_FILE).exists():
             raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
-        try:
-            state = torch.load(state_path, map_location="cpu", weights_only=True)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            torch.set_rng_state(state["rng"])
-            rows = state["rows"]
-        except Exception as exc:
-            raise CheckpointError(f"{state_path} is corrupt: {exc}") from exc
+        # runs of earlier versions saved only model.safetensors (their latest epoch)
+        model = load_model(out, "last" if (out / "last.safetensors").exists() else "model", kind="image")
+        config = model.config
+    x = train.x[: config.limit] if config.limit else train.x
+    fingerprint = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
+    if resume and (out / "data_report.json").exists():  # runs of earlier versions have none
+        check_same_data(out, fingerprint, len(x), "images")
     out.mkdir(parents=True, exist_ok=True)
-    gen = torch.Generator()
-    for epoch in range(len(rows), config.epochs):
-        gen.manual_seed(config.seed * 100_003 + epoch)
-        model.train()
-        sums: dict[str, float] = {}
-        t0 = time.perf_counter()
-        batches = torch.randperm(len(x), generator=gen).split(config.batch_size)
-        for idx in tqdm(batches, disable=not progress, desc=f"epoch {epoch + 1}/{config.epochs}", unit="batch"):
-            for k, v in model.train_step(x[idx].to(device), opt).items():
-                sums[k] = sums.get(k, 0.0) + v * len(idx)
-        elapsed = time.perf_counter() - t0
-        model.regularizer.after_epoch({k: v / len(x) for k, v in sums.items()})
-        with torch.no_grad():
-            recon = model.decode_batches(model.encode(test.x))
-        rows.append({"epoch": epoch + 1, "epoch_s": elapsed, "samples_per_s": len(x) / elapsed,
-                     **{f"train_{k}": v / len(x) for k, v in sums.items()},
-                     "test_mse": float((recon - test.x).pow(2).mean()), **model.regularizer.log_state()})
-        save_image_model(model, out)
-        buf = io.BytesIO()
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "rng": torch.get_rng_state(),
-                    "rows": rows}, buf)
-        atomic_write_bytes(state_path, buf.getvalue())
-        atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+    atomic_write_text(out / "data_report.json", json.dumps(
+        {"source": train.source, "fingerprint": fingerprint, "read": len(x)}, indent=2))
+    torch.manual_seed(config.seed)
+    if not resume:
+        model = ImageAutoencoder(config)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+
+    def evaluate() -> dict[str, float]:
+        recon = model.decode_batches(model.encode(test.x))
+        return {"test_mse": float((recon - test.x).pow(2).mean())}
+
+    result = fit(model, opt, out, epochs=config.epochs, seed=config.seed,
+                 batches=lambda gen: (x[idx].to(device) for idx in torch.randperm(len(x), generator=gen).split(
+                     config.batch_size)),
+                 n_train=len(x), evaluate=evaluate, resume=resume, progress=progress, unit="image")
     model.to("cpu")
-    codes = model.encode(x)
-    model.fit_expost_gmm(codes, components=10, seed=config.seed)
-    model.regularizer.fit_sampler(codes, seed=config.seed)
-    save_image_model(model, out)
-    return model.eval(), pd.DataFrame(rows)
+    fit_samplers(model, model.encode(x), config.seed)
+    save_model(model, out)
+    return model.eval(), pd.DataFrame(result.rows)
 
 
 @dataclass
@@ -139,7 +124,7 @@ def evaluate(gen_model: Generative, test: ImageSet, features: torch.nn.Module, n
         gmm_samples = gen_model.decode(gen_model.sample_gmm(len(real), g).float())
         pair = torch.randperm(len(real), generator=g)
         mid = gen_model.decode(0.5 * (codes + codes[pair]))
-    fd = lambda fake: frechet_distance(real, fake, features, num_features)  # noqa: E731
+    fd = lambda fake: frechet_distance(real, fake, features, num_features)
     result: dict[str, Any] = {
         "fd_sampling": fd(samples), "fd_gmm": fd(gmm_samples), "fd_reconstruction": fd(recon),
         "fd_interpolation": fd(mid), "test_mse": float((recon - real).pow(2).mean()), "clustering_acc": None,

@@ -1,28 +1,19 @@
-"""Autoencoder = encoder + decoder + regulariser, over a codec; save and load.
-
-A saved model is a folder: ``config.toml`` (resolved config), ``meta.json`` (codec
-spec with the grammar fingerprint, seed, versions, optional ex-post GMM) and
-``model.safetensors`` (weights). Every file is written atomically.
-"""
+"""Autoencoder = encoder + decoder + regulariser: what every model shares
+(:class:`LatentModel`) and the sequence autoencoder over a codec. Saving and loading:
+:mod:`latentbo.models.checkpoint`."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
-import latentbo
-from latentbo.codecs import Codec, codec_from_spec
-from latentbo.errors import CheckpointError, ConfigError, LatentboError
-from latentbo.io import atomic_write_bytes, atomic_write_text
+from latentbo.codecs import Codec
+from latentbo.errors import CheckpointError, ConfigError
 from latentbo.models.config import ModelConfig
 from latentbo.models.regularizers import make_regularizer
 from latentbo.models.sequence import DECODERS, ConvEncoder
@@ -271,55 +262,3 @@ class SequenceAutoencoder(LatentModel):
             return F.pad(logits, (0, 0, 0, ids.shape[1] - t))
 
         return self.codec.decode_steps(start, len(z), stochastic, generator, teacher)
-
-# -- persistence ------------------------------------------------------------------
-def save_model(model: SequenceAutoencoder, directory: str | Path, name: str = "model") -> None:
-    """Write ``config.toml``, ``meta.json`` and ``<name>.safetensors`` atomically."""
-    directory = Path(directory)
-    atomic_write_text(directory / "config.toml", model.config.to_toml())
-    meta = {
-        "latentbo_version": latentbo.__version__,
-        "codec": model.codec.spec(),
-        "seed": model.config.seed,
-        "expost_gmm": model.expost_gmm,
-    }
-    atomic_write_text(directory / "meta.json", json.dumps(meta, indent=2))
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(directory / f"{name}.safetensors", st_save(state))
-
-
-def load_model(directory: str | Path, name: str = "model") -> SequenceAutoencoder:
-    """Rebuild a saved model.
-
-    Args:
-        directory: the model folder, or the name of a pretrained model
-            (:mod:`latentbo.models.zoo`; its fp16 weights load as fp32).
-        name: which weights: ``model`` (best) or ``last``.
-
-    Raises:
-        CheckpointError: missing or corrupt files, a grammar changed since training,
-            or weights that do not fit the config.
-    """
-    from latentbo.models.zoo import resolve_model
-
-    directory = resolve_model(directory)
-    for fname in ("config.toml", "meta.json", f"{name}.safetensors"):
-        if not (directory / fname).is_file():
-            raise CheckpointError(f"{directory} is not a saved latentbo model: {fname} is missing")
-    try:
-        config = ModelConfig.from_dict(ModelConfig.from_toml(directory / "config.toml"))
-        meta = json.loads((directory / "meta.json").read_text())
-        codec = codec_from_spec(meta["codec"])
-    except CheckpointError:
-        raise
-    except (LatentboError, ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or not UTF-8
-        raise CheckpointError(f"{directory}: unreadable config/meta: {exc}") from exc
-    model = SequenceAutoencoder(config, codec)
-    try:
-        state = st_load((directory / f"{name}.safetensors").read_bytes())
-        model.load_state_dict(state)
-    except (SafetensorError, RuntimeError, ValueError) as exc:
-        raise CheckpointError(f"{directory / (name + '.safetensors')} is corrupt or does not match config.toml: {exc}") from exc
-    model.expost_gmm = checked_gmm(meta.get("expost_gmm"), config.latent_dim, directory / "meta.json")
-    model.eval()
-    return model

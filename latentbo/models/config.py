@@ -1,5 +1,6 @@
-"""Model + training configuration: a dataclass, loadable from TOML and saved,
-resolved, beside every checkpoint."""
+"""Model + training configurations (sequence and image models), the named models
+and their presets: dataclasses, loadable from TOML and saved, resolved, beside every
+checkpoint (with their ``kind``, which says which model the folder holds)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import tomli_w
 
@@ -102,14 +103,71 @@ PRECISIONS = ("auto", "fp32", "bf16")
 LR_SCALINGS = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
 
 
+class Config:
+    """What every model config shares: construction from a dict (a TOML file) with one
+    validation path, and the TOML written beside a checkpoint with the config's ``kind``.
+
+    Subclasses are dataclasses with at least ``latent_dim``, ``epochs``, ``batch_size``,
+    ``lr``, ``recon_weight`` and ``seed``, and add their own checks in :meth:`check`.
+    """
+
+    #: which model a saved folder holds (``sequence`` or ``image``)
+    kind: ClassVar[str]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """A validated config from plain values (a ``kind`` key, as saved, must match).
+
+        Raises:
+            ConfigError: unknown keys, another kind, or values that do not validate.
+        """
+        data = dict(data)
+        kind = data.pop("kind", cls.kind)
+        if kind != cls.kind:
+            raise ConfigError(f"a {kind!r} config is not a {cls.kind!r} one")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(names)}")
+        cfg = cls(**data)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Types, then the checks every config shares, then the subclass's :meth:`check`.
+
+        Raises:
+            ConfigError: naming the first field that does not fit.
+        """
+        check_field_types(self)
+        for name in ("latent_dim", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "recon_weight"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        self.check()
+
+    def check(self) -> None:
+        """Checks of the subclass's own fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps({"kind": self.kind, **{k: v for k, v in self.to_dict().items() if v is not None}})
+
+
 @dataclass
-class ModelConfig:
+class ModelConfig(Config):
     """Everything that fixes a model and its training run.
 
     Sizes default to the task's preset (:data:`latentbo.tasks.TASKS`); training
     defaults follow the Grammar VAE (Adam 1e-3, batch 256... scaled for CPU by the
     benchmark profiles).
     """
+
+    kind: ClassVar[str] = "sequence"
 
     task: str = "expressions"
     model: str = "gvae"
@@ -167,24 +225,13 @@ class ModelConfig:
         return cls.from_dict({**base, **overrides})
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ConfigError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(names)}")
-        cfg = cls(**data)
-        cfg.validate()
-        return cfg
-
-    @classmethod
     def from_toml(cls, path: str | Path) -> dict[str, Any]:
         """Read a TOML file into a dict of overrides (validated when combined)."""
         return read_toml(path)
 
-    def validate(self) -> None:
+    def check(self) -> None:
         from latentbo.models.sequence import DECODERS
 
-        check_field_types(self)
         get_task(self.task)
         if self.codec not in CODEC_KINDS:
             raise ConfigError(f"codec must be one of {CODEC_KINDS}, got {self.codec!r}")
@@ -196,8 +243,7 @@ class ModelConfig:
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.lr_scaling not in LR_SCALINGS:
             raise ConfigError(f"lr_scaling must be one of {sorted(LR_SCALINGS)}, got {self.lr_scaling!r}")
-        for name in ("latent_dim", "hidden", "decoder_hidden", "decoder_layers", "epochs", "batch_size",
-                     "lr_reference_batch"):
+        for name in ("hidden", "decoder_hidden", "decoder_layers", "lr_reference_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         heads = getattr(DECODERS[self.decoder], "heads", 1)
@@ -206,9 +252,6 @@ class ModelConfig:
                               f"multiple of its {heads} attention heads")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-        for name in ("lr", "recon_weight"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 < self.lr_factor < 1 or self.min_lr < 0:
             raise ConfigError(f"lr_factor must be in (0, 1) and min_lr >= 0, got {self.lr_factor}, {self.min_lr}")
         for name in ("patience", "lr_patience", "char_max_length"):
@@ -220,8 +263,85 @@ class ModelConfig:
         """``lr`` scaled to ``batch_size`` by ``lr_scaling``."""
         return self.lr * (self.batch_size / self.lr_reference_batch) ** LR_SCALINGS[self.lr_scaling]
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
-    def to_toml(self) -> str:
-        return tomli_w.dumps(self.to_dict())
+#: Image models of the GMM-DAE paper's Table 1: regulariser and its parameters. VAE
+#: variants use the usual image-VAE settings (KL summed, unit posterior noise).
+IMAGE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "vae": ("vae", {"kl_reduction": "sum", "noise_std": 1.0}),
+    "gmvae": ("gmvae", {}),
+    "wae_mmd": ("wae_mmd", {}),
+    "cvvae": ("cvvae", {}),
+    "two_stage": ("two_stage", {}),
+    "rae": ("rae", {}),
+    "gmm_dae": ("gmm_dae", {}),
+    "welbo": ("welbo", {}),
+    "edvae": ("edvae", {}),
+}
+#: Paper settings per image dataset: latent size and number of GMM modes.
+IMAGE_PRESETS: dict[str, dict[str, int]] = {
+    "mnist": {"latent_dim": 10, "modes": 10},
+    "fashion-mnist": {"latent_dim": 10, "modes": 10},
+    "svhn": {"latent_dim": 100, "modes": 10},
+    "celeba": {"latent_dim": 64, "modes": 20},
+}
+_MODE_REGULARIZERS = {"gmm_dae", "gmvae"}
+
+
+@dataclass
+class ImageConfig(Config):
+    """An image model and its training run (defaults: the GMM-DAE paper's).
+
+    ``recon`` is the squared error summed over pixels (mean over the batch) times
+    ``recon_weight``; for 32x32 images that is 1024 x the per-pixel MSE (the paper
+    weights its per-pixel MSE by 1 / 5e-4 = 2000).
+    """
+
+    kind: ClassVar[str] = "image"
+
+    dataset: str = "fashion-mnist"
+    model: str = "gmm_dae"
+    regularizer: str = "gmm_dae"
+    reg_params: dict[str, Any] = field(default_factory=dict)
+    latent_dim: int = 10
+    channels: int = 1
+    size: int = 32
+    width: int = 128
+    epochs: int = 30
+    batch_size: int = 100
+    lr: float = 2e-4
+    recon_weight: float = 1.0
+    limit: int | None = None
+    seed: int = 0
+
+    @classmethod
+    def for_model(cls, dataset: str, model: str, **overrides: Any) -> ImageConfig:
+        """Paper defaults for ``model`` on ``dataset``, then ``overrides``.
+
+        Raises:
+            ConfigError: unknown model, dataset or field.
+        """
+        if model not in IMAGE_MODELS:
+            raise ConfigError(f"unknown image model {model!r}; known: {sorted(IMAGE_MODELS)}")
+        if dataset not in IMAGE_PRESETS:
+            raise ConfigError(f"unknown image dataset {dataset!r}; known: {sorted(IMAGE_PRESETS)}")
+        reg, params = IMAGE_MODELS[model]
+        preset = IMAGE_PRESETS[dataset]
+        params = dict(params)
+        if reg in _MODE_REGULARIZERS:
+            params["modes"] = preset["modes"]
+            if preset["modes"] > preset["latent_dim"]:
+                params["placement"] = "spread"  # one-hot modes need K <= d
+        base = {"dataset": dataset, "model": model, "regularizer": reg, "reg_params": params,
+                "latent_dim": preset["latent_dim"], "channels": 3 if dataset in ("svhn", "celeba") else 1,
+                "size": 64 if dataset == "celeba" else 32}
+        if isinstance(overrides.get("reg_params"), dict):
+            overrides = {**overrides, "reg_params": {**params, **overrides["reg_params"]}}
+        return cls.from_dict({**base, **overrides})
+
+    def check(self) -> None:
+        if self.width < 1:
+            raise ConfigError(f"width must be >= 1, got {self.width}")
+        if self.size % 16:
+            raise ConfigError(f"image size must be a multiple of 16, got {self.size}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"limit must be >= 1 (or absent), got {self.limit}")
