@@ -93,7 +93,7 @@ def campaign(work: Path, mdir: Path, name: str, cfg: CampaignConfig, only_finish
         return json.loads(done.read_text())
     if only_finished:
         return None
-    return Campaign(mdir, cfg, out).run(resume=(out / "campaign.json").exists(), progress=True)
+    return Campaign.from_dir(mdir, cfg, out).run(resume=(out / "campaign.json").exists(), progress=True)
 
 
 def fmt_ms(d: dict) -> str:

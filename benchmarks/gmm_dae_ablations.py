@@ -63,7 +63,7 @@ def main() -> None:
         bo = CampaignConfig(objective="expr", iterations=5, batch=50, trials=args.trials, init_size=2000,
                             gp_points=500, acquisition="turbo")
         done = out / "bo" / "summary.json"
-        s = json.loads(done.read_text()) if done.exists() else Campaign(out, bo, out / "bo").run(
+        s = json.loads(done.read_text()) if done.exists() else Campaign.from_dir(out, bo, out / "bo").run(
             resume=(out / "bo" / "campaign.json").exists(), progress=False)
         fmt = lambda d: "-" if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
         rows.append({"setting": name, "reg_params": json.dumps(params), "val_seq_acc": float(best["val_seq_acc"]),

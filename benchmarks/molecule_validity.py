@@ -53,7 +53,7 @@ def campaign_row(name: str, model_dir: Path, work: Path, semantic: bool | None, 
     cfg = CampaignConfig(objective="plogp", acquisition="turbo", iterations=args.iterations, batch=args.batch,
                          trials=1, semantic=semantic)
     out = work / f"bo-{name}-{'on' if semantic else 'off'}"
-    summary = Campaign(model_dir, cfg, out).run(resume=(out / "campaign.json").exists(), progress=False)
+    summary = Campaign.from_dir(model_dir, cfg, out).run(resume=(out / "campaign.json").exists(), progress=False)
     recs = [json.loads(line) for line in (out / "trial_0" / "evaluations.jsonl").read_text().splitlines()]
     valid = [r["string"] for r in recs if r["valid"]]
     d = summary["decoding"]

@@ -59,7 +59,7 @@ def main() -> None:
     # 3. The campaign: no objective (scores are told), lower is better, known initial scores.
     config = CampaignConfig(objective=None, minimize=True, dataset=str(measured), score_column="mse", trials=1,
                             batch=args.batch, init_size=400, gp_points=100, n_decode=3)
-    campaign = Campaign(model, config, args.out / "campaign")
+    campaign = Campaign.from_dir(model, config, args.out / "campaign")
     done = campaign.report()["evaluations"] // args.batch
     for round_ in range(done, args.rounds):
         latents, strings = campaign.ask()                 # q x d codes and their decoded strings

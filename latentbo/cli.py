@@ -257,7 +257,7 @@ def bo(
                          seed=seed, acquisition=acquisition, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          n_decode=n_decode, dataset=dataset, column=column, score_column=score_column, semantic=semantic,
                          objective_timeout=objective_timeout, on_timeout=on_timeout)
-    summary = Campaign(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
+    summary = Campaign.from_dir(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
     _emit(summary, as_json, lambda s: _print_summary(s, out))
 
 

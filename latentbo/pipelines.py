@@ -45,7 +45,7 @@ def run_campaign(model: str | Path, config: CampaignConfig, out: str | Path, res
     goes on with a campaign already in ``out`` and starts one otherwise."""
     if resume is None:
         resume = (Path(out) / "campaign.json").exists()
-    return Campaign(model, config, out, device=device).run(resume=resume, progress=progress)
+    return Campaign.from_dir(model, config, out, device=device).run(resume=resume, progress=progress)
 
 
 def demo(out: str | Path, seed: int = 0, progress: bool = True) -> dict[str, Any]:

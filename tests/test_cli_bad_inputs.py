@@ -87,7 +87,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
     set_data_dir(data)
     try:
-        Campaign(root / "model", config, root / "campaign").run(progress=False)
+        Campaign.from_dir(root / "model", config, root / "campaign").run(progress=False)
     finally:
         set_data_dir(None)
     return data, root / "model", root / "campaign"

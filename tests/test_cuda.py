@@ -30,7 +30,7 @@ def test_train_and_campaign_on_cuda(tmp_path: Path, acquisition: str) -> None:
     assert len(result.metrics) == 2 and next(load_model(tmp_path / "m").parameters()).device.type == "cpu"
     bo = CampaignConfig(objective="expr", iterations=2, batch=4, trials=1, init_size=100, gp_points=50, n_decode=2,
                         acquisition=acquisition)
-    summary = Campaign(tmp_path / "m", bo, tmp_path / "bo", device="cuda").run(progress=False)
+    summary = Campaign.from_dir(tmp_path / "m", bo, tmp_path / "bo", device="cuda").run(progress=False)
     assert summary["evaluations"] == 8
     state = torch.load(tmp_path / "bo" / "trial_0" / "state.pt", weights_only=True)
     assert all(v.device.type == "cpu" for v in state["gp_state"].values())  # resumable on a CPU machine

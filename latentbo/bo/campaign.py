@@ -16,6 +16,7 @@ Layout of ``out_dir``::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import threading
@@ -44,6 +45,16 @@ from latentbo.models.zoo import resolve_model
 from latentbo.objectives import Objective, callable_name, make_objective
 from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """A short hash of a model's weights (names, shapes and values)."""
+    h = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(value.shape)).encode())
+        h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
 
 #: Largest score magnitude accepted from an objective: the GP standardises and
 #: squares the scores in float64, where (1e308)^2 overflows.
@@ -129,11 +140,12 @@ class CampaignConfig:
 
 
 class Campaign:
-    """A latent-space BO campaign.
+    """A latent-space BO campaign over a loaded model (its task comes with it).
 
     Args:
-        model_dir: a folder written by ``latentbo train``, or a pretrained model's name
-            (``latentbo models list``).
+        model: a sequence autoencoder (:func:`~latentbo.models.load_model`); the task
+            of its config gives the initial data, the validity rule and the default
+            objective's domain. :meth:`from_dir` loads one from a folder or zoo name.
         config: the campaign settings.
         out_dir: where every output and checkpoint goes.
         objective: overrides ``config.objective``: a Python callable
@@ -143,25 +155,46 @@ class Campaign:
         device: where the GP, the acquisition and the decoder run (``cpu``, ``cuda``,
             ``auto``); checkpoints stay on the CPU, so a campaign may resume elsewhere
             (not bit-exactly across devices).
+        source: where the model came from, recorded in ``campaign.json``.
+
+    A campaign resumes only with the settings and the model (by a fingerprint of its
+    weights) it was started with.
     """
 
-    def __init__(self, model_dir: str | Path, config: CampaignConfig, out_dir: str | Path,
+    def __init__(self, model: SequenceAutoencoder, config: CampaignConfig, out_dir: str | Path,
                  objective: Callable[..., Any] | Objective | None = None,
-                 device: str | torch.device | None = None) -> None:
+                 device: str | torch.device | None = None, source: str | None = None) -> None:
+        if not isinstance(model, SequenceAutoencoder):
+            raise ConfigError(f"a campaign needs a sequence autoencoder, got {type(model).__name__}; "
+                              "load a folder with Campaign.from_dir")
         config.validate()
         if objective is not None:
             name = objective.name if isinstance(objective, Objective) else callable_name(objective)
             config = dataclasses.replace(config, objective=name)
-        self.model_dir = resolve_model(model_dir)
         self.config = config
         self.out = Path(out_dir)
         self.device = resolve_device(device)
-        self.model: SequenceAutoencoder = load_model(self.model_dir, kind="sequence").to(self.device)
+        self.model_fingerprint = weights_fingerprint(model)
+        self.model_source = source
+        self.model = model.to(self.device).eval()
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,
                                                    config.target, config.minimize)
         self.sign = 1.0 if self.objective.maximize else -1.0
+
+    @classmethod
+    def from_dir(cls, model_dir: str | Path, config: CampaignConfig, out_dir: str | Path,
+                 objective: Callable[..., Any] | Objective | None = None,
+                 device: str | torch.device | None = None) -> Campaign:
+        """A campaign over the model in ``model_dir`` (a folder written by ``latentbo
+        train``, or a pretrained model's name: ``latentbo models list``).
+
+        Raises:
+            CheckpointError: no such model, or not a sequence model.
+        """
+        path = resolve_model(model_dir)
+        return cls(load_model(path, kind="sequence"), config, out_dir, objective, device, str(path.resolve()))
 
     def score(self, strings: list[str | None], details: bool = True) -> tuple[np.ndarray | None, list[dict]]:
         """Scores (and details) of a batch, within ``objective_timeout``.
@@ -306,7 +339,8 @@ class Campaign:
         before its first evaluation leaves nothing behind, so the corrected command
         runs in the same folder."""
         meta_path = self.out / "campaign.json"
-        meta = {"config": dataclasses.asdict(self.config), "model": str(self.model_dir.resolve()),
+        meta = {"config": dataclasses.asdict(self.config), "model": self.model_source,
+                "model_fingerprint": self.model_fingerprint,
                 "trial_seeds": [self.trial_seed(t) for t in range(self.config.trials)]}
         if meta_path.exists():
             if not resume:
@@ -320,6 +354,9 @@ class Campaign:
             # Settings added since a campaign was written take their defaults.
             if saved != meta["config"]:
                 raise CheckpointError(f"{self.out} was run with different settings: {saved}")
+            if saved_meta.get("model_fingerprint", self.model_fingerprint) != self.model_fingerprint:  # older: none
+                raise CheckpointError(f"{self.out} was run with another model ({saved_meta.get('model')}, weights "
+                                      f"{saved_meta['model_fingerprint']}; now {self.model_fingerprint})")
             codes, scores, strings, _ = self.initial_data(progress)
             return codes, scores, strings, {**meta, "initial_data": saved_meta.get("initial_data")}
         self._clear_start()

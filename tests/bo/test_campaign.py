@@ -9,7 +9,7 @@ import torch
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.bo.acquisition import ACQUISITIONS
 from latentbo.data.datasets import generate_expressions, set_data_dir
-from latentbo.errors import CheckpointError
+from latentbo.errors import CheckpointError, ConfigError
 from latentbo.models import ModelConfig
 from latentbo.training import train
 
@@ -36,7 +36,7 @@ def _no_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("acquisition", sorted(ACQUISITIONS))  # a new acquisition is tested here too
 def test_end_to_end_outputs(model_dir: Path, tmp_path: Path, acquisition: str) -> None:
     out = tmp_path / "run"
-    summary = Campaign(model_dir, CampaignConfig(**CFG, acquisition=acquisition), out).run(progress=False)
+    summary = Campaign.from_dir(model_dir, CampaignConfig(**CFG, acquisition=acquisition), out).run(progress=False)
     for name in ["summary.json", "summary.csv", "report.md", "best_so_far.png", "campaign.json"]:
         assert (out / name).is_file(), name
     for key in ["objective", "trials", "evaluations", "top3", "fraction_valid", "average_score", "best"]:
@@ -78,8 +78,8 @@ class _Killed(Exception):
 
 def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path) -> None:
     cfg = CampaignConfig(**CFG, acquisition="turbo")  # the trust-region state must survive the restart too
-    Campaign(model_dir, cfg, tmp_path / "full").run(progress=False)
-    interrupted = Campaign(model_dir, cfg, tmp_path / "part")
+    Campaign.from_dir(model_dir, cfg, tmp_path / "full").run(progress=False)
+    interrupted = Campaign.from_dir(model_dir, cfg, tmp_path / "part")
     score, calls = interrupted.objective, []
 
     def dying(strings):  # killed while scoring trial 1's second iteration
@@ -94,13 +94,13 @@ def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path) -> Non
         interrupted.run(progress=False)
     assert len((tmp_path / "part" / "trial_1" / "evaluations.jsonl").read_text().splitlines()) == 4
     with pytest.raises(CheckpointError, match="--resume"):
-        Campaign(model_dir, cfg, tmp_path / "part").run(progress=False)
+        Campaign.from_dir(model_dir, cfg, tmp_path / "part").run(progress=False)
     # saved as versions before the acquisition registry did: TuRBO's region under "trust_region"
     for state_path in (tmp_path / "part").glob("trial_*/state.pt"):
         state = torch.load(state_path, weights_only=True)
         state["trust_region"] = state.pop("proposer")
         torch.save(state, state_path)
-    Campaign(model_dir, cfg, tmp_path / "part").run(resume=True, progress=False)
+    Campaign.from_dir(model_dir, cfg, tmp_path / "part").run(resume=True, progress=False)
     for t in range(2):
         a = (tmp_path / "full" / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
         b = (tmp_path / "part" / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
@@ -109,10 +109,31 @@ def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path) -> Non
 
 
 def test_changed_settings_refuse_resume(model_dir: Path, tmp_path: Path) -> None:
-    Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1}), tmp_path).run(progress=False)
+    Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1}), tmp_path).run(progress=False)
     with pytest.raises(CheckpointError, match="different settings"):
-        Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "batch": 5}), tmp_path).run(
+        Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "batch": 5}), tmp_path).run(
             resume=True, progress=False)
+
+
+def test_a_loaded_model_runs_and_another_model_refuses_resume(model_dir: Path, tmp_path: Path) -> None:
+    """``Campaign`` takes a model in memory (the same records as from its folder); a
+    resume with other weights is refused, one with the same weights goes on."""
+    from latentbo.models import ImageAutoencoder, ImageConfig, load_model
+
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1})
+    Campaign.from_dir(model_dir, cfg, tmp_path / "dir").run(progress=False)
+    model = load_model(model_dir)
+    Campaign(model, cfg, tmp_path / "mem").run(progress=False)
+    assert _records(tmp_path / "dir") == _records(tmp_path / "mem")
+    meta = json.loads((tmp_path / "mem" / "campaign.json").read_text())
+    assert meta["model"] is None and len(meta["model_fingerprint"]) == 16
+    with torch.no_grad():
+        next(model.parameters()).add_(1e-3)
+    with pytest.raises(CheckpointError, match="was run with another model"):
+        Campaign(model, cfg, tmp_path / "dir").run(resume=True, progress=False)
+    assert Campaign.from_dir(model_dir, cfg, tmp_path / "dir").run(resume=True, progress=False)["evaluations"] == 4
+    with pytest.raises(ConfigError, match="needs a sequence autoencoder, got ImageAutoencoder"):
+        Campaign(ImageAutoencoder(ImageConfig.for_model("mnist", "vae", width=4)), cfg, tmp_path / "img")
 
 
 class _Exploit:
@@ -124,14 +145,14 @@ def test_crafted_checkpoint_runs_no_code(model_dir: Path, tmp_path: Path) -> Non
     import torch
 
     cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1})
-    Campaign(model_dir, cfg, tmp_path / "run").run(progress=False)
+    Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(progress=False)
     marker = tmp_path / "pwned"
     exploit = _Exploit()
     exploit.marker = str(marker)
     torch.save({"iteration": 1, "gp_state": {}, "elapsed": 0.0, "trust_region": exploit},
                tmp_path / "run" / "trial_0" / "state.pt")
     with pytest.raises(CheckpointError, match="unsafe checkpoint"):
-        Campaign(model_dir, cfg, tmp_path / "run").run(resume=True, progress=False)
+        Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(resume=True, progress=False)
     assert not marker.exists()
 
 
@@ -141,7 +162,7 @@ def test_second_writer_into_the_same_folder_is_refused(model_dir: Path, tmp_path
 
     with output_lock(tmp_path / "run"):  # as a campaign started a moment earlier would
         with pytest.raises(BusyError, match="another latentbo run"):
-            Campaign(model_dir, CampaignConfig(**CFG), tmp_path / "run").run(progress=False)
+            Campaign.from_dir(model_dir, CampaignConfig(**CFG), tmp_path / "run").run(progress=False)
         with pytest.raises(BusyError):
             train(ModelConfig.for_model("expressions", "gvae", epochs=1, **SMALL), generate_expressions(50),
                   tmp_path / "run", progress=False)
@@ -154,10 +175,10 @@ def test_failed_start_leaves_the_folder_free(model_dir: Path, tmp_path: Path) ->
     out = tmp_path / "run"
     bad = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "objective": "tests.objectives.helpers:nothing"})
     with pytest.raises(DatasetError, match="no initial string"):  # every initial score is NaN
-        Campaign(model_dir, bad, out).run(progress=False)
+        Campaign.from_dir(model_dir, bad, out).run(progress=False)
     assert not (out / "campaign.json").exists() and not (out / "init.npz").exists()
     good = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1})
-    assert Campaign(model_dir, good, out).run(progress=False)["evaluations"] == 4  # no --resume, no refusal
+    assert Campaign.from_dir(model_dir, good, out).run(progress=False)["evaluations"] == 4  # no --resume, no refusal
 
 
 @pytest.mark.parametrize("on_timeout", ["error", "invalid"])
@@ -168,7 +189,7 @@ def test_hanging_objective_times_out(model_dir: Path, tmp_path: Path, on_timeout
     helpers.calls["n"] = 0
     cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 2, "objective": "tests.objectives.helpers:hangs_after_first",
                             "objective_timeout": 0.5, "on_timeout": on_timeout})
-    campaign = Campaign(model_dir, cfg, tmp_path / "run")
+    campaign = Campaign.from_dir(model_dir, cfg, tmp_path / "run")
     if on_timeout == "error":
         with pytest.raises(ObjectiveTimeoutError, match="took more than 0.5 s"):
             campaign.run(progress=False)
@@ -196,7 +217,7 @@ def test_selfies_model_trains_samples_and_runs_a_campaign(tmp_path: Path) -> Non
     assert made and summary["valid_fraction"] == len(made) / 50  # every decode is a molecule
     run = CampaignConfig(objective="qed", iterations=1, batch=4, trials=1, init_size=60, gp_points=40, n_decode=2,
                          num_restarts=1, raw_samples=16, dataset="nci5k")
-    result = Campaign(tmp_path / "svae", run, tmp_path / "bo").run(progress=False)
+    result = Campaign.from_dir(tmp_path / "svae", run, tmp_path / "bo").run(progress=False)
     assert result["evaluations"] == 4
     assert result["decoding"]["invalid_reasons"].keys() <= {"unfinished"}
 
@@ -210,31 +231,31 @@ def test_ask_tell_equals_run_and_resumes(model_dir: Path, tmp_path: Path) -> Non
     from latentbo.objectives import make_objective
 
     cfg = CampaignConfig(**{**CFG, "trials": 1}, acquisition="turbo")
-    Campaign(model_dir, cfg, tmp_path / "run").run(progress=False)
+    Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(progress=False)
     lab = make_objective("expr")  # measured "elsewhere"
     out = tmp_path / "asktell"
     for it in range(cfg.iterations):
-        z, strings = Campaign(model_dir, cfg, out).ask()
+        z, strings = Campaign.from_dir(model_dir, cfg, out).ask()
         assert z.shape == (cfg.batch, 4) and len(strings) == cfg.batch
         if it == 1:  # the script stops after asking; a new process asks again and gets the same batch
-            z2, again = Campaign(model_dir, cfg, out).ask()
+            z2, again = Campaign.from_dir(model_dir, cfg, out).ask()
             assert again == strings and torch.equal(z2, z)
             with pytest.raises(CheckpointError, match="asked and not told"):
-                Campaign(model_dir, cfg, out).ask(cfg.batch + 1)
-        Campaign(model_dir, cfg, out).tell(strings, [None if s is None else v for s, v in zip(strings, lab(strings))])
+                Campaign.from_dir(model_dir, cfg, out).ask(cfg.batch + 1)
+        Campaign.from_dir(model_dir, cfg, out).tell(strings, [None if s is None else v for s, v in zip(strings, lab(strings))])
     assert _records(out) == _records(tmp_path / "run")
     with pytest.raises(CheckpointError, match="nothing was asked"):
-        Campaign(model_dir, cfg, out).tell(strings, [0.0] * len(strings))
-    summary = Campaign(model_dir, cfg, out).report()
+        Campaign.from_dir(model_dir, cfg, out).tell(strings, [0.0] * len(strings))
+    summary = Campaign.from_dir(model_dir, cfg, out).report()
     assert summary["evaluations"] == cfg.iterations * cfg.batch
     # and the CLI's --resume goes on from what ask/tell recorded (nothing left to do here)
-    assert Campaign(model_dir, cfg, out).run(resume=True, progress=False)["evaluations"] == summary["evaluations"]
+    assert Campaign.from_dir(model_dir, cfg, out).run(resume=True, progress=False)["evaluations"] == summary["evaluations"]
 
 
 def test_tell_checks_strings_and_scores(model_dir: Path, tmp_path: Path) -> None:
     from latentbo.errors import ObjectiveError
 
-    camp = Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1}), tmp_path)
+    camp = Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1}), tmp_path)
     _, strings = camp.ask(2)
     with pytest.raises(CheckpointError, match="other strings"):
         camp.tell(list(reversed(strings)) if strings[0] != strings[1] else ["zz", "zz"], [1.0, 2.0])
@@ -263,11 +284,11 @@ def test_told_scores_need_known_initial_scores(model_dir: Path, tmp_path: Path) 
     pd.DataFrame({"expression": strings, "mse": scores}).to_csv(table, index=False)
     cfg = CampaignConfig(**{**CFG, "trials": 1, "objective": None, "minimize": True})
     with pytest.raises(ConfigError, match="score column"):
-        Campaign(model_dir, cfg, tmp_path / "a").ask()
+        Campaign.from_dir(model_dir, cfg, tmp_path / "a").ask()
     assert not (tmp_path / "a" / "campaign.json").exists()
     cfg = CampaignConfig(**{**CFG, "trials": 1, "objective": None, "minimize": True, "dataset": str(table),
                             "score_column": "mse"})
-    camp = Campaign(model_dir, cfg, tmp_path / "b")
+    camp = Campaign.from_dir(model_dir, cfg, tmp_path / "b")
     with pytest.raises(ConfigError, match="no objective"):
         camp.run(progress=False)
     _, asked = camp.ask()
@@ -288,7 +309,7 @@ def test_callable_and_minimised_objectives(model_dir: Path, tmp_path: Path) -> N
     top = {}
     for minimize in (False, True):
         out = tmp_path / str(minimize)
-        summary = Campaign(model_dir, CampaignConfig(**{**cfg.__dict__, "minimize": minimize}), out,
+        summary = Campaign.from_dir(model_dir, CampaignConfig(**{**cfg.__dict__, "minimize": minimize}), out,
                            objective=length).run(progress=False)
         assert summary["objective"] == f"python:{__name__}.{length.__qualname__}" and summary["maximize"] is not minimize
         scores = [r["score"] for r in _records(out) if r["valid"]]
@@ -306,7 +327,7 @@ def test_objective_batch_size_is_honoured(model_dir: Path, tmp_path: Path) -> No
         return [float(len(s)) if s else np.nan for s in strings]
 
     score.batch_size = 3
-    Campaign(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "init_size": 10}), tmp_path,
+    Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "init_size": 10}), tmp_path,
              objective=score).run(progress=False)
     assert sizes == [3, 3, 3, 1, 3, 1]  # 10 initial strings, then a batch of 4
 
@@ -324,15 +345,15 @@ def test_failure_at_the_first_evaluation_leaves_the_folder_free(model_dir: Path,
 
     cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1})
     with pytest.raises(ObjectiveError, match="docking server down"):
-        Campaign(model_dir, cfg, tmp_path, objective=breaks_on_bo).run(progress=False)
+        Campaign.from_dir(model_dir, cfg, tmp_path, objective=breaks_on_bo).run(progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".latentbo.lock"]
-    assert Campaign(model_dir, cfg, tmp_path).run(progress=False)["evaluations"] == 4
+    assert Campaign.from_dir(model_dir, cfg, tmp_path).run(progress=False)["evaluations"] == 4
 
 
 def test_own_dataset_file(model_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "mine.txt"
     data.write_text("\n".join(generate_expressions(200, seed=3)) + "\n")
     cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "dataset": str(data)})
-    Campaign(model_dir, cfg, tmp_path / "run").run(progress=False)
+    Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(progress=False)
     assert set(json.loads((tmp_path / "run" / "init_strings.json").read_text())) <= set(data.read_text().split("\n"))
     assert json.loads((tmp_path / "run" / "campaign.json").read_text())["initial_data"].startswith(f"{data} (sha256 ")
