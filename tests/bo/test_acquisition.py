@@ -1,11 +1,9 @@
 """The acquisition registry and the contract every proposer keeps."""
 
-import math
-
 import pytest
 
 from latentbo.bo import CampaignConfig
-from latentbo.bo.acquisition import ACQUISITIONS, TrustRegion, make_proposer
+from latentbo.bo.acquisition import ACQUISITIONS, make_proposer
 from latentbo.errors import ConfigError
 from latentbo.testing import ProposerContract
 
@@ -43,17 +41,3 @@ def test_model_based_proposals_beat_random_search(problem) -> None:
     random = f(make_proposer("random", D, cfg).propose(None, x, y, bounds, 8, seed=1))
     for name in ("qlogei", "turbo"):
         assert f(make_proposer(name, D, cfg).propose(gp, x, y, bounds, 8, seed=1)) > random + 0.3, name
-
-
-def test_trust_region_grows_shrinks_and_restarts() -> None:
-    tr = TrustRegion(D, best=0.0)
-    assert tr.failure_tolerance == 4  # max(4, d // 10)
-    for _ in range(3):
-        tr.update(tr.best + 1.0)
-    assert tr.length == 1.6 and tr.best == 3.0
-    lengths = []
-    for _ in range(4 * 8):
-        tr.update(-math.inf)
-        lengths.append(tr.length)
-    # halved after every 4 failures; below length_min (0.5 ** 7) the region restarts at 0.8
-    assert lengths[3::4] == [0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.8]

@@ -3,7 +3,6 @@ import pytest
 import torch
 
 from latentbo.codecs import GrammarCodec
-from latentbo.data.check import round_trip_report
 from latentbo.errors import ConfigError, InvalidInputError
 from latentbo.testing import CodecContract
 
@@ -105,21 +104,6 @@ def test_target_mask_is_lhs_mask() -> None:
     assert mask.shape == (1, 15, 12)
     assert mask[0, 0, :4].all() and not mask[0, 0, 4:].any()  # S productions only
     assert mask[0, -1].tolist() == [False] * 11 + [True]  # padding
-
-
-def test_round_trip_report_expressions(expressions: list[str]) -> None:
-    report = round_trip_report(GrammarCodec("expressions"), expressions[:5000], workers=1)
-    assert report["read"] == 5000
-    assert report["round_trip_exact"] == 5000
-    assert report["round_trip_fraction"] == 1.0
-
-
-def test_round_trip_report_molecules(molecules: list[str]) -> None:
-    report = round_trip_report(GrammarCodec("zinc_smiles"), molecules[:3000], workers=1)
-    # every parsed molecule decodes back exactly; skipped ones are counted by reason
-    assert report["round_trip_exact"] == report["parsed"]
-    assert report["read"] - report["parsed"] == sum(report["failures"].values())
-    assert report["round_trip_fraction"] >= 0.9
 
 
 def test_parallel_encoding_matches_serial(molecules: list[str]) -> None:

@@ -1,0 +1,25 @@
+from pathlib import Path
+
+import numpy as np
+
+from latentbo.codecs import GrammarCodec
+from latentbo.data import encode_dataset
+from latentbo.data.cache import cache_dir
+
+
+def test_cache_hit_and_corrupt_entry(tmp_path: Path) -> None:
+    codec = GrammarCodec("expressions")
+    strings = ["x + 1", "x ++", "sin( x )"]
+    first, hit1 = encode_dataset(codec, strings)
+    second, hit2 = encode_dataset(codec, strings)
+    assert (hit1, hit2) == (False, True)
+    assert (second.indices == first.indices).all() and [f.index for f in second.failures] == [1]
+    # the ids come back as an int16 memory map: a large corpus is paged in, not loaded
+    assert isinstance(second.indices, np.memmap) and second.indices.dtype == np.int16
+    (entry,) = cache_dir().glob("encoded-*.npz")
+    entry.write_bytes(b"not a zip")
+    third, hit3 = encode_dataset(codec, strings)
+    assert not hit3 and (third.indices == first.indices).all()
+    # a different grammar or different content is a different key
+    _, hit4 = encode_dataset(codec, strings[:2])
+    assert not hit4
