@@ -2,7 +2,7 @@ import inspect
 
 import pytest
 
-import latentbo.errors as errors
+from latentbo import errors
 from latentbo.errors import ConfigError, DatasetNotFoundError, InvalidInputError, LatentboError
 
 

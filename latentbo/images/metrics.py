@@ -83,13 +83,13 @@ def feature_net(train: ImageSet, test: ImageSet, epochs: int = 3, seed: int = 0,
         raise ConfigError(f"FD-LeNet works on 32 x 32 images, got {train.size}")
     key = f"lenet-{_fingerprint(train)}-{_fingerprint(test)}-e{epochs}-s{seed}"
     path = cache_dir() / f"{key}.safetensors"
+    torch.manual_seed(seed)  # before the net is built: its initial weights come from this seed
     net = LeNet(train.channels)
     if path.exists():
         net.load_state_dict(load_file(path))
         return net.eval(), json.loads(path.with_suffix(".json").read_text())["accuracy"]
     from tqdm.auto import tqdm
 
-    torch.manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
     for _ in tqdm(range(epochs), disable=not progress, desc="FD-LeNet classifier", unit="epoch"):

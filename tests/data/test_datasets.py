@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from latentbo.codecs import GrammarCodec
-from latentbo.data import DATASETS, data_dir, dataset_status, encode_dataset, load_strings, set_data_dir
-from latentbo.data.cache import cache_dir
+from latentbo.data import DATASETS, data_dir, dataset_status, load_strings, set_data_dir
 from latentbo.data.datasets import generate_expressions, grammar_vae_expressions
 from latentbo.errors import DatasetError, DatasetNotFoundError
 

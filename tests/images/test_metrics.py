@@ -45,6 +45,12 @@ def test_feature_net_is_trained_once_and_cached(toy_sets, tmp_path, monkeypatch)
     again, acc2 = feature_net(train, test, epochs=3)
     assert acc2 == acc
     assert all(torch.equal(p, q) for p, q in zip(net.state_dict().values(), again.state_dict().values()))
+    # the seed alone fixes the net, whatever the global RNG did before (a fresh cache retrains it)
+    monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "fresh"))
+    torch.manual_seed(99)
+    retrained, acc3 = feature_net(train, test, epochs=3)
+    assert acc3 == acc and all(torch.equal(p, q) for p, q in zip(net.state_dict().values(),
+                                                                retrained.state_dict().values()))
     unlabelled = type(train)(train.x, None, "x")
     with pytest.raises(ConfigError, match="labelled"):
         feature_net(unlabelled, test)

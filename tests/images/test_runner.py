@@ -83,7 +83,7 @@ def test_runs_of_earlier_versions_load_and_resume(toy_sets, tmp_path) -> None:
     old dataset name), weights only in model.safetensors and in the state file, no data
     report: it loads, and resumes from its state."""
     train, test = toy_sets
-    new, _ = train_image_model(_cfg("rae", epochs=2), train, test, tmp_path / "n", progress=False)
+    train_image_model(_cfg("rae", epochs=2), train, test, tmp_path / "n", progress=False)
     old = tmp_path / "old"
     old.mkdir()
     toml = (tmp_path / "n" / "config.toml").read_text()
