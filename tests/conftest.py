@@ -4,8 +4,10 @@ at ../shared/data); otherwise the embedded defaults stand in."""
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -15,6 +17,15 @@ from latentbo.data import datasets
 # One thread per test process: two xdist workers on two cores must not each spawn two
 # (torch's, and the semantic decoder's numba threads, which follow torch's count).
 torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Every test starts from the same global RNG states, whatever ran before it in its
+    worker: a test's result never depends on the order xdist gives it."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 @pytest.fixture(autouse=True)
