@@ -101,7 +101,8 @@ def write_campaign_reports(out: Path, objective: Objective, trials: list[list[di
                      "fraction_valid": summary["fraction_valid"][stat],
                      "average_score": summary["average_score"][stat], "best_string": None})
     atomic_write_text(out / "summary.csv", pd.DataFrame(rows).to_csv(index=False))
-    _plot_best_so_far(out / "best_so_far.png", trials, maximize, init_best, objective.name)
+    plot_curves(out / "best_so_far.png", {f"trial {recs[0]['trial']}": best_so_far(recs, maximize)
+                                          for recs in trials if recs}, f"best {objective.name} so far", init_best)
     has_grid = molecules and bool(ranked)
     if has_grid:
         exported = export_molecules(out, everything, maximize)
@@ -150,26 +151,32 @@ def _markdown(summary: dict, rows: list[dict], has_grid: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot_best_so_far(path: Path, trials: list[list[dict]], maximize: bool, init_best: float | None, name: str) -> None:
+def best_so_far(records: list[dict], maximize: bool) -> np.ndarray:
+    """The best valid score after each evaluation of one trial (NaN until the first
+    valid one)."""
+    vals = np.array([r["score"] if r["valid"] else np.nan for r in records], dtype=float)
+    vals = np.where(np.isnan(vals), -np.inf if maximize else np.inf, vals)
+    best = np.maximum.accumulate(vals) if maximize else np.minimum.accumulate(vals)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+def plot_curves(path: Path, curves: dict[str, np.ndarray], ylabel: str, baseline: float | None = None,
+                size: tuple[float, float] = (6, 4)) -> None:
+    """Curves over evaluations (one line each, by label) in one PNG, with an optional
+    dashed ``best initial`` line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for records in trials:
-        vals = np.array([r["score"] if r["valid"] else np.nan for r in records], dtype=float)
-        fill = -np.inf if maximize else np.inf
-        vals = np.where(np.isnan(vals), fill, vals)
-        best = np.maximum.accumulate(vals) if maximize else np.minimum.accumulate(vals)
-        best = np.where(np.isfinite(best), best, np.nan)
-        if len(records):
-            ax.plot(np.arange(1, len(best) + 1), best, label=f"trial {records[0]['trial']}")
-    if init_best is not None:
-        ax.axhline(init_best, color="grey", linestyle="--", label="best initial")
+    fig, ax = plt.subplots(figsize=size)
+    for label, curve in curves.items():
+        ax.plot(np.arange(1, len(curve) + 1), curve, label=label)
+    if baseline is not None:
+        ax.axhline(baseline, color="grey", linestyle="--", label="best initial")
     ax.set_xlabel("evaluations")
-    ax.set_ylabel(f"best {name} so far")
-    ax.legend(fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7 if len(curves) < 10 else 6)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from latentbo.objectives import make_objective
-from latentbo.reports import trial_summary, write_campaign_reports
+from latentbo.reports import best_so_far, plot_curves, trial_summary, write_campaign_reports
 
 
 def _records(trial: int, strings: list[str | None], scores: list[float | None]) -> list[dict]:
@@ -66,3 +66,12 @@ def test_expression_reports_have_no_molecule_exports(tmp_path: Path) -> None:
     write_campaign_reports(tmp_path, obj, [_records(0, ["x", "x * x"], [1.0, 2.0])], {"trial_seeds": [0], "config": {}})
     assert (tmp_path / "summary.json").exists()
     assert not (tmp_path / "molecules.csv").exists() and not (tmp_path / "top_molecules.png").exists()
+
+
+def test_best_so_far_skips_invalid_evaluations_and_follows_the_direction(tmp_path: Path) -> None:
+    recs = [{"score": None, "valid": False}, {"score": 3.0, "valid": True}, {"score": 1.0, "valid": True},
+            {"score": 0.5, "valid": False}, {"score": 2.0, "valid": True}]
+    np.testing.assert_array_equal(best_so_far(recs, maximize=False), [np.nan, 3.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(best_so_far(recs, maximize=True), [np.nan, 3.0, 3.0, 3.0, 3.0])
+    plot_curves(tmp_path / "p" / "c.png", {"a": best_so_far(recs, False)}, "best", baseline=2.5)
+    assert (tmp_path / "p" / "c.png").stat().st_size > 1000

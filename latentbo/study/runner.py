@@ -303,24 +303,13 @@ def _markdown(spec: StudySpec, table: pd.DataFrame) -> str:
 
 
 def _plot_groups(path: Path, curves: dict[str, tuple[list[list[dict]], bool]]) -> None:
-    import matplotlib
+    """Each group's best-so-far, averaged over its trials (up to the shortest trial)."""
+    from latentbo.reports import best_so_far, plot_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    means = {}
     for name, (trials, maximize) in curves.items():
-        best = []
-        for recs in trials:
-            v = np.array([r["score"] if r["valid"] else np.nan for r in recs], dtype=float)
-            v = np.where(np.isnan(v), -np.inf if maximize else np.inf, v)
-            best.append(np.maximum.accumulate(v) if maximize else np.minimum.accumulate(v))
+        best = [best_so_far(recs, maximize) for recs in trials]
         n = min(len(b) for b in best)
-        mean = np.mean([b[:n] for b in best], axis=0)
-        ax.plot(np.arange(1, n + 1), np.where(np.isfinite(mean), mean, np.nan), label=name)
-    ax.set_xlabel("evaluations")
-    ax.set_ylabel("best score so far (mean over trials)")
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+        means[name] = np.mean([b[:n] for b in best], axis=0)
+    plot_curves(path, means, "best score so far (mean over trials)", size=(7, 4.5))
+
