@@ -10,7 +10,13 @@ thread, exactly as ``latentbo --data-dir DIR train --task expressions --arch M
 scored: the best checkpoint's held-out exact reconstruction (``val_seq_acc`` of the
 epoch with the lowest validation loss, 10% held out, seed 0), prior validity and
 uniqueness over 1,000 prior samples, epochs and training time (from samples/s), and
-whether it has converged (early stopping fired). Writes
+whether it has converged (early stopping fired), and the geometry of its codes of
+5,000 held-out expressions (the run's own split): ``code_dims``, the participation
+ratio of their covariance (how many of the latent dimensions they use);
+``nn_over_spread``, the median distance from a code to its nearest neighbour over the
+codes' overall spread (how far apart the decoder must tell inputs); ``shared_code``,
+the fraction of expressions whose code is also another expression's (within 1e-6 of
+the spread): of those, at most one per code can be reconstructed. Writes
 benchmarks/results/baselines_expressions.{csv,md}.
 """
 
@@ -23,10 +29,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
 from _common import write_table
+from latentbo.data import load_strings
 from latentbo.metrics import sample_quality
 from latentbo.models import load_model
 
@@ -44,6 +52,35 @@ def train_pass(model: str, out: Path, data_dir: str | None, minutes: float) -> N
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
+def held_out(out: Path, n: int = 5000) -> list[str]:
+    """The first ``n`` held-out expressions of a run (its seeded split, as training made it)."""
+    report = json.loads((out / "data_report.json").read_text())
+    if report["encoded"] != report["read"]:
+        raise SystemExit(f"{out}: some strings were skipped; the split cannot be rebuilt from the file alone")
+    strings, _ = load_strings("expressions")
+    config = load_model(out).config
+    perm = np.random.default_rng(config.seed).permutation(len(strings))
+    return [strings[i] for i in perm[: int(round(config.val_fraction * len(strings)))][:n]]
+
+
+def code_geometry(ae, strings: list[str]) -> dict:
+    """How the codes of ``strings`` spread (see the module docstring)."""
+    z, _ = ae.encode_strings(strings)
+    z = z.double()
+    ev = torch.linalg.eigvalsh(torch.cov(z.T)).clamp_min(0)
+    spread = float(ev.sum().sqrt())
+    nearest, shared = [], 0
+    for i in range(0, len(z), 1000):
+        d = torch.cdist(z[i : i + 1000], z)
+        d[torch.arange(len(d)), torch.arange(i, i + len(d))] = float("inf")
+        nearest.append(d.min(1).values)
+        close = d <= 1e-6 * spread
+        shared += sum(any(strings[j] != strings[i + r] for j in close[r].nonzero().view(-1).tolist())
+                      for r in range(len(d)))
+    return {"code_dims": float(ev.sum() ** 2 / (ev**2).sum()), "nn_over_spread": float(torch.cat(nearest).median()) / spread,
+            "shared_code": shared / len(z)}
+
+
 def score(model: str, out: Path) -> dict:
     m = pd.read_csv(out / "metrics.csv")
     state = torch.load(out / "training_state.pt", map_location="cpu", weights_only=True)
@@ -58,7 +95,7 @@ def score(model: str, out: Path) -> dict:
             "train_hours": float((n_train / m["samples_per_s"]).sum() / 3600),
             "val_token_acc": float(best["val_token_acc"]), "val_seq_acc": float(best["val_seq_acc"]),
             "prior_valid": quality["valid_fraction"], "prior_unique": quality["unique_fraction"],
-            "h100_49ep_seq_acc": H100.get(model)}
+            **code_geometry(ae, held_out(out)), "h100_49ep_seq_acc": H100.get(model)}
 
 
 def main() -> None:
@@ -82,7 +119,9 @@ def main() -> None:
                 "per model. val_seq_acc = held-out exact reconstruction at the epoch of lowest validation loss (the "
                 "saved model); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s; "
                 "converged = early stopping fired (patience 6 epochs) or the 100-epoch cap. h100_49ep_seq_acc: the "
-                "H100 checkpoints of ../shared/pretrained (before the fixes of issue #13), for comparison.")
+                "H100 checkpoints of ../shared/pretrained (before the fixes of issue #13), for comparison. code_dims "
+                "(of 25), nn_over_spread, shared_code: the geometry of the codes of 5,000 held-out expressions (see the "
+                "script's docstring).")
 
 
 if __name__ == "__main__":
