@@ -30,7 +30,6 @@ def test_vote_among_decodes() -> None:
     for s, i in zip(strings, info):
         assert (s is None) == (i["valid_decodes"] == 0)
         assert i.get("reason") == (None if s else "unfinished")  # an expression is invalid only unfinished
-        assert 0 <= i["valid_decodes"] <= 5
     assert any(s is None for s in strings) and any(s is not None for s in strings)
     # the kept string is the most frequent valid decode of its 5
     rep = z.repeat_interleave(5, 0)

@@ -41,7 +41,7 @@ def test_save_load_evaluate(toy_sets, tmp_path, monkeypatch) -> None:
     with torch.no_grad():  # the MSE of reconstructions (not of samples or interpolations)
         expected = float((gen.decode(gen.encode(test.x[:100])) - test.x[:100]).pow(2).mean())
     assert result["test_mse"] == pytest.approx(expected, rel=1e-5) and expected > 0
-    assert 0.1 <= result["clustering_acc"] <= 1.0  # the GMM prior's modes give clusters
+    assert result["clustering_acc"] > 0.3  # the GMM prior's 10 modes cluster the 10 classes well above chance
     for png in ("samples.png", "reconstructions.png", "interpolations.png", "latent.png"):
         assert (tmp_path / "e" / png).stat().st_size > 1000
     with pytest.raises(CheckpointError, match="already holds"):
