@@ -12,7 +12,8 @@ import pytest
 import torch
 
 from latentbo.codecs import GrammarCodec
-from latentbo.data import datasets
+from latentbo.data import ImageSet, datasets
+from tests.toy_images import toy_mnist, write_idx
 
 # One thread per test process: two xdist workers on two cores must not each spawn two
 # (torch's, and the semantic decoder's numba threads, which follow torch's count).
@@ -65,3 +66,25 @@ def expressions() -> list[str]:
     if path is not None:
         return [line.strip() for line in path.read_text().splitlines() if line.strip()]
     return datasets.generate_expressions(20_000)
+
+
+@pytest.fixture
+def toy_data_dir(tmp_path: Path) -> Path:
+    """A data dir with a small Fashion-MNIST-shaped dataset (train 300, test 100)."""
+    root = tmp_path / "data" / "fashion-mnist"
+    root.mkdir(parents=True)
+    for split, n, seed in (("train", 300, 0), ("t10k", 100, 1)):
+        images, labels = toy_mnist(n, seed)
+        write_idx(root / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(root / f"{split}-labels-idx1-ubyte.gz", labels)
+    return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def toy_sets() -> tuple[ImageSet, ImageSet]:
+    sets = []
+    for n, seed in ((400, 0), (200, 1)):
+        images, labels = toy_mnist(n, seed)
+        x = torch.nn.functional.pad(torch.from_numpy(images / 255.0).float().unsqueeze(1), (2, 2, 2, 2))
+        sets.append(ImageSet(x, torch.from_numpy(labels.astype(np.int64)), f"toy{seed}"))
+    return sets[0], sets[1]

@@ -16,6 +16,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,8 @@ class DatasetSpec:
         reader: reads the file into strings (string datasets only).
         fallback: produces the embedded default when the file is absent.
         grammar: the grammar its strings are parsed with (string datasets only).
+        images: loads a split (``train`` / ``test``) as an ``ImageSet`` (image datasets
+            only; they register themselves in :mod:`latentbo.data.images`).
     """
 
     name: str
@@ -62,6 +65,7 @@ class DatasetSpec:
     reader: Callable[[Path], list[str]] | None = None
     fallback: Callable[[], list[str]] | None = None
     grammar: str | None = None
+    images: Callable[[str], Any] | None = None
 
     def path(self) -> Path | None:
         root = data_dir()
@@ -202,8 +206,6 @@ DATASETS: dict[str, DatasetSpec] = {
             "nci5k", "molecules", None, "RDKit's bundled 5,000 NCI molecules (embedded default)", None, _nci_5k,
             "zinc_smiles",
         ),
-        DatasetSpec("fashion-mnist", "images", "fashion-mnist", "Fashion-MNIST IDX files (70k images)"),
-        DatasetSpec("mnist", "images", "mnist", "MNIST IDX files (test split here)"),
     ]
 }
 

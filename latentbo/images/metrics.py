@@ -20,9 +20,9 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
+from latentbo.data import ImageSet
 from latentbo.data.cache import cache_dir
 from latentbo.errors import ConfigError
-from latentbo.images.data import ImageSet
 
 
 class LeNet(nn.Module):

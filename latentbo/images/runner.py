@@ -18,9 +18,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from latentbo.data import ImageSet
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError
-from latentbo.images.data import ImageSet
 from latentbo.images.metrics import clustering_accuracy, frechet_distance
 from latentbo.io import atomic_write_text
 from latentbo.models import ImageAutoencoder, ImageConfig, load_model, save_model

@@ -6,10 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentbo.data import datasets
+from latentbo.data import datasets, load_images, read_idx
 from latentbo.errors import ConfigError, DatasetError, DatasetNotFoundError
-from latentbo.images import load_images, read_idx
-from tests.images.conftest import toy_mnist, write_idx
+from tests.toy_images import toy_mnist, write_idx
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -57,7 +56,7 @@ def test_missing_and_unknown_datasets(tmp_path: Path) -> None:
         load_images("svhn")
     with pytest.raises(DatasetNotFoundError, match="img_align_celeba"):
         load_images("celeba")
-    with pytest.raises(ConfigError, match="unknown image dataset"):
+    with pytest.raises(ConfigError, match=r"unknown image dataset 'cifar'; known: \['celeba', 'fashion-mnist', 'mnist', 'svhn'\]"):
         load_images("cifar")
     with pytest.raises(ConfigError, match="split"):
         load_images("mnist", "val")
@@ -96,3 +95,14 @@ def test_celeba_folder_is_cropped_to_64(tmp_path: Path) -> None:
     train, test = load_images("celeba", "train"), load_images("celeba", "test")
     assert train.x.shape == (9, 3, 64, 64) and test.x.shape == (1, 3, 64, 64) and train.y is None
     assert abs(float(test.x.mean()) - 225 / 255) < 0.02
+
+
+def test_one_registry_and_one_name_per_image_dataset() -> None:
+    """Image datasets are in the same registry as the string ones (so `data list`
+    shows them), under the names the image configs use."""
+    from latentbo.data import DATASETS, dataset_status, image_datasets
+    from latentbo.models import IMAGE_PRESETS
+
+    assert image_datasets() == sorted(IMAGE_PRESETS)
+    assert all(DATASETS[name].kind == "images" for name in image_datasets())
+    assert {r["name"] for r in dataset_status()} >= set(IMAGE_PRESETS) | {"expressions", "zinc250k", "moses"}

@@ -1,4 +1,5 @@
-"""Image datasets, found through the data directory.
+"""Image datasets, found through the data directory and registered in
+:data:`latentbo.data.DATASETS` (kind ``images``) beside the string datasets.
 
 Every loader returns float32 images ``N x C x S x S`` in ``[0, 1]`` (S = 32, or 64
 for CelebA) and integer labels (``None`` where the dataset has none). MNIST and
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from latentbo.data.datasets import data_dir
+from latentbo.data.datasets import DATASETS, DatasetSpec, data_dir
 from latentbo.errors import ConfigError, DatasetError, DatasetNotFoundError
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -125,12 +126,19 @@ def _celeba(split: str) -> ImageSet:
     return ImageSet(torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous(), None, str(root))
 
 
-IMAGE_DATASETS: dict[str, Callable[[str], ImageSet]] = {
-    "fashion-mnist": _mnist_like("fashion-mnist", "fashion-mnist", ("/usr/share/datasets/fashion-mnist",)),
-    "mnist": _mnist_like("mnist", "mnist", ()),
-    "svhn": _svhn,
-    "celeba": _celeba,
-}
+for _spec in (
+    DatasetSpec("fashion-mnist", "images", "fashion-mnist", "Fashion-MNIST IDX files (70k images)",
+                images=_mnist_like("fashion-mnist", "fashion-mnist", ("/usr/share/datasets/fashion-mnist",))),
+    DatasetSpec("mnist", "images", "mnist", "MNIST IDX files (test split here)", images=_mnist_like("mnist", "mnist", ())),
+    DatasetSpec("svhn", "images", "svhn", "SVHN train/test_32x32.mat (not shipped)", images=_svhn),
+    DatasetSpec("celeba", "images", "celeba", "CelebA img_align_celeba/*.jpg (not shipped)", images=_celeba),
+):
+    DATASETS[_spec.name] = _spec
+
+
+def image_datasets() -> list[str]:
+    """The names of the registered image datasets."""
+    return sorted(name for name, spec in DATASETS.items() if spec.images is not None)
 
 
 def load_images(name: str, split: str = "train", limit: int | None = None) -> ImageSet:
@@ -145,11 +153,12 @@ def load_images(name: str, split: str = "train", limit: int | None = None) -> Im
         ConfigError: unknown dataset or split.
         DatasetNotFoundError: the files are not where the data directory says.
     """
-    if name not in IMAGE_DATASETS:
-        raise ConfigError(f"unknown image dataset {name!r}; known: {sorted(IMAGE_DATASETS)}")
+    spec = DATASETS.get(name)
+    if spec is None or spec.images is None:
+        raise ConfigError(f"unknown image dataset {name!r}; known: {image_datasets()}")
     if split not in ("train", "test"):
         raise ConfigError(f"split must be 'train' or 'test', got {split!r}")
-    data = IMAGE_DATASETS[name](split)
+    data = spec.images(split)
     if limit is not None:
         data = ImageSet(data.x[:limit], None if data.y is None else data.y[:limit], data.source)
     return data
