@@ -266,7 +266,7 @@ def train(
     out: Annotated[Path, typer.Option(help="Output folder (checkpoints, config.toml, metrics.csv).")],
     task: Annotated[str, typer.Option(help="expressions | zinc")] = "expressions",
     arch: Annotated[str, typer.Option(help="Model type: gvae | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
-    codec: Annotated[Optional[str], typer.Option(help="grammar | character | selfies: override the model's codec (e.g. --arch gmm_dae --codec selfies).")] = None,
+    codec: Annotated[Optional[str], typer.Option(help="Override the model's codec: a registered codec kind (latentbo.codecs.CODECS: grammar, character, selfies, tokens), e.g. --arch gmm_dae --codec selfies.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.", min=1)] = None,
     decoder: Annotated[Optional[str], typer.Option(help="gru (Grammar-VAE reference) | fast (positional Transformer, all positions at once) | ar (autoregressive Transformer, decoded step by step under the codec's masks).")] = None,

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from latentbo.codecs import CharacterCodec, Codec, GrammarCodec, SelfiesCodec
+from latentbo.codecs import CODECS, Codec
 from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError
@@ -51,11 +51,9 @@ class TrainResult:
 
 
 def build_codec(config: ModelConfig, strings: list[str]) -> Codec:
-    """The task's grammar codec, or a character / SELFIES codec fitted on ``strings``."""
-    if config.codec == "grammar":
-        return GrammarCodec(get_task(config.task).grammar)
-    fitted = {"character": CharacterCodec, "selfies": SelfiesCodec}[config.codec]
-    return fitted.fit(strings, config.char_max_length or None)
+    """The codec a new model trains with (:meth:`Codec.for_training`): the task's
+    grammar codec, or a codec fitted on ``strings`` (character, SELFIES, ...)."""
+    return CODECS[config.codec].for_training(get_task(config.task).grammar, strings, config.char_max_length or None)
 
 
 def check_same_data(out: Path, fingerprint: str, n: int, what: str = "strings") -> None:

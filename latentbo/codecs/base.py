@@ -75,11 +75,28 @@ class EncodedBatch:
         )
 
 
-class Codec(ABC):
-    """Strings <-> tensors. Subclasses define the vocabulary and the decoding rule."""
+#: Codec classes by ``kind`` (the name configs and checkpoints use), filled by
+#: :func:`register_codec`; ``latentbo.codecs`` imports every module of the package.
+CODECS: dict[str, type[Codec]] = {}
 
-    #: registry key of the codec type, stored in checkpoints
+
+def register_codec(cls: type[Codec]) -> type[Codec]:
+    """Class decorator: make a codec available by its ``kind`` to configs
+    (``ModelConfig.codec``), training and checkpoints."""
+    if cls.kind in CODECS:
+        raise ConfigError(f"codec kind {cls.kind!r} is registered twice")
+    CODECS[cls.kind] = cls
+    return cls
+
+
+class Codec(ABC):
+    """Strings <-> tensors. Subclasses define the vocabulary and the decoding rule,
+    and register with :func:`register_codec`."""
+
+    #: registry key of the codec type, stored in configs and checkpoints
     kind: str
+    #: only for tasks whose strings are molecules (SELFIES)
+    molecules_only: bool = False
     max_length: int
     vocab_size: int
     pad_index: int
@@ -150,7 +167,23 @@ class Codec(ABC):
 
     @abstractmethod
     def spec(self) -> dict[str, Any]:
-        """JSON/TOML-serialisable description from which :func:`codec_from_spec` rebuilds it."""
+        """JSON/TOML-serialisable description from which :meth:`from_spec` rebuilds it."""
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> Codec:
+        """Rebuild a codec from :meth:`spec` (fitted codecs: their alphabet and length).
+
+        Raises:
+            CheckpointError: the spec cannot be this codec's.
+        """
+        return cls(spec["alphabet"], int(spec["max_length"]))  # type: ignore[call-arg]
+
+    @classmethod
+    def for_training(cls, grammar: str, strings: Sequence[str], max_length: int | None) -> Codec:
+        """The codec a new model trains with: by default fitted on its training strings
+        (``max_length`` ``None``: the longest); the grammar codec takes the task's
+        ``grammar`` instead."""
+        return cls.fit(strings, max_length)  # type: ignore[attr-defined]
 
     def target_mask(self, indices: torch.Tensor) -> torch.Tensor:
         """``N x L x V`` bool: which ids the loss may choose from at each position

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentbo.codecs.base import Codec
+from latentbo.codecs.base import Codec, register_codec
 from latentbo.codecs.cfg import Grammar
 from latentbo.codecs.parser import LRParser, ParseFailure
 from latentbo.codecs.semantics import DEAD_END, NOT_KEKULE, STATUS_NAMES, UNFINISHED, SmilesSemantics
@@ -34,6 +34,7 @@ BlockFn = Callable[[np.ndarray, int, int, "np.ndarray | None"], np.ndarray]
 SEMANTICS = {"smiles": SmilesSemantics}
 
 
+@register_codec
 class GrammarCodec(Codec):
     """Encode strings as production-index sequences of a context-free grammar.
 
@@ -450,6 +451,28 @@ class GrammarCodec(Codec):
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "grammar": self.grammar.name, "fingerprint": self.grammar.fingerprint,
                 "semantic": self.semantic}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> GrammarCodec:
+        """Rebuild from :meth:`spec`, checking that the grammar file has not changed
+        (checkpoints from before the semantic masks have no ``semantic``: the grammar's
+        default).
+
+        Raises:
+            CheckpointError: the grammar's fingerprint differs from the spec's.
+        """
+        from latentbo.errors import CheckpointError
+
+        codec = cls(spec["grammar"], spec.get("semantic"))
+        if spec.get("fingerprint") != codec.grammar.fingerprint:
+            raise CheckpointError(
+                f"grammar {spec['grammar']!r} has fingerprint {codec.grammar.fingerprint}, but this was made with "
+                f"{spec.get('fingerprint')}: the grammar file changed, so production ids no longer match")
+        return codec
+
+    @classmethod
+    def for_training(cls, grammar: str, strings: Any, max_length: int | None) -> GrammarCodec:
+        return cls(grammar)
 
     def __repr__(self) -> str:
         return f"GrammarCodec({self.grammar!r})"

@@ -15,7 +15,7 @@ import numpy as np
 import selfies as sf
 import torch
 
-from latentbo.codecs.base import Codec
+from latentbo.codecs.base import Codec, register_codec
 from latentbo.errors import ConfigError, InvalidInputError
 
 PAD = "[nop]"  # SELFIES' own no-operation symbol; id 0, and a decode ends at the first
@@ -29,6 +29,7 @@ def _canonical_smiles(smiles: str) -> str | None:
     return Chem.MolToSmiles(mol) if mol is not None else None
 
 
+@register_codec
 class SelfiesCodec(Codec):
     """SMILES <-> fixed-length sequences of SELFIES symbol ids (0 = padding).
 
@@ -38,6 +39,7 @@ class SelfiesCodec(Codec):
     """
 
     kind = "selfies"
+    molecules_only = True
 
     def __init__(self, alphabet: Sequence[str], max_length: int) -> None:
         symbols = list(alphabet)

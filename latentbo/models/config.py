@@ -87,9 +87,6 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "welbo": {"lambda0": 0.01, "lambda_min": 1e-3},
 }
 
-#: Codecs a model may use: the task's grammar, or one fitted on the training strings.
-CODEC_KINDS = ("grammar", "character", "selfies")
-
 #: Sizes of the Transformer decoders when a task preset (sized for the GRU) is switched to one.
 DECODER_SIZES: dict[str, dict[str, int]] = {
     "fast": {"decoder_hidden": 128, "decoder_layers": 2},
@@ -183,7 +180,7 @@ class ModelConfig(Config):
     decoder_hidden: int = 100
     decoder_layers: int = 3
     recon_weight: float = 1.0
-    # character / selfies codec only: maximum sequence length (0 = longest training string)
+    # codecs fitted on the training strings (character, selfies, ...): maximum sequence length (0 = the longest)
     char_max_length: int = 0
     # training
     epochs: int = 10
@@ -233,10 +230,12 @@ class ModelConfig(Config):
         from latentbo.models.sequence import DECODERS
 
         get_task(self.task)
-        if self.codec not in CODEC_KINDS:
-            raise ConfigError(f"codec must be one of {CODEC_KINDS}, got {self.codec!r}")
-        if self.codec == "selfies" and not get_task(self.task).molecules:
-            raise ConfigError(f"the selfies codec is for molecules; task {self.task!r} is not")
+        from latentbo.codecs import CODECS
+
+        if self.codec not in CODECS:
+            raise ConfigError(f"codec must be one of {sorted(CODECS)}, got {self.codec!r}")
+        if CODECS[self.codec].molecules_only and not get_task(self.task).molecules:
+            raise ConfigError(f"the {self.codec} codec is for molecules; task {self.task!r} is not")
         if self.decoder not in DECODERS:
             raise ConfigError(f"unknown decoder {self.decoder!r}; known: {sorted(DECODERS)}")
         if self.precision not in PRECISIONS:
