@@ -1,4 +1,5 @@
-"""Codecs: strings <-> tensors. Registered by kind so checkpoints can rebuild them."""
+"""Codecs: strings <-> tensors. Each codec class registers itself by kind
+(:func:`register_codec`), so configs name it and checkpoints rebuild it."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import pkgutil
 from typing import Any
 
 from latentbo.codecs.base import CODECS, Codec, EncodedBatch, Failure, register_codec
-from latentbo.codecs.character import CharacterCodec
 from latentbo.codecs.cfg import Grammar
+from latentbo.codecs.character import CharacterCodec
 from latentbo.codecs.grammar import GrammarCodec
 from latentbo.codecs.selfies import SelfiesCodec
+from latentbo.codecs.tokens import TokenCodec
 from latentbo.errors import CheckpointError
 
 # Every module of the package is imported, so each codec class registers itself.
@@ -31,4 +33,4 @@ def codec_from_spec(spec: dict[str, Any]) -> Codec:
 
 
 __all__ = ["CODECS", "CharacterCodec", "Codec", "EncodedBatch", "Failure", "Grammar", "GrammarCodec", "SelfiesCodec",
-           "codec_from_spec"]
+           "TokenCodec", "codec_from_spec", "register_codec"]
