@@ -49,6 +49,12 @@ def _acquisition_help() -> str:
     return " | ".join(f"{name} ({cls.summary})" for name, cls in sorted(ACQUISITIONS.items()))
 
 
+def _objective_help() -> str:
+    from latentbo.objectives import OBJECTIVES
+
+    return " | ".join(sorted(OBJECTIVES))
+
+
 ColumnOption = Annotated[Optional[str], typer.Option(help="CSV column of the strings (default: smiles, selfies, "
                                                           "expression or string, or the only column).")]
 
@@ -218,7 +224,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 def bo(
     model: Annotated[Path, typer.Option(help="Trained model folder (from `latentbo train`).")],
     out: Annotated[Path, typer.Option(help="Campaign output folder.")],
-    objective: Annotated[str, typer.Option(help="plogp | logp | qed | expr | expr_wr, or your own function: "
+    objective: Annotated[str, typer.Option(help=f"{_objective_help()}, or your own function: "
                                                 "module:function (a module in the working directory or on the "
                                                 "path) or path/to/file.py:function; it receives a list of strings "
                                                 "(None: no valid decode) and returns one number each (NaN: "

@@ -5,26 +5,21 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import math
 import os
+import pkgutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from latentbo.errors import ConfigError
-from latentbo.objectives.base import ExternalObjective, FunctionObjective, Objective
-from latentbo.objectives.expressions import DEFAULT_TARGET, ExpressionFit, evaluate
-from latentbo.objectives.molecules import QED, LogP, PenalizedLogP
+from latentbo.objectives.base import OBJECTIVES, ExternalObjective, FunctionObjective, Objective, register_objective
+from latentbo.objectives.expressions import ExpressionFit, evaluate
+from latentbo.objectives.molecules import PenalizedLogP
 
-OBJECTIVES: dict[str, Callable[..., Objective]] = {
-    "plogp": lambda **kw: PenalizedLogP(),
-    "logp": lambda **kw: LogP(),
-    "qed": lambda **kw: QED(),
-    "expr": lambda target=None, **kw: ExpressionFit(target or DEFAULT_TARGET),
-    # the weighted-retraining variant: min(7, log(1 + MSE)), no per-point cap
-    "expr_wr": lambda target=None, **kw: ExpressionFit(target or DEFAULT_TARGET, cap=math.inf, clip=7.0),
-}
+# Every module of the package is imported, so each objective registers itself.
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def _import_function(spec: str) -> Any:
@@ -97,4 +92,5 @@ def make_objective(
     return obj
 
 
-__all__ = ["OBJECTIVES", "ExpressionFit", "ExternalObjective", "FunctionObjective", "callable_name", "Objective", "PenalizedLogP", "evaluate", "make_objective"]
+__all__ = ["OBJECTIVES", "ExpressionFit", "ExternalObjective", "FunctionObjective", "Objective", "PenalizedLogP",
+           "callable_name", "evaluate", "make_objective", "register_objective"]

@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+
+#: Objectives by name, filled by :func:`register_objective` (``latentbo.objectives``
+#: imports every module of the package); each entry makes one from an optional target.
+OBJECTIVES: dict[str, Callable[[str | None], Objective]] = {}
+
+
+def register_objective(name: str, **settings: Any) -> Callable[[type[Objective]], type[Objective]]:
+    """Class decorator: make an objective available by ``name`` (``bo --objective``,
+    campaign configs, studies). ``settings`` go to the class's constructor; a target
+    (``--target``) goes to classes that take one and is refused by the others. The
+    instance is named ``name``, so a class registered twice (``expr``, ``expr_wr``)
+    is recorded as what was asked for."""
+    def register(cls: type[Objective]) -> type[Objective]:
+        from latentbo.errors import ConfigError
+
+        if name in OBJECTIVES:
+            raise ConfigError(f"objective {name!r} is registered twice")
+        takes_target = "target" in inspect.signature(cls).parameters
+
+        def make(target: str | None = None) -> Objective:
+            if target is not None and not takes_target:
+                raise ConfigError(f"objective {name!r} takes no target (got {target!r})")
+            obj = cls(**settings, **({"target": target} if target is not None else {}))
+            obj.name = name  # type: ignore[misc]
+            return obj
+
+        OBJECTIVES[name] = make
+        return cls
+
+    return register
 
 
 class Objective:

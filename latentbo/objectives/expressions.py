@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from latentbo.errors import ConfigError, InvalidInputError
-from latentbo.objectives.base import Objective
+from latentbo.objectives.base import Objective, register_objective
 
 DEFAULT_TARGET = "1 / 3 + x + sin( x * x )"
 _TOKEN = re.compile(r"\s*(sin\(|exp\(|\d+\.?\d*|x|[-+*/()])")
@@ -102,6 +102,9 @@ def _read_target_csv(path: Path) -> np.ndarray:
         raise ConfigError(f"cannot read target CSV {path}: {exc}") from None
 
 
+@register_objective("expr")
+# the weighted-retraining variant: min(7, log(1 + MSE)), no per-point cap
+@register_objective("expr_wr", cap=math.inf, clip=7.0)
 class ExpressionFit(Objective):
     """``log(1 + mean(min((f(x) - y)^2, cap)))`` over the target points (lower is better).
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from latentbo.objectives.base import Objective
+from latentbo.objectives.base import Objective, register_objective
 
 # Published ZINC250k statistics used by the Grammar VAE to z-score each term.
 LOGP_MEAN, LOGP_STD = 2.4570953396190123, 1.434324401111988
@@ -29,7 +29,7 @@ def to_mol(smiles: str | None):
 
 
 @cache
-def _sascorer():
+def sascorer():
     from rdkit import RDConfig
 
     path = os.path.join(RDConfig.RDContribDir, "SA_Score")
@@ -48,7 +48,7 @@ def plogp_terms(mol) -> dict[str, float]:
     largest = max((len(r) for r in rings), default=0)
     return {
         "logp": Descriptors.MolLogP(mol),
-        "sa": _sascorer().calculateScore(mol),
+        "sa": sascorer().calculateScore(mol),
         "cycle": max(0, largest - 6),
     }
 
@@ -61,9 +61,10 @@ def molecule_properties(mol) -> dict[str, Any]:
     from rdkit.Chem import Descriptors
 
     return {"canonical_smiles": Chem.MolToSmiles(mol), "logp": Descriptors.MolLogP(mol), "qed": rdqed.qed(mol),
-            "sa": _sascorer().calculateScore(mol), "mw": Descriptors.MolWt(mol)}
+            "sa": sascorer().calculateScore(mol), "mw": Descriptors.MolWt(mol)}
 
 
+@register_objective("plogp")
 class PenalizedLogP(Objective):
     """Grammar-VAE penalized logP: ``z(logP) + z(-SA) + z(-cycle)`` with the ZINC250k
     statistics. :meth:`details` adds the unnormalised ``logP - SA - cycle`` used by
@@ -93,6 +94,7 @@ class PenalizedLogP(Objective):
         return [{} if t is None else {**t, "plogp_raw": t["logp"] - t["sa"] - t["cycle"]} for t in self._terms(strings)]
 
 
+@register_objective("logp")
 class LogP(Objective):
     name = "logp"
 
@@ -102,6 +104,7 @@ class LogP(Objective):
         return np.array([Descriptors.MolLogP(m) if (m := to_mol(s)) is not None else np.nan for s in strings])
 
 
+@register_objective("qed")
 class QED(Objective):
     name = "qed"
 

@@ -40,3 +40,12 @@ def test_import_paths_and_unknown_names() -> None:
         make_objective("no.such.module:f")
     with pytest.raises(ConfigError, match="nope"):
         make_objective("nope")
+
+
+def test_the_registry_names_its_instances_and_refuses_a_second_registration() -> None:
+    from latentbo.objectives import ExpressionFit, register_objective
+
+    wr = make_objective("expr_wr")
+    assert (wr.name, wr.clip, make_objective("expr").name) == ("expr_wr", 7.0, "expr")
+    with pytest.raises(ConfigError, match="registered twice"):
+        register_objective("expr")(ExpressionFit)
