@@ -174,7 +174,8 @@ class Codec(ABC):
         """Rebuild a codec from :meth:`spec` (fitted codecs: their alphabet and length).
 
         Raises:
-            CheckpointError: the spec cannot be this codec's.
+            KeyError: the spec lacks a field (checkpoints report it as a ``CheckpointError``).
+            ConfigError: the alphabet or length is not valid.
         """
         return cls(spec["alphabet"], int(spec["max_length"]))  # type: ignore[call-arg]
 
