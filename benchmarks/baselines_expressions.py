@@ -23,6 +23,7 @@ benchmarks/results/baselines_expressions.{csv,md}.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -34,7 +35,7 @@ import pandas as pd
 import torch
 
 from _common import write_table
-from latentbo.data import load_strings
+from latentbo.data import load_strings, set_data_dir
 from latentbo.metrics import sample_quality
 from latentbo.models import load_model
 
@@ -52,13 +53,14 @@ def train_pass(model: str, out: Path, data_dir: str | None, minutes: float) -> N
     subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
-def held_out(out: Path, n: int = 5000) -> list[str]:
-    """The first ``n`` held-out expressions of a run (its seeded split, as training made it)."""
+def held_out(out: Path, config, n: int = 5000) -> list[str]:
+    """The first ``n`` held-out expressions of a run with ``config`` (its seeded split, as training made it)."""
     report = json.loads((out / "data_report.json").read_text())
     if report["encoded"] != report["read"]:
         raise SystemExit(f"{out}: some strings were skipped; the split cannot be rebuilt from the file alone")
-    strings, _ = load_strings("expressions")
-    config = load_model(out).config
+    strings, _ = load_strings("expressions", allow_fallback=False)
+    if hashlib.sha256("\n".join(strings).encode("utf-8")).hexdigest()[:16] != report["fingerprint"]:
+        raise SystemExit(f"{out} was trained on other expressions than --data-dir holds")
     perm = np.random.default_rng(config.seed).permutation(len(strings))
     return [strings[i] for i in perm[: int(round(config.val_fraction * len(strings)))][:n]]
 
@@ -84,10 +86,10 @@ def code_geometry(ae, strings: list[str]) -> dict:
 def score(model: str, out: Path) -> dict:
     m = pd.read_csv(out / "metrics.csv")
     state = torch.load(out / "training_state.pt", map_location="cpu", weights_only=True)
-    config = load_model(out).config
+    ae = load_model(out)
+    config = ae.config
     best = m.loc[m["val_loss"].idxmin()]
     n_train = json.loads((out / "data_report.json").read_text())["encoded"] * (1 - config.val_fraction)
-    ae = load_model(out)
     quality, _ = sample_quality(ae, 1000, seed=0)
     converged = int(state["bad_epochs"]) > config.patience or len(m) >= config.epochs
     return {"model": model, "reg_params": json.dumps(config.reg_params), "epochs": len(m),
@@ -95,7 +97,7 @@ def score(model: str, out: Path) -> dict:
             "train_hours": float((n_train / m["samples_per_s"]).sum() / 3600),
             "val_token_acc": float(best["val_token_acc"]), "val_seq_acc": float(best["val_seq_acc"]),
             "prior_valid": quality["valid_fraction"], "prior_unique": quality["unique_fraction"],
-            **code_geometry(ae, held_out(out)), "h100_49ep_seq_acc": H100.get(model)}
+            **code_geometry(ae, held_out(out, config)), "h100_49ep_seq_acc": H100.get(model)}
 
 
 def main() -> None:
@@ -106,6 +108,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=None, help="train/resume each model this long first")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    set_data_dir(args.data_dir)
     rows = []
     for model in args.models.split(","):
         out = args.runs / model

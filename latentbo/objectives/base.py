@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from latentbo.errors import ConfigError, ObjectiveError
+
 #: Objectives by name, filled by :func:`register_objective` (``latentbo.objectives``
 #: imports every module of the package); each entry makes one from an optional target.
 OBJECTIVES: dict[str, Callable[[str | None], Objective]] = {}
@@ -20,8 +22,6 @@ def register_objective(name: str, **settings: Any) -> Callable[[type[Objective]]
     instance is named ``name``, so a class registered twice (``expr``, ``expr_wr``)
     is recorded as what was asked for."""
     def register(cls: type[Objective]) -> type[Objective]:
-        from latentbo.errors import ConfigError
-
         if name in OBJECTIVES:
             raise ConfigError(f"objective {name!r} is registered twice")
         takes_target = "target" in inspect.signature(cls).parameters
@@ -86,8 +86,6 @@ class FunctionObjective(Objective):
         self.name = name  # type: ignore[misc]
         size = getattr(fn, "batch_size", None)
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-            from latentbo.errors import ConfigError
-
             raise ConfigError(f"objective {name}: batch_size must be a positive integer, got {size!r}")
         self.batch_size: int | None = size
 
@@ -103,8 +101,6 @@ class FunctionObjective(Objective):
         return np.concatenate(parts) if parts else np.empty(0)
 
     def _call(self, strings: list[str | None]) -> np.ndarray:
-        from latentbo.errors import ObjectiveError
-
         try:
             raw = self.fn(strings)
         except Exception as exc:  # user code: any failure is reported as the objective's
@@ -127,7 +123,5 @@ class ExternalObjective(Objective):
     name = "external"
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
-        from latentbo.errors import ConfigError
-
         raise ConfigError("this campaign has no objective: its scores come from Campaign.tell() (ask/tell), or give "
                           "an objective to score with")
