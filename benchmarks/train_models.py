@@ -60,8 +60,9 @@ def run_one(task: str, model: str, strings: list[str], epochs: int, samples: int
 
 
 def compare_decoders(task: str, strings: list[str], minutes: float, samples: int) -> list[dict]:
-    """GMM-DAE with each decoder for the same wall-clock budget (``max_minutes``:
-    the epoch under way when it runs out is finished), same data and seed."""
+    """GMM-DAE with each decoder for the same wall-clock budget (``max_minutes``: no
+    batch starts after it; the model measured is the best finished epoch), same data
+    and seed."""
     rows = []
     for decoder in ("gru", "fast", "ar"):
         sizes = {"decoder_hidden": 501, "decoder_layers": 3} if decoder == "gru" and task == "zinc" else {}

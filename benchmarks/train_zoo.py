@@ -4,8 +4,8 @@
     python benchmarks/train_zoo.py --package RUN_DIR --name NAME --provenance TEXT [--command CMD --commit C --device D]
 
 The first form trains every model of ``SPECS`` side by side (one ``latentbo train``
-process each, ``--max-minutes`` = the budget, so each finishes its epoch, fits the
-ex-post GMM and saves), then packages them. The same command runs on CPU with small
+process each, ``--max-minutes`` = the budget, so each stops before its next batch,
+fits the ex-post GMM on its best epoch and saves), then packages them. The same command runs on CPU with small
 budgets (``--limit`` caps the data; the tests use it). The second form packages a run
 made elsewhere (e.g. an H100 checkpoint of ../shared/pretrained restored to fp32),
 stating where it came from.

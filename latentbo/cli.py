@@ -289,7 +289,7 @@ def train(
     overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars (epoch summaries are printed on stderr either way).")] = True,
     device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps | auto (a GPU when there is one).")] = "cpu",
-    max_minutes: Annotated[Optional[float], typer.Option(help="Time budget: finish the epoch under way, fit the ex-post GMM and save; --resume goes on later.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Time budget: stop before the next batch once it is spent (the epoch's progress is checkpointed; the first epoch always finishes), fit the ex-post GMM on the best model so far and save; --resume goes on from that batch.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Train an autoencoder (encoder + decoder + latent regulariser) on a task's data."""
@@ -439,7 +439,7 @@ def sample(
 
 @study_app.command("run")
 def study_run(
-    study: Annotated[Path, typer.Argument(help="Study definition (TOML) with tables study, grid, train, bo, profiles.<name>, resources; see examples/tiny_study.toml.")],
+    study: Annotated[Path, typer.Argument(help="Study definition (TOML) with tables study, grid (or [[grid]] blocks), train, bo, profiles.<name>, use (models trained elsewhere), resources; see examples/tiny_study.toml and benchmarks/studies/.")],
     out: Annotated[Path, typer.Option(help="Study output folder; re-running on it skips finished cells and resumes the rest.")],
     executor: Annotated[str, typer.Option(help="serial (default) | process (local pool) | ray (needs the ray extra).")] = "serial",
     address: Annotated[Optional[str], typer.Option(help="Ray cluster address (e.g. auto, ray://head:10001); default: start a local Ray.")] = None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
@@ -19,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -125,7 +127,8 @@ def training_run(out_dir: str | Path, resume: bool, overwrite: bool) -> Iterator
 def load_state(out: Path, model: LatentModel, opt: torch.optim.Optimizer,
                scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None) -> dict:
     """Restore the optimiser, scheduler and RNG of a run in ``out``; returns the loop's
-    counters (``rows``, ``epoch``, ``best``, ``bad_epochs``).
+    counters (``rows``, ``epoch``, ``best``, ``bad_epochs``, and ``partial``: how far the
+    epoch under way had got when a deadline stopped it, else ``None``).
 
     Raises:
         CheckpointError: the state file is missing or unusable.
@@ -143,7 +146,8 @@ def load_state(out: Path, model: LatentModel, opt: torch.optim.Optimizer,
         torch.set_rng_state(state["rng"])
         rows = list(state["rows"])
         return {"rows": rows, "epoch": int(state.get("epoch", len(rows))),
-                "best": float(state.get("best_val", math.inf)), "bad_epochs": int(state.get("bad_epochs", 0))}
+                "best": float(state.get("best_val", math.inf)), "bad_epochs": int(state.get("bad_epochs", 0)),
+                "partial": state.get("partial")}
     except Exception as exc:  # any failure here (a missing key too) means the state file is unusable
         raise CheckpointError(f"{path} is corrupt: {type(exc).__name__}: {exc}") from exc
 
@@ -187,8 +191,10 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
         resume: continue the run saved in ``out`` (the model's weights already loaded).
         autocast: forward passes under autocast to this dtype (``None``: fp32).
         progress: show a tqdm bar per epoch.
-        deadline: ``time.monotonic()`` after which no new epoch starts (at least one
-            runs per call).
+        deadline: ``time.monotonic()`` after which no new batch starts (at least one
+            runs per call, and the run's first epoch always finishes): the weights go
+            to ``last``, the epoch's progress to the state file, and a resume goes on
+            from the next batch of the same order, as if never stopped.
         unit: what a sample is called on the progress bar.
 
     Raises:
@@ -198,31 +204,50 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
     if scheduler is not None and monitor is None:
         raise ConfigError("a scheduler steps on a monitored value: pass monitor")
     counters = load_state(out, model, opt, scheduler) if resume else {
-        "rows": [], "epoch": 0, "best": math.inf, "bad_epochs": 0}
+        "rows": [], "epoch": 0, "best": math.inf, "bad_epochs": 0, "partial": None}
     rows, start, best, bad_epochs = counters["rows"], counters["epoch"], counters["best"], counters["bad_epochs"]
+
+    def save_state(epoch: int, partial: dict[str, Any] | None = None) -> None:
+        buf = io.BytesIO()
+        torch.save({"optimizer": opt.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+                    "rng": torch.get_rng_state(), "rows": rows, "epoch": epoch, "best_val": best,
+                    "bad_epochs": bad_epochs, "partial": partial}, buf)
+        atomic_write_bytes(out / STATE_FILE, buf.getvalue())
+
     gen = torch.Generator()
-    out_of_time = False
+    steps = 0  # this call's: at least one runs per call, so every call makes progress
     for epoch in range(start, epochs):
         if patience is not None and bad_epochs > patience:
             break
-        if epoch > start and time.monotonic() >= deadline:
-            out_of_time = True
-            break
+        if steps and time.monotonic() >= deadline:
+            return FitResult(rows, True)
         gen.manual_seed(seed * 100_003 + epoch)  # epoch order independent of resume
         model.train()
-        sums: dict[str, float] = {}
-        seen = 0
+        # an epoch a deadline interrupted goes on after the batches it had done, in the same order
+        part = counters["partial"] if epoch == start and counters["partial"] else {
+            "batches": 0, "sums": {}, "seen": 0, "elapsed": 0.0}
+        sums, seen, done = dict(part["sums"]), part["seen"], part["batches"]
         t0 = time.perf_counter()
-        bar = tqdm(total=n_train, disable=not progress, unit=unit, desc=f"epoch {epoch + 1}/{epochs}")
-        for xb in batches(gen):
+        bar = tqdm(total=n_train, initial=seen, disable=not progress, unit=unit, desc=f"epoch {epoch + 1}/{epochs}")
+        for xb in itertools.islice(batches(gen), done, None):
+            if rows and steps and time.monotonic() >= deadline:  # (a model needs one evaluated epoch)
+                bar.close()
+                save_model(model, out, "last")
+                save_state(epoch, {"batches": done, "sums": sums, "seen": seen,
+                                   "elapsed": part["elapsed"] + time.perf_counter() - t0})
+                log.info("epoch %d/%d stopped by the time budget after %d samples; resume goes on from there",
+                         epoch + 1, epochs, seen)
+                return FitResult(rows, True)
             terms = model.train_step(xb, opt, autocast)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v * len(xb)
             seen += len(xb)
+            done += 1
+            steps += 1
             bar.update(len(xb))
             bar.set_postfix(loss=f"{terms['loss']:.3f}")
         bar.close()
-        elapsed = time.perf_counter() - t0
+        elapsed = part["elapsed"] + time.perf_counter() - t0
         model.regularizer.after_epoch({k: v / seen for k, v in sums.items()})
         evaluation = evaluate()
         score = evaluation[monitor] if monitor is not None else None
@@ -239,16 +264,12 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
             save_model(model, out, "model")
         else:
             bad_epochs += 1
-        buf = io.BytesIO()
-        torch.save({"optimizer": opt.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-                    "rng": torch.get_rng_state(), "rows": rows, "epoch": epoch + 1, "best_val": best,
-                    "bad_epochs": bad_epochs}, buf)
-        atomic_write_bytes(out / STATE_FILE, buf.getvalue())
+        save_state(epoch + 1)
         atomic_write_text(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
         log.info("epoch %d/%d: %s (%.0f samples/s)", epoch + 1, epochs,
                  ", ".join(f"{k} {v:.4g}" for k, v in evaluation.items() if k in ("val_loss", "val_seq_acc", "test_mse")),
                  seen / elapsed)
-    return FitResult(rows, out_of_time)
+    return FitResult(rows, False)
 
 
 def fit_samplers(model: LatentModel, codes: torch.Tensor, seed: int) -> None:
@@ -282,8 +303,10 @@ def train(
         progress: show tqdm bars.
         device: where to train (``cpu`` default, ``cuda``...). Checkpoints are
             saved on the CPU; a GPU resume is not bit-exact (CUDA RNG not saved).
-        max_minutes: time budget: once passed, the current epoch finishes, the
-            ex-post GMM is fitted and the model saved (``--resume`` goes on later).
+        max_minutes: time budget: once passed, training stops before the next batch
+            (the epoch's progress checkpointed; the first epoch always finishes), the
+            ex-post GMM is fitted on the best model so far and saved; ``--resume`` goes
+            on from that batch.
         source: where ``strings`` came from, recorded in ``data_report.json``.
         overwrite: replace a run already in ``out_dir`` (:func:`~latentbo.io.clear_run`).
 

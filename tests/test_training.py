@@ -129,14 +129,47 @@ def test_resume_on_other_data_is_refused(tmp_path: Path) -> None:
 
 def test_max_minutes_stops_with_a_loadable_model(tmp_path: Path) -> None:
     cfg = ModelConfig.for_model("expressions", "gvae", epochs=5, **TINY)
-    result = train(cfg, DATA, tmp_path, progress=False, max_minutes=1e-9)  # spent before the first epoch ends
-    assert result.out_of_time and len(result.metrics) == 1
+    result = train(cfg, DATA, tmp_path, progress=False, max_minutes=1e-9)  # spent after the first batch
+    assert result.out_of_time and len(result.metrics) == 1  # but the first epoch always finishes
     model = load_model(tmp_path)
     assert model.expost_gmm is not None
     resumed = train(cfg, DATA, tmp_path, resume=True, progress=False)
     assert not resumed.out_of_time and list(resumed.metrics["epoch"]) == [1, 2, 3, 4, 5]
     with pytest.raises(ConfigError, match="max_minutes"):
         train(cfg, DATA, tmp_path / "x", max_minutes=0)
+
+
+@pytest.mark.parametrize("model", ["gvae", "gmm_dae", "welbo"])
+def test_a_budget_spent_mid_epoch_resumes_to_the_uninterrupted_model(model: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that moves 7 s per training step with a 1-minute budget stops the run
+    before its 10th batch: 360 training strings in batches of 64 make 6 an epoch, so
+    inside epoch 2. Resumed, it ends with the weights and metrics of a run never stopped."""
+    from latentbo import training
+    from latentbo.models.autoencoder import SequenceAutoencoder
+
+    cfg = ModelConfig.for_model("expressions", model, epochs=3, **TINY)
+    full = train(cfg, DATA, tmp_path / "full", progress=False)
+    clock = [0.0]
+    monkeypatch.setattr(training.time, "monotonic", lambda: clock[0])
+    step = SequenceAutoencoder.train_step
+
+    def slow_step(self, *args, **kwargs):
+        clock[0] += 7.0
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(SequenceAutoencoder, "train_step", slow_step)
+    stopped = train(cfg, DATA, tmp_path / "cut", progress=False, max_minutes=1)
+    assert stopped.out_of_time and list(stopped.metrics["epoch"]) == [1] and clock[0] == 63.0
+    state = torch.load(tmp_path / "cut" / "training_state.pt", weights_only=True)
+    assert state["epoch"] == 1 and state["partial"]["batches"] == 3 and state["partial"]["seen"] == 192
+    resumed = train(cfg, DATA, tmp_path / "cut", resume=True, progress=False)
+    assert clock[0] == 7.0 * 18  # 3 epochs of 6 batches in all: none repeated, none skipped
+    timing = ["epoch_s", "samples_per_s"]
+    pd.testing.assert_frame_equal(resumed.metrics.drop(columns=timing), full.metrics.drop(columns=timing))
+    for name in ("model", "last"):
+        a, b = (load_file(tmp_path / run / f"{name}.safetensors") for run in ("full", "cut"))
+        assert all(torch.equal(a[k], b[k]) for k in a), name
 
 
 def test_bf16_autocast_and_scaled_lr(tmp_path: Path) -> None:

@@ -47,11 +47,14 @@ class Objective:
         maximize: whether higher is better.
         worst: the score an invalid string stands for in reports that need a number
             (e.g. ``log(1001)`` for expressions); the GP never sees it.
+        optimum: the best score any string can get, where it is known (expressions:
+            0, the target itself); tables count the trials that reached it.
     """
 
     name: ClassVar[str] = "objective"
     maximize: ClassVar[bool] = True
     worst: float = float("nan")
+    optimum: ClassVar[float | None] = None
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
         """``N`` strings (``None`` = failed decode) -> ``N`` float scores, NaN = invalid."""

@@ -122,6 +122,7 @@ class ExpressionFit(Objective):
 
     name = "expr"
     maximize = False
+    optimum = 0.0
 
     def __init__(self, target: str | Path = DEFAULT_TARGET, x: np.ndarray | None = None, cap: float = 1000.0,
                  clip: float | None = None) -> None:

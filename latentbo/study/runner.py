@@ -37,9 +37,13 @@ from latentbo.study.executors import Executor
 from latentbo.study.spec import Cell, StudySpec
 
 CELL_FILE = "cell.json"
-# The outputs whose checksums certify a finished cell.
-OUTPUTS = {"train": ["model.safetensors", "config.toml", "meta.json", "metrics.csv"],
-           "bo": ["summary.json", "trial_0/evaluations.jsonl"]}
+
+
+def outputs(cell: Cell) -> list[str]:
+    """The outputs whose checksums certify a finished cell."""
+    if cell.kind == "train":
+        return ["model.safetensors", "config.toml", "meta.json", "metrics.csv"]
+    return ["summary.json", *(f"trial_{t}/evaluations.jsonl" for t in range(cell.settings.get("trials", 1)))]
 
 
 def _sha256(path: Path) -> str:
@@ -99,7 +103,7 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         cell = Cell(**payload["cell"])
         out = cell_dir(Path(payload["out"]), cell.id)
         (_run_train if cell.kind == "train" else _run_bo)(cell, out, Path(payload["out"]), payload["device"])
-        files = {rel: _sha256(out / rel) for rel in OUTPUTS[cell.kind]}
+        files = {rel: _sha256(out / rel) for rel in outputs(cell)}
         wall = time.perf_counter() - t0
         atomic_write_text(out / CELL_FILE, json.dumps({
             "id": cell.id, "kind": cell.kind, "seed": cell.seed, "fingerprint": cell.fingerprint,
@@ -126,9 +130,9 @@ def _run_bo(cell: Cell, out: Path, study_out: Path, device: str) -> None:
 
     s = dict(cell.settings)
     for key in ("task", "model", "trial"):
-        s.pop(key)
-    run_campaign(cell_dir(study_out, cell.depends_on), CampaignConfig(trials=1, seed=cell.seed, **s), out,
-                 device=device, progress=False)
+        s.pop(key, None)
+    model = s.pop("use", None) or cell_dir(study_out, cell.depends_on)
+    run_campaign(model, CampaignConfig(seed=cell.seed, **{"trials": 1, **s}), out, device=device, progress=False)
 
 
 def _append_error(out: Path, entry: dict[str, Any]) -> None:
@@ -252,7 +256,9 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
     Returns:
         The study table (one row per group with at least one finished trial).
     """
+    from latentbo.bo import CampaignConfig
     from latentbo.bo.paper import paper_row
+    from latentbo.models.zoo import resolve_model
     from latentbo.objectives import make_objective
     from latentbo.reports import write_campaign_reports
     from latentbo.tasks import get_task
@@ -260,27 +266,35 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
     groups: dict[str, list[Cell]] = defaultdict(list)
     for c in spec.cells():
         if c.kind == "bo" and (c.id in finished if finished is not None else cell_state(out, c) == "done"):
-            groups[c.id.rsplit("/", 1)[0]].append(c)
+            groups[c.id.rsplit("/", 1)[0] if "trial" in c.settings else c.id].append(c)
     rows, curves = [], {}
     for name, members in sorted(groups.items()):
         s0 = members[0].settings
         objective = make_objective(s0["objective"], s0.get("target"))
         trials, seeds = [], []
-        for c in sorted(members, key=lambda c: c.settings["trial"]):
+        for c in sorted(members, key=lambda c: c.settings.get("trial", 0)):
             d = cell_dir(out, c.id)
-            recs = [json.loads(line) for line in (d / "trial_0" / "evaluations.jsonl").read_text().splitlines()
-                    if line.strip()]
-            trials.append([{**r, "trial": c.settings["trial"]} for r in recs])
-            seeds.append(json.loads((d / "summary.json").read_text())["seeds"][0])
+            for t, seed in enumerate(json.loads((d / "summary.json").read_text())["seeds"]):
+                recs = [json.loads(line) for line in (d / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
+                        if line.strip()]
+                trials.append([{**r, "trial": c.settings.get("trial", t)} for r in recs])
+                seeds.append(seed)
         s = write_campaign_reports(out / "groups" / name.removeprefix("bo/"), objective, trials,
                                    {"trial_seeds": seeds, "config": {k: v for k, v in s0.items() if k != "trial"}},
                                    molecules=get_task(s0["task"]).molecules)
         fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
-        rows.append({"task": s0["task"], "model": s0["model"], "objective": s0["objective"],
-                     "acquisition": s0["acquisition"], "trials": len(trials), "evaluations": s["evaluations"],
+        reached = None if objective.optimum is None else \
+            f"{sum(t['best'] is not None and t['best']['score'] == objective.optimum for t in s['trials'])}/{len(trials)}"
+        model_dir = resolve_model(s0["use"]) if "use" in s0 else cell_dir(out, members[0].depends_on)
+        budget = CampaignConfig(**{k: v for k, v in s0.items() if k in ("iterations", "batch")})
+        rows.append({"group": name.removeprefix("bo/"), "task": s0["task"], "model": s0["model"],
+                     "objective": s0["objective"], "acquisition": s0["acquisition"],
+                     "budget": f"{budget.iterations} x {budget.batch}", "trials": len(trials),
+                     "evaluations": s["evaluations"],
+                     "val_seq_acc": _val_seq_acc(model_dir),
                      **{f"top{i}": fmt(s["top3"][f"top{i}"]) for i in (1, 2, 3)},
                      "fraction_valid": fmt(s["fraction_valid"]), "average_score": fmt(s["average_score"]),
-                     "best_string": s["best"]["string"] if s["best"] else None,
+                     "reached_optimum": reached, "best_string": s["best"]["string"] if s["best"] else None,
                      **paper_row(s0["task"], s0["model"], s0["objective"])})
         curves[name.removeprefix("bo/")] = (trials, objective.maximize)
     table = pd.DataFrame(rows)
@@ -289,6 +303,19 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
         atomic_write_text(out / "study_table.md", _markdown(spec, table))
         _plot_groups(out / "best_so_far.png", curves)
     return table
+
+
+def _val_seq_acc(model_dir: Path) -> float | None:
+    """Held-out sequence accuracy (every position right: for the grammar codec, exact
+    greedy reconstruction) of a model's saved epoch (lowest validation loss); ``None``
+    for folders without a training log."""
+    path = model_dir / "metrics.csv"
+    if not path.exists():
+        return None
+    metrics = pd.read_csv(path)
+    if metrics.empty or not {"val_loss", "val_seq_acc"} <= set(metrics.columns):
+        return None
+    return round(float(metrics.loc[metrics["val_loss"].idxmin(), "val_seq_acc"]), 4)
 
 
 def _markdown(spec: StudySpec, table: pd.DataFrame) -> str:

@@ -7,6 +7,7 @@ A study file looks like::
     seed = 0            # every cell's seed derives from this and the cell's coordinates
     profile = "quick"   # default profile: [profiles.<name>] overrides [train] / [bo] (may be absent)
     retries = 2         # a crashing cell is retried this many times
+    bo_cells = "trial"  # or "campaign" (below)
 
     [grid]
     tasks = ["expressions"]
@@ -24,13 +25,25 @@ A study file looks like::
     [profiles.full.train]
     epochs = 100
 
+    [use]               # models trained elsewhere: no training cell ("task/model" or "model")
+    "zinc/gvae" = "zinc-gvae"           # a pretrained name or a folder (relative to where the study runs)
+
     [resources]         # per cell: CPU threads and GPUs (Ray schedules on these)
     threads = 1
     gpus = 0
 
-The grid expands into *cells*: one training cell per (task, model) and one BO
-cell per (task, model, objective, acquisition, trial). A cell is the unit that an
-executor runs, retries and skips when finished.
+The grid expands into *cells*: one training cell per (task, model) not in ``[use]``
+and BO cells per (task, model, objective, acquisition). A cell is the unit that an
+executor runs, retries and skips when finished. With ``bo_cells = "trial"`` each
+trial is a cell with its own seed (derived from its coordinates: trials spread over
+workers); with ``"campaign"`` a group's trials run as one campaign seeded with the
+study seed, so every group starts from the same initial strings and trial seeds
+(models and acquisitions compared on common random numbers, as the benchmark tables are).
+
+``[[grid]]`` (an array of grid tables) adds groups that differ in more than the
+product: each block may set its own ``trials``, a ``bo`` table overriding ``[bo]``
+for its groups, and a ``name`` appended to their ids (``expressions-gmm_dae-expr-
+qlogei-sequential`` for a block with ``bo = {batch = 1, iterations = 250}``).
 """
 
 from __future__ import annotations
@@ -45,21 +58,34 @@ from pathlib import Path
 from typing import Any
 
 from latentbo.bo.campaign import CampaignConfig
-from latentbo.errors import ConfigError
+from latentbo.errors import ConfigError, LatentboError
 from latentbo.io import read_toml
 from latentbo.models.config import MODELS, ModelConfig
 from latentbo.objectives import make_objective
 from latentbo.tasks import TASKS
 
-_SECTIONS = {"study", "grid", "train", "bo", "profiles", "resources"}
+_SECTIONS = {"study", "grid", "train", "bo", "profiles", "use", "resources"}
 #: keys of the fixed sections and the TOML types they take
 _KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "study": {"name": str, "seed": int, "profile": str, "retries": int},
-    "grid": {"tasks": list, "models": list, "objectives": (dict, list), "acquisitions": list, "trials": int},
+    "study": {"name": str, "seed": int, "profile": str, "retries": int, "bo_cells": str},
     "resources": {"threads": int, "gpus": (int, float)},
 }
+_GRID_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str, "tasks": list, "models": list, "objectives": (dict, list), "acquisitions": list, "trials": int,
+    "bo": dict}
+BO_CELLS = ("trial", "campaign")
 _BO_FIELDS = {f.name for f in dataclasses.fields(CampaignConfig)} - {"objective", "trials", "seed"}
 _TRAIN_FIELDS = ({f.name for f in dataclasses.fields(ModelConfig)} - {"task", "model", "seed"}) | {"limit", "dataset"}
+
+
+def _check_types(table: dict[str, Any], keys: dict[str, type | tuple[type, ...]], where: str) -> None:
+    bad = set(table) - set(keys)
+    if bad:
+        raise ConfigError(f"{where}: unknown keys {sorted(bad)}; known: {sorted(keys)}")
+    for key, kinds in keys.items():
+        if key in table and (not isinstance(table[key], kinds) or isinstance(table[key], bool)):
+            want = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+            raise ConfigError(f"{where}: {key} must be of type {want}, got {table[key]!r}")
 
 
 def derive_seed(study_seed: int, *coordinates: Any) -> int:
@@ -108,20 +134,44 @@ class Cell:
 
 
 @dataclass
-class StudySpec:
-    """A parsed, validated study definition (see the module docstring)."""
+class Grid:
+    """One block of the study's grid: every task x model x objective x acquisition.
 
-    name: str
-    seed: int
-    profile: str
-    retries: int
+    Attributes:
+        name: appended to the ids of its groups (``None``: not).
+        objectives: per task.
+        trials: trials per group.
+        bo: ``[bo]`` (after the profile) with this block's own ``bo`` table on top.
+    """
+
+    name: str | None
     tasks: list[str]
     models: list[str]
     objectives: dict[str, list[str]]
     acquisitions: list[str]
     trials: int
+    bo: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class StudySpec:
+    """A parsed, validated study definition (see the module docstring).
+
+    Attributes:
+        use: models trained elsewhere, ``"task/model"`` or ``"model"`` -> a folder or
+            a pretrained name, as written in the study file.
+        bo_cells: ``trial`` (one cell per trial) or ``campaign`` (one per group).
+    """
+
+    name: str
+    seed: int
+    profile: str
+    retries: int
+    grids: list[Grid]
     train: dict[str, Any] = field(default_factory=dict)
     bo: dict[str, Any] = field(default_factory=dict)
+    use: dict[str, str] = field(default_factory=dict)
+    bo_cells: str = "trial"
     threads: int = 1
     gpus: float = 0.0
 
@@ -143,18 +193,12 @@ class StudySpec:
         unknown = set(raw) - _SECTIONS
         if unknown:
             raise ConfigError(f"{source}: unknown sections {sorted(unknown)}; known: {sorted(_SECTIONS)}")
-        for section, keys in _KEYS.items():
-            table = raw.get(section, {})
-            if not isinstance(table, dict):
+        for section in ("study", "resources", "use"):
+            if not isinstance(raw.get(section, {}), dict):
                 raise ConfigError(f"{source}: [{section}] must be a table")
-            bad = set(table) - set(keys)
-            if bad:
-                raise ConfigError(f"{source}: unknown [{section}] keys {sorted(bad)}; known: {sorted(keys)}")
-            for key, kinds in keys.items():
-                if key in table and (not isinstance(table[key], kinds) or isinstance(table[key], bool)):
-                    want = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
-                    raise ConfigError(f"{source}: [{section}] {key} must be of type {want}, got {table[key]!r}")
-        study, grid, resources = raw.get("study", {}), raw.get("grid", {}), raw.get("resources", {})
+        for section, keys in _KEYS.items():
+            _check_types(raw.get(section, {}), keys, f"{source}: [{section}]")
+        study, resources = raw.get("study", {}), raw.get("resources", {})
         # The study's own profile may be just the base [train]/[bo]; one asked for
         # explicitly must exist, so a typo never silently runs the base settings.
         default = study.get("profile", "quick")
@@ -169,66 +213,130 @@ class StudySpec:
             bo.update(profiles[profile].get("bo", {}))
         elif profile != default:
             raise ConfigError(f"{source}: profile {profile!r} not defined; defined: {sorted(profiles)}")
-        tasks = list(grid.get("tasks", ["expressions"]))
-        # default: each task's paper objective (an unknown task is reported by validate)
-        objectives = grid.get("objectives", {t: [TASKS[t].objective] for t in tasks if t in TASKS})
-        if isinstance(objectives, list):  # one list for every task
-            objectives = {t: objectives for t in tasks}
+        blocks = raw.get("grid", {})
+        blocks = blocks if isinstance(blocks, list) else [blocks]
+        grids = [_grid(block, bo, f"{source}: [grid]" if len(blocks) == 1 else f"{source}: [[grid]] {n + 1}")
+                 for n, block in enumerate(blocks)]
+        use = raw.get("use", {})
+        if not all(isinstance(v, str) for v in use.values()):
+            raise ConfigError(f"{source}: [use] maps \"task/model\" or \"model\" to a folder or pretrained name (strings)")
         spec = cls(
             name=str(study.get("name", Path(source).stem)), seed=study.get("seed", 0), profile=profile,
-            retries=study.get("retries", 2), tasks=tasks, models=list(grid.get("models", ["gmm_dae"])),
-            objectives={t: list(objectives.get(t, [])) for t in tasks},
-            acquisitions=list(grid.get("acquisitions", ["qlogei"])), trials=grid.get("trials", 5),
-            train=train, bo=bo, threads=resources.get("threads", 1), gpus=float(resources.get("gpus", 0)),
+            retries=study.get("retries", 2), grids=grids, train=train, bo=bo, use=dict(use),
+            bo_cells=study.get("bo_cells", "trial"), threads=resources.get("threads", 1),
+            gpus=float(resources.get("gpus", 0)),
         )
         spec.validate(source)
         return spec
 
     def validate(self, source: str = "study") -> None:
-        for t in self.tasks:
-            if t not in TASKS:
-                raise ConfigError(f"{source}: unknown task {t!r}; known: {sorted(TASKS)}")
-            if not self.objectives[t]:
-                raise ConfigError(f"{source}: no objectives for task {t!r} in [grid] objectives")
-        for m in self.models:
-            if m not in MODELS:
-                raise ConfigError(f"{source}: unknown model {m!r}; known: {sorted(MODELS)}")
+        if self.bo_cells not in BO_CELLS:
+            raise ConfigError(f"{source}: [study] bo_cells must be one of {BO_CELLS}, got {self.bo_cells!r}")
+        if self.retries < 0 or self.threads < 1 or self.gpus < 0:
+            raise ConfigError(f"{source}: threads must be >= 1, retries and gpus >= 0")
         bad = set(self.train) - _TRAIN_FIELDS
         if bad:
             raise ConfigError(f"{source}: unknown [train] keys {sorted(bad)}; task/model come from [grid], seeds are derived")
-        bad = set(self.bo) - _BO_FIELDS
-        if bad:
-            raise ConfigError(f"{source}: unknown [bo] keys {sorted(bad)}; objective/trials/seed come from [grid]")
-        if self.trials < 1 or self.retries < 0 or self.threads < 1 or self.gpus < 0:
-            raise ConfigError(f"{source}: trials and threads must be >= 1, retries and gpus >= 0")
+        for key in self.use:
+            if key.rsplit("/", 1)[-1] not in MODELS or ("/" in key and key.split("/", 1)[0] not in TASKS):
+                raise ConfigError(f"{source}: [use] key {key!r} must be \"task/model\" or \"model\" with a known "
+                                  f"task and model (models: {sorted(MODELS)})")
+        train = {k: v for k, v in self.train.items() if k not in ("limit", "dataset")}
         # Everything a cell needs is checked here, before any work starts: a typo in
         # an objective must not surface after hours of training.
-        for a in self.acquisitions:
-            CampaignConfig(acquisition=a, **{k: v for k, v in self.bo.items() if k != "acquisition"}).validate()
-        train = {k: v for k, v in self.train.items() if k not in ("limit", "dataset")}
-        for t in self.tasks:
-            for m in self.models:
-                ModelConfig.for_model(t, m, **copy.deepcopy(train))
-            for objective in self.objectives[t]:
-                make_objective(objective, self.bo.get("target"))
+        for grid in self.grids:
+            for t in grid.tasks:
+                if t not in TASKS:
+                    raise ConfigError(f"{source}: unknown task {t!r}; known: {sorted(TASKS)}")
+                if not grid.objectives[t]:
+                    raise ConfigError(f"{source}: no objectives for task {t!r} in [grid] objectives")
+            for m in grid.models:
+                if m not in MODELS:
+                    raise ConfigError(f"{source}: unknown model {m!r}; known: {sorted(MODELS)}")
+            bad = set(grid.bo) - _BO_FIELDS
+            if bad:
+                raise ConfigError(f"{source}: unknown [bo] keys {sorted(bad)}; objective/trials/seed come from [grid]")
+            if grid.trials < 1:
+                raise ConfigError(f"{source}: trials must be >= 1, got {grid.trials}")
+            for a in grid.acquisitions:
+                CampaignConfig(acquisition=a, **{k: v for k, v in grid.bo.items() if k != "acquisition"}).validate()
+            for t in grid.tasks:
+                for m in grid.models:
+                    used = self.used(t, m)
+                    if used is None:
+                        ModelConfig.for_model(t, m, **copy.deepcopy(train))
+                    else:
+                        _check_used(used, t, m, source)
+                for objective in grid.objectives[t]:
+                    make_objective(objective, grid.bo.get("target"))
+        ids = [c.id for c in self.cells() if c.kind == "bo"]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ConfigError(f"{source}: grid blocks repeat {twice[0]}; give one of them a name")
+
+    def used(self, task: str, model: str) -> str | None:
+        """The folder or pretrained name ``[use]`` gives for (task, model), else ``None``."""
+        return self.use.get(f"{task}/{model}", self.use.get(model))
 
     def cells(self) -> list[Cell]:
         """Expand the grid: training cells first, then the BO cells that depend on them."""
-        out: list[Cell] = []
-        for task in self.tasks:
-            for model in self.models:
-                train_id = f"train/{_slug(task)}-{_slug(model)}"
-                out.append(Cell(train_id, "train", derive_seed(self.seed, "train", task, model),
-                                {"task": task, "model": model, **copy.deepcopy(self.train)}))
-                for objective in self.objectives[task]:
-                    for acq in self.acquisitions:
-                        for trial in range(self.trials):
-                            coords = (task, model, objective, acq, trial)
-                            out.append(Cell(
-                                f"bo/{_slug(task)}-{_slug(model)}-{_slug(objective)}-{_slug(acq)}/trial_{trial}", "bo",
-                                derive_seed(self.seed, "bo", *coords),
-                                {"task": task, "model": model, "objective": objective, "acquisition": acq,
-                                 "trial": trial, **{k: v for k, v in self.bo.items() if k != "acquisition"}},
-                                depends_on=train_id,
-                            ))
-        return out
+        train_cells: dict[str, Cell] = {}
+        bo_cells: list[Cell] = []
+        for grid in self.grids:
+            for task in grid.tasks:
+                for model in grid.models:
+                    used = self.used(task, model)
+                    train_id = None
+                    if used is None:
+                        train_id = f"train/{_slug(task)}-{_slug(model)}"
+                        train_cells[train_id] = Cell(train_id, "train", derive_seed(self.seed, "train", task, model),
+                                                     {"task": task, "model": model, **copy.deepcopy(self.train)})
+                    for objective in grid.objectives[task]:
+                        for acq in grid.acquisitions:
+                            bo_cells += self._bo_cells(grid, task, model, objective, acq, used, train_id)
+        return [*train_cells.values(), *bo_cells]
+
+    def _bo_cells(self, grid: Grid, task: str, model: str, objective: str, acq: str, used: str | None,
+                  train_id: str | None) -> list[Cell]:
+        group = f"bo/{_slug(task)}-{_slug(model)}-{_slug(objective)}-{_slug(acq)}"
+        named = (grid.name,) if grid.name else ()
+        group += "".join(f"-{_slug(n)}" for n in named)
+        settings = {"task": task, "model": model, "objective": objective, "acquisition": acq,
+                    **({"use": used} if used is not None else {}),
+                    **{k: v for k, v in grid.bo.items() if k != "acquisition"}}
+        if self.bo_cells == "campaign":
+            return [Cell(group, "bo", self.seed, {**settings, "trials": grid.trials}, depends_on=train_id)]
+        return [Cell(f"{group}/trial_{trial}", "bo", derive_seed(self.seed, "bo", task, model, objective, acq, trial, *named),
+                     {**settings, "trial": trial}, depends_on=train_id)
+                for trial in range(grid.trials)]
+
+
+def _grid(block: Any, bo: dict[str, Any], where: str) -> Grid:
+    """One ``[grid]`` table, its ``bo`` table laid over the study's ``[bo]``."""
+    if not isinstance(block, dict):
+        raise ConfigError(f"{where} must be a table")
+    _check_types(block, _GRID_KEYS, where)
+    tasks = list(block.get("tasks", ["expressions"]))
+    # default: each task's paper objective (an unknown task is reported by validate)
+    objectives = block.get("objectives", {t: [TASKS[t].objective] for t in tasks if t in TASKS})
+    if isinstance(objectives, list):  # one list for every task
+        objectives = {t: objectives for t in tasks}
+    return Grid(name=block.get("name"), tasks=tasks, models=list(block.get("models", ["gmm_dae"])),
+                objectives={t: list(objectives.get(t, [])) for t in tasks},
+                acquisitions=list(block.get("acquisitions", ["qlogei"])), trials=block.get("trials", 5),
+                bo={**bo, **block.get("bo", {})})
+
+
+def _check_used(used: str, task: str, model: str, source: str) -> None:
+    """A ``[use]`` model exists and was trained for ``task`` as ``model``."""
+    from latentbo.models.checkpoint import kind_of
+    from latentbo.models.zoo import resolve_model
+
+    try:
+        config = read_toml(resolve_model(used) / "config.toml", "model config")
+    except LatentboError as exc:
+        raise ConfigError(f"{source}: [use] {task}/{model} = {used!r}: {exc}") from None
+    found = (kind_of(config), config.get("task"), config.get("model"))
+    if found != ("sequence", task, model):
+        raise ConfigError(f"{source}: [use] {task}/{model} = {used!r} is a {found[0]} model of task {found[1]!r}, "
+                          f"model {found[2]!r}")

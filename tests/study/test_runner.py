@@ -77,14 +77,19 @@ def test_serial_study_writes_every_output(serial_run: Path) -> None:
     assert status["counts"] == {"done": 3}
     table = _table(serial_run)
     assert len(table) == 1 and table.loc[0, "trials"] == 2 and table.loc[0, "evaluations"] == 16
+    assert table.loc[0, "group"] == "expressions-gvae-expr-turbo" and table.loc[0, "budget"] == "2 x 4"
     assert table.loc[0, "paper_top1"] == 0.10  # GVAE, expressions: the paper's row stands beside ours
     for name in ("study_table.md", "best_so_far.png", "study.json",
                  "groups/expressions-gvae-expr-turbo/summary.json", "groups/expressions-gvae-expr-turbo/best_so_far.png",
                  "cells/train/expressions-gvae/model.safetensors",
                  "cells/bo/expressions-gvae-expr-turbo/trial_1/trial_0/evaluations.jsonl"):
         assert (serial_run / name).exists(), name
-    seeds = json.loads((serial_run / "groups/expressions-gvae-expr-turbo/summary.json").read_text())["seeds"]
-    assert len(set(seeds)) == 2
+    group = json.loads((serial_run / "groups/expressions-gvae-expr-turbo/summary.json").read_text())
+    assert len(set(group["seeds"])) == 2
+    metrics = pd.read_csv(serial_run / "cells/train/expressions-gvae/metrics.csv")
+    assert table.loc[0, "val_seq_acc"] == round(metrics.loc[metrics["val_loss"].idxmin(), "val_seq_acc"], 4)
+    hits = sum(t["best"] is not None and t["best"]["score"] == 0.0 for t in group["trials"])
+    assert table.loc[0, "reached_optimum"] == f"{hits}/2"
 
 
 def test_rerun_skips_finished_cells_and_redoes_tampered_ones(serial_run: Path, study_file: Path,
@@ -215,3 +220,41 @@ def test_ray_executor_on_a_local_cluster(serial_run: Path, study_file: Path, tmp
     summary = _run(study_file, tmp_path / "out", "ray", cpus=1)
     assert summary["counts"] == {"done": 3} and summary["executor"] == "ray"
     pd.testing.assert_frame_equal(_table(tmp_path / "out"), _table(serial_run))
+
+
+def _records(folder: Path, trials: int) -> list[list[tuple]]:
+    """Each trial's (seed, string, score) records: what a campaign found, without its timings."""
+    return [[(r["seed"], r["string"], r["score"]) for r in map(json.loads, (folder / f"trial_{t}/evaluations.jsonl")
+             .read_text().splitlines())] for t in range(trials)]
+
+
+def test_campaign_cells_run_a_used_model_as_latentbo_bo_does(serial_run: Path, tmp_path: Path) -> None:
+    """bo_cells = "campaign" with a model from [use]: no training, one cell per group running
+    the campaign `latentbo bo` runs with the study seed; a finished campaign copied into the
+    cell's folder is adopted as it is (how earlier benchmark campaigns join a study)."""
+    import shutil
+
+    from latentbo.bo import CampaignConfig
+    from latentbo.pipelines import run_campaign
+
+    model = serial_run / "cells/train/expressions-gvae"
+    study = tmp_path / "campaign.toml"
+    study.write_text(TINY.replace("retries = 1", 'retries = 1\nbo_cells = "campaign"') + f'\n[use]\ngvae = "{model}"\n')
+    out = tmp_path / "out"
+    summary = _run(study, out)
+    assert summary["counts"] == {"done": 1}
+    cell = out / "cells/bo/expressions-gvae-expr-turbo"
+    direct = tmp_path / "direct"
+    run_campaign(model, CampaignConfig(objective="expr", acquisition="turbo", trials=2, seed=3, iterations=2, batch=4,
+                                       init_size=100, gp_points=50, n_decode=2), direct, progress=False)
+    assert _records(cell, 2) == _records(direct, 2)
+    table = _table(out)
+    assert table.loc[0, "trials"] == 2 and table.loc[0, "evaluations"] == 16
+    assert table.loc[0, "val_seq_acc"] == _table(serial_run).loc[0, "val_seq_acc"]
+
+    adopted = tmp_path / "adopted"
+    shutil.copytree(direct, adopted / "cells/bo/expressions-gvae-expr-turbo")
+    before = (direct / "trial_1/evaluations.jsonl").read_bytes()
+    assert _run(study, adopted)["counts"] == {"done": 1}
+    assert (adopted / "cells/bo/expressions-gvae-expr-turbo/trial_1/evaluations.jsonl").read_bytes() == before
+    pd.testing.assert_frame_equal(_table(adopted), table)
