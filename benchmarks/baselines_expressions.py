@@ -38,6 +38,7 @@ from _common import write_table
 from latentbo.data import load_strings, set_data_dir
 from latentbo.metrics import sample_quality
 from latentbo.models import load_model
+from latentbo.training import saved_epoch
 
 MODELS = ["gmm_dae", "gwae", "edvae", "cvae", "gvae", "grae", "gcvvae", "welbo"]
 #: The H100 checkpoints' held-out exact reconstruction (49 epochs, ../shared/pretrained, commit ae0476a).
@@ -88,7 +89,7 @@ def score(model: str, out: Path) -> dict:
     state = torch.load(out / "training_state.pt", map_location="cpu", weights_only=True)
     ae = load_model(out)
     config = ae.config
-    best = m.loc[m["val_loss"].idxmin()]
+    best = saved_epoch(m)
     n_train = json.loads((out / "data_report.json").read_text())["encoded"] * (1 - config.val_fraction)
     quality, _ = sample_quality(ae, 1000, seed=0)
     converged = int(state["bad_epochs"]) > config.patience or len(m) >= config.epochs

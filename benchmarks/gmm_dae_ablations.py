@@ -26,7 +26,7 @@ from latentbo.bo import Campaign, CampaignConfig
 from latentbo.data import load_strings, set_data_dir
 from latentbo.metrics import sample_quality
 from latentbo.models import ModelConfig, load_model
-from latentbo.training import train
+from latentbo.training import saved_epoch, train
 
 #: name -> gmm_dae reg_params; the first is the reference (10 one-hot modes, eq. 10 weights).
 SETTINGS: dict[str, dict] = {
@@ -58,7 +58,7 @@ def main() -> None:
                                         reg_params=params)
             train(cfg, exprs, out, progress=False, overwrite=True)
         metrics = pd.read_csv(out / "metrics.csv")
-        best = metrics.loc[metrics["val_loss"].idxmin()]
+        best = saved_epoch(metrics)
         quality, _ = sample_quality(load_model(out), 1000, seed=0)
         bo = CampaignConfig(objective="expr", iterations=5, batch=50, trials=args.trials, init_size=2000,
                             gp_points=500, acquisition="turbo")

@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from latentbo.metrics import sample_quality
 from latentbo.models import load_model
 from latentbo.models.zoo import CARD, CARD_FIELDS
+from latentbo.training import saved_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The zoo: name -> what `latentbo train` is given.
@@ -68,8 +69,8 @@ def train_command(name: str, run: Path, device: str, minutes: float, limit: int 
 
 def measured(metrics: pd.DataFrame) -> dict:
     """What a run's metrics.csv says: epochs, mean training throughput, and the
-    held-out reconstruction of the saved epoch (lowest validation loss)."""
-    best = metrics.loc[metrics["val_loss"].idxmin()]
+    held-out reconstruction of the saved epoch."""
+    best = saved_epoch(metrics)
     return {"epochs": len(metrics), "samples_per_s": round(float(metrics["samples_per_s"].mean()), 1),
             "held_out_exact": float(best["val_seq_acc"]), "held_out_token_acc": float(best["val_token_acc"])}
 

@@ -128,7 +128,8 @@ def load_state(out: Path, model: LatentModel, opt: torch.optim.Optimizer,
                scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None) -> dict:
     """Restore the optimiser, scheduler and RNG of a run in ``out``; returns the loop's
     counters (``rows``, ``epoch``, ``best``, ``bad_epochs``, and ``partial``: how far the
-    epoch under way had got when a deadline stopped it, else ``None``).
+    epoch under way had got when a deadline stopped it, else ``None``; ``monitor``: the
+    key they were kept on, ``val_loss`` for runs saved before it was recorded).
 
     Raises:
         CheckpointError: the state file is missing or unusable.
@@ -147,7 +148,7 @@ def load_state(out: Path, model: LatentModel, opt: torch.optim.Optimizer,
         rows = list(state["rows"])
         return {"rows": rows, "epoch": int(state.get("epoch", len(rows))),
                 "best": float(state.get("best_val", math.inf)), "bad_epochs": int(state.get("bad_epochs", 0)),
-                "partial": state.get("partial")}
+                "partial": state.get("partial"), "monitor": state.get("monitor", "val_loss")}
     except Exception as exc:  # any failure here (a missing key too) means the state file is unusable
         raise CheckpointError(f"{path} is corrupt: {type(exc).__name__}: {exc}") from exc
 
@@ -204,14 +205,19 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
     if scheduler is not None and monitor is None:
         raise ConfigError("a scheduler steps on a monitored value: pass monitor")
     counters = load_state(out, model, opt, scheduler) if resume else {
-        "rows": [], "epoch": 0, "best": math.inf, "bad_epochs": 0, "partial": None}
+        "rows": [], "epoch": 0, "best": math.inf, "bad_epochs": 0, "partial": None, "monitor": monitor}
     rows, start, best, bad_epochs = counters["rows"], counters["epoch"], counters["best"], counters["bad_epochs"]
+    if monitor is not None and counters["monitor"] != monitor and rows:
+        # a run kept on another key (by an earlier version): its best epoch by this one
+        scores = [r[monitor] for r in rows]
+        best = min(scores)
+        bad_epochs = len(scores) - 1 - scores.index(best)
 
     def save_state(epoch: int, partial: dict[str, Any] | None = None) -> None:
         buf = io.BytesIO()
         torch.save({"optimizer": opt.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
                     "rng": torch.get_rng_state(), "rows": rows, "epoch": epoch, "best_val": best,
-                    "bad_epochs": bad_epochs, "partial": partial}, buf)
+                    "bad_epochs": bad_epochs, "partial": partial, "monitor": monitor}, buf)
         atomic_write_bytes(out / STATE_FILE, buf.getvalue())
 
     gen = torch.Generator()
@@ -259,7 +265,8 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
                      "samples_per_s": seen / elapsed, **{f"train_{k}": v / seen for k, v in sums.items()},
                      **evaluation, **model.regularizer.log_state()})
         save_model(model, out, "last")
-        if score is None or score < best:
+        rows[-1]["is_best"] = score is None or score < best
+        if rows[-1]["is_best"]:
             best, bad_epochs = best if score is None else score, 0
             save_model(model, out, "model")
         else:
@@ -270,6 +277,14 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
                  ", ".join(f"{k} {v:.4g}" for k, v in evaluation.items() if k in ("val_loss", "val_seq_acc", "test_mse")),
                  seen / elapsed)
     return FitResult(rows, False)
+
+
+def saved_epoch(metrics: pd.DataFrame) -> pd.Series:
+    """The row of ``metrics.csv`` whose weights ``model.safetensors`` holds: the last
+    one marked ``is_best`` (logs written before that column: the lowest ``val_loss``)."""
+    if "is_best" in metrics and metrics["is_best"].eq(True).any():
+        return metrics[metrics["is_best"].eq(True)].iloc[-1]
+    return metrics.loc[metrics["val_loss"].idxmin()]
 
 
 def fit_samplers(model: LatentModel, codes: torch.Tensor, seed: int) -> None:
@@ -377,7 +392,8 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
 
     result = fit(model, opt, out, epochs=config.epochs, seed=config.seed,
                  batches=lambda gen: _batches(batch.indices, train_rows, config.batch_size, gen, device),
-                 n_train=len(train_rows), evaluate=evaluate, monitor="val_loss", patience=config.patience,
+                 n_train=len(train_rows), evaluate=evaluate, patience=config.patience,
+                 monitor=f"val_{model.regularizer.monitor}",
                  scheduler=sched, resume=resume, autocast=dtype, progress=progress, deadline=deadline, unit="seq")
     best = load_model(out, "model", kind="sequence")
     with torch.no_grad():
@@ -388,4 +404,5 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     return TrainResult(best, pd.DataFrame(result.rows), out, len(batch.failures), result.out_of_time)
 
 
-__all__ = ["FitResult", "TrainResult", "build_codec", "check_same_data", "fit", "fit_samplers", "train", "training_run"]
+__all__ = ["FitResult", "TrainResult", "build_codec", "check_same_data", "fit", "fit_samplers", "saved_epoch", "train",
+           "training_run"]

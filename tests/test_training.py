@@ -232,3 +232,26 @@ def test_the_shared_loop_checks_its_arguments_and_stops_on_a_non_finite_metric(t
     result = fit(model, opt, tmp_path, evaluate=lambda: {"test_mse": 1.0}, **common)  # no monitor: every epoch saved
     assert [r["epoch"] for r in result.rows] == [1, 2] and not result.out_of_time
     assert (tmp_path / "model.safetensors").exists() and (tmp_path / "last.safetensors").exists()
+
+
+def test_welbo_keeps_the_epoch_with_the_best_reconstruction(tmp_path: Path) -> None:
+    """WELBO's penalty weight moves every epoch, so its total losses do not compare:
+    the run is kept on val_recon. A run saved when it was kept on val_loss resumes with
+    its best epoch re-derived from val_recon."""
+    from latentbo.training import saved_epoch
+
+    cfg = ModelConfig.for_model("expressions", "welbo", epochs=3, **TINY)
+    m = train(cfg, DATA, tmp_path / "run", progress=False).metrics
+    assert m["is_best"].tolist() == (m["val_recon"] == m["val_recon"].cummin()).tolist()
+    assert saved_epoch(m)["epoch"] == m.loc[m["val_recon"].idxmin(), "epoch"]
+
+    assert len(train(cfg, DATA, tmp_path / "old", progress=False, max_minutes=1e-9).metrics) == 1
+    state_path = tmp_path / "old" / "training_state.pt"
+    state = torch.load(state_path, weights_only=True)
+    del state["monitor"]
+    state["best_val"] = -1.0  # what a val_loss-kept run could hold: no val_recon beats it
+    torch.save(state, state_path)
+    resumed = train(cfg, DATA, tmp_path / "old", resume=True, progress=False).metrics
+    assert resumed["is_best"].tolist() == (resumed["val_recon"] == resumed["val_recon"].cummin()).tolist()
+    assert resumed["is_best"].iloc[1:].any()
+    assert torch.load(state_path, weights_only=True)["monitor"] == "val_recon"

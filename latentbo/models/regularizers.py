@@ -52,6 +52,9 @@ class Regularizer(torch.nn.Module):
     name: ClassVar[str]
     stochastic: ClassVar[bool] = False
     defaults: ClassVar[dict[str, Any]] = {}
+    #: the validation term that picks the best epoch, steps the LR schedule and stops
+    #: early: the total loss, unless a schedule moves the regulariser's weight
+    monitor: ClassVar[str] = "loss"
 
     def __init__(self, latent_dim: int, **params: Any) -> None:
         super().__init__()
@@ -291,9 +294,14 @@ class WELBO(_Gaussian):
     per epoch, not per optimiser step (350x fewer moves of at most c each), and
     lambda stays within ``[lambda_min, lambda_max] = [0.1, 10]`` so the penalty
     never vanishes nor dominates.
+
+    Training monitors the reconstruction: the total loss of two epochs weighs the
+    penalty by different lambdas, and on the 100k expressions its growth (lambda 0.04
+    -> 0.33) stopped the run at epoch 14 while reconstruction still improved.
     """
 
     name = "welbo"
+    monitor = "recon"
     defaults = {"lambda0": 1.0, "c": 0.05, "alpha": 0.3, "beta_trend": 0.1, "noise_std": 1.0,
                 "lambda_min": 0.1, "lambda_max": 10.0}
 

@@ -307,7 +307,7 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
 
 def _val_seq_acc(model_dir: Path) -> float | None:
     """Held-out sequence accuracy (every position right: for the grammar codec, exact
-    greedy reconstruction) of a model's saved epoch (lowest validation loss); ``None``
+    greedy reconstruction) of a model's saved epoch; ``None``
     for folders without a training log."""
     path = model_dir / "metrics.csv"
     if not path.exists():
@@ -315,7 +315,9 @@ def _val_seq_acc(model_dir: Path) -> float | None:
     metrics = pd.read_csv(path)
     if metrics.empty or not {"val_loss", "val_seq_acc"} <= set(metrics.columns):
         return None
-    return round(float(metrics.loc[metrics["val_loss"].idxmin(), "val_seq_acc"]), 4)
+    from latentbo.training import saved_epoch
+
+    return round(float(saved_epoch(metrics)["val_seq_acc"]), 4)
 
 
 def _markdown(spec: StudySpec, table: pd.DataFrame) -> str:

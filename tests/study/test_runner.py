@@ -88,6 +88,7 @@ def test_serial_study_writes_every_output(serial_run: Path) -> None:
     assert len(set(group["seeds"])) == 2
     metrics = pd.read_csv(serial_run / "cells/train/expressions-gvae/metrics.csv")
     assert table.loc[0, "val_seq_acc"] == round(metrics.loc[metrics["val_loss"].idxmin(), "val_seq_acc"], 4)
+    assert metrics["is_best"].tolist() == [True]
     hits = sum(t["best"] is not None and t["best"]["score"] == 0.0 for t in group["trials"])
     assert table.loc[0, "reached_optimum"] == f"{hits}/2"
 
