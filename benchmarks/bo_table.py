@@ -64,7 +64,7 @@ def main() -> None:
     if args.aggregate_only:
         table = aggregate(spec, args.out)
     else:
-        ex = make_executor(args.executor, ExecutorSettings(workers=args.workers, cpus=spec.threads, gpus=spec.gpus))
+        ex = make_executor(args.executor, ExecutorSettings.sized(args.executor, spec.threads, spec.gpus, args.workers))
         try:
             run_study(spec, args.out, ex, data_dir=args.data_dir)
         finally:

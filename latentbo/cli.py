@@ -449,16 +449,11 @@ def study_run(
     as_json: JsonFlag = False,
 ) -> None:
     """Run every cell of a study (training, then BO trials), retrying crashed cells, then write the aggregated study_table.csv/.md and plots."""
-    import os
-
     from latentbo.data import data_dir
     from latentbo.study import ExecutorSettings, StudySpec, make_executor, run_study
 
     spec = StudySpec.from_toml(study, profile)
-    cores = os.cpu_count() or 1
-    # Threads per cell so that cells in flight never oversubscribe the cores.
-    cpus = {"serial": cores, "process": max(1, cores // (workers or cores))}.get(executor, spec.threads)
-    ex = make_executor(executor, ExecutorSettings(workers=workers, address=address, cpus=cpus, gpus=spec.gpus))
+    ex = make_executor(executor, ExecutorSettings.sized(executor, spec.threads, spec.gpus, workers, address))
     try:
         d = data_dir()
         summary = run_study(spec, out, ex, data_dir=str(d) if d else None, progress=progress)

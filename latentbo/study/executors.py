@@ -45,6 +45,16 @@ class ExecutorSettings:
     cpus: int = 1
     gpus: float = 0.0
 
+    @classmethod
+    def sized(cls, executor: str, threads: int, gpus: float = 0.0, workers: int | None = None,
+              address: str | None = None) -> ExecutorSettings:
+        """Settings under which the cells in flight never oversubscribe this machine's
+        cores: ``serial`` gives its one cell every core, ``process`` splits them among
+        its workers, ``ray`` asks for the study's ``[resources] threads`` per cell."""
+        cores = os.cpu_count() or 1
+        cpus = {"serial": cores, "process": max(1, cores // (workers or cores))}.get(executor, threads)
+        return cls(workers=workers, address=address, cpus=cpus, gpus=gpus)
+
 
 class Executor:
     """Base class. Subclasses set :attr:`workers` (cells in flight at once)."""

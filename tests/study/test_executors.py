@@ -32,3 +32,12 @@ def test_process_pool_survives_a_dying_worker() -> None:
 def test_unknown_executor() -> None:
     with pytest.raises(ConfigError, match="unknown executor"):
         make_executor("slurm")
+
+
+def test_cells_in_flight_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert ExecutorSettings.sized("serial", threads=1).cpus == 8  # one cell at a time: every core
+    assert ExecutorSettings.sized("process", threads=1, workers=3).cpus == 2
+    assert ExecutorSettings.sized("process", threads=1).cpus == 1  # a worker per core
+    ray = ExecutorSettings.sized("ray", threads=4, gpus=1, address="auto")
+    assert (ray.cpus, ray.gpus, ray.address) == (4, 1, "auto")  # Ray schedules the study's [resources]
