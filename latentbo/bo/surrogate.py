@@ -37,7 +37,8 @@ def select_subset(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray
 
 def fit_gp(x: Tensor, y: Tensor, bounds: Tensor, warm_state: dict | None = None, retries: int = 2,
            maxiter: int = 200) -> SingleTaskGP:
-    """Fit an exact GP (Matern-5/2 ARD, BoTorch defaults) by marginal likelihood.
+    """Fit an exact GP (BoTorch's default: an ARD RBF kernel whose lengthscale prior
+    scales with the dimension) by marginal likelihood.
 
     Args:
         x: ``n x d`` latent codes.
