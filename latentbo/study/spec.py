@@ -24,6 +24,8 @@ A study file looks like::
 
     [profiles.full.train]
     epochs = 100
+    [profiles.full.resources]   # profiles may also change [resources] (not the cells' settings)
+    gpus = 1
 
     [use]               # models trained elsewhere: no training cell ("task/model" or "model")
     "zinc/gvae" = "zinc-gvae"           # a pretrained name or a folder (relative to where the study runs)
@@ -206,11 +208,14 @@ class StudySpec:
         train, bo = dict(raw.get("train", {})), dict(raw.get("bo", {}))
         profiles = raw.get("profiles", {})
         for name, table in profiles.items():
-            if not isinstance(table, dict) or set(table) - {"train", "bo"}:
-                raise ConfigError(f"{source}: [profiles.{name}] may hold only [profiles.{name}.train] and .bo tables")
+            if not isinstance(table, dict) or set(table) - {"train", "bo", "resources"}:
+                raise ConfigError(f"{source}: [profiles.{name}] may hold only [profiles.{name}.train], .bo and "
+                                  ".resources tables")
+            _check_types(table.get("resources", {}), _KEYS["resources"], f"{source}: [profiles.{name}.resources]")
         if profile in profiles:
             train.update(profiles[profile].get("train", {}))
             bo.update(profiles[profile].get("bo", {}))
+            resources = {**resources, **profiles[profile].get("resources", {})}
         elif profile != default:
             raise ConfigError(f"{source}: profile {profile!r} not defined; defined: {sorted(profiles)}")
         blocks = raw.get("grid", {})

@@ -174,3 +174,14 @@ def test_benchmark_study_files_are_valid(path: Path, tmp_path: Path) -> None:
     assert spec.bo_cells == "campaign" and {c.seed for c in bo} == {0}  # tables compare on common random numbers
     assert len(bo) == sum(len(g.tasks) * len(g.models) * len(g.acquisitions) * len(next(iter(g.objectives.values())))
                           for g in spec.grids)
+
+
+def test_a_profile_may_move_cells_onto_a_gpu_without_changing_them() -> None:
+    raw = {**BASE, "profiles": {"gpu": {"resources": {"gpus": 1}}}}
+    cpu, gpu = StudySpec.from_dict(raw), StudySpec.from_dict(raw, profile="gpu")
+    assert (cpu.gpus, gpu.gpus) == (0.0, 1.0)
+    assert [c.fingerprint for c in cpu.cells()] == [c.fingerprint for c in gpu.cells()]  # finished cells still count
+    with pytest.raises(ConfigError, match=r"\[profiles.gpu.resources\]: gpus must be of type"):
+        StudySpec.from_dict({**BASE, "profiles": {"gpu": {"resources": {"gpus": "one"}}}})
+    with pytest.raises(ConfigError, match="may hold only"):
+        StudySpec.from_dict({**BASE, "profiles": {"gpu": {"grid": {}}}})
