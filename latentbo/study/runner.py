@@ -6,6 +6,7 @@ Output layout (``OUT``)::
     study.json                    resolved definition, executor, cell list
     cells/train/<task>-<model>/   a `latentbo train` folder + cell.json
     cells/bo/<group>/trial_<t>/   a one-trial `latentbo bo` folder + cell.json
+    cells/bo/<group>/             (bo_cells = "campaign") the group's `latentbo bo` folder + cell.json
     errors.jsonl                  every failed attempt: cell, attempt, error, traceback
     status.json                   per cell: status, attempts, wall time
     groups/<group>/               summary.json/csv, report.md, best_so_far.png over the trials
@@ -307,8 +308,7 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
 
 def _val_seq_acc(model_dir: Path) -> float | None:
     """Held-out sequence accuracy (every position right: for the grammar codec, exact
-    greedy reconstruction) of a model's saved epoch; ``None``
-    for folders without a training log."""
+    greedy reconstruction) of a model's saved epoch; ``None`` without a training log."""
     path = model_dir / "metrics.csv"
     if not path.exists():
         return None

@@ -304,8 +304,9 @@ class StudySpec:
     def _bo_cells(self, grid: Grid, task: str, model: str, objective: str, acq: str, used: str | None,
                   train_id: str | None) -> list[Cell]:
         group = f"bo/{_slug(task)}-{_slug(model)}-{_slug(objective)}-{_slug(acq)}"
-        named = (grid.name,) if grid.name else ()
-        group += "".join(f"-{_slug(n)}" for n in named)
+        named = (grid.name,) if grid.name else ()  # a coordinate only where given: unnamed ids and seeds stay as they were
+        if grid.name:
+            group += f"-{_slug(grid.name)}"
         settings = {"task": task, "model": model, "objective": objective, "acquisition": acq,
                     **({"use": used} if used is not None else {}),
                     **{k: v for k, v in grid.bo.items() if k != "acquisition"}}
