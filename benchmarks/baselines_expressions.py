@@ -8,7 +8,8 @@ With ``--minutes`` each model first trains (or resumes) for that long, one torch
 thread, exactly as ``latentbo --data-dir DIR train --task expressions --arch M
 --epochs 100 --out RUNS/M --max-minutes MIN [--resume]``. Then every model folder is
 scored: the best checkpoint's held-out exact reconstruction (``val_seq_acc`` of the
-epoch with the lowest validation loss, 10% held out, seed 0), prior validity and
+saved epoch: the lowest validation loss, for WELBO the lowest reconstruction loss; 10%
+held out, seed 0), prior validity and
 uniqueness over 1,000 prior samples, epochs and training time (from samples/s), and
 whether it has converged (early stopping fired), and the geometry of its codes of
 5,000 held-out expressions (the run's own split): ``code_dims``, the participation
