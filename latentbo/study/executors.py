@@ -49,10 +49,14 @@ class ExecutorSettings:
     def sized(cls, executor: str, threads: int, gpus: float = 0.0, workers: int | None = None,
               address: str | None = None) -> ExecutorSettings:
         """Settings under which the cells in flight never oversubscribe this machine's
-        cores: ``serial`` gives its one cell every core, ``process`` splits them among
+        cores: ``serial`` gives its one cell the threads torch would use here (every
+        core, unless ``OMP_NUM_THREADS`` says fewer), ``process`` splits the cores among
         its workers, ``ray`` asks for the study's ``[resources] threads`` per cell."""
+        import torch
+
         cores = os.cpu_count() or 1
-        cpus = {"serial": cores, "process": max(1, cores // (workers or cores))}.get(executor, threads)
+        serial = torch.get_num_threads()
+        cpus = {"serial": serial, "process": max(1, cores // (workers or cores))}.get(executor, threads)
         return cls(workers=workers, address=address, cpus=cpus, gpus=gpus)
 
 

@@ -36,7 +36,8 @@ def test_unknown_executor() -> None:
 
 def test_cells_in_flight_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert ExecutorSettings.sized("serial", threads=1).cpus == 8  # one cell at a time: every core
+    monkeypatch.setattr("torch.get_num_threads", lambda: 6)  # e.g. OMP_NUM_THREADS=6
+    assert ExecutorSettings.sized("serial", threads=1).cpus == 6  # one cell at a time: torch's threads
     assert ExecutorSettings.sized("process", threads=1, workers=3).cpus == 2
     assert ExecutorSettings.sized("process", threads=1).cpus == 1  # a worker per core
     ray = ExecutorSettings.sized("ray", threads=4, gpus=1, address="auto")
