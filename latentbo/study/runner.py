@@ -103,37 +103,42 @@ def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
         set_data_dir(payload["data_dir"])
         cell = Cell(**payload["cell"])
         out = cell_dir(Path(payload["out"]), cell.id)
-        (_run_train if cell.kind == "train" else _run_bo)(cell, out, Path(payload["out"]), payload["device"])
+        info = (_run_train if cell.kind == "train" else _run_bo)(cell, out, Path(payload["out"]), payload["device"])
         files = {rel: _sha256(out / rel) for rel in outputs(cell)}
         wall = time.perf_counter() - t0
         atomic_write_text(out / CELL_FILE, json.dumps({
             "id": cell.id, "kind": cell.kind, "seed": cell.seed, "fingerprint": cell.fingerprint,
             "settings": cell.settings, "status": "done", "files": files, "wall_s": wall,
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), **info}, indent=2))
         return {"status": "done", "wall_s": wall}
     except Exception as exc:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
                 "wall_s": time.perf_counter() - t0}
 
 
-def _run_train(cell: Cell, out: Path, study_out: Path, device: str) -> None:
+def _run_train(cell: Cell, out: Path, study_out: Path, device: str) -> dict[str, Any]:
     from latentbo.pipelines import train_model
 
     s = dict(cell.settings)
     task, model, limit, dataset = s.pop("task"), s.pop("model"), s.pop("limit", None), s.pop("dataset", None)
     train_model(task, model, out, {**s, "seed": cell.seed}, dataset, limit,
                 resume=(out / "training_state.pt").exists(), progress=False, device=device)
+    return {}
 
 
-def _run_bo(cell: Cell, out: Path, study_out: Path, device: str) -> None:
+def _run_bo(cell: Cell, out: Path, study_out: Path, device: str) -> dict[str, Any]:
+    """Run the cell's campaign; returns what its table row needs of the model, taken
+    now: a ``[use]`` folder may be trained further after its campaigns ran."""
     from latentbo.bo import CampaignConfig
+    from latentbo.models.zoo import resolve_model
     from latentbo.pipelines import run_campaign
 
     s = dict(cell.settings)
     for key in ("task", "model", "trial"):
         s.pop(key, None)
-    model = s.pop("use", None) or cell_dir(study_out, cell.depends_on)
+    model = resolve_model(s.pop("use", None) or cell_dir(study_out, cell.depends_on))
     run_campaign(model, CampaignConfig(seed=cell.seed, **{"trials": 1, **s}), out, device=device, progress=False)
+    return {"model_val_seq_acc": _val_seq_acc(model)}
 
 
 def _append_error(out: Path, entry: dict[str, Any]) -> None:
@@ -259,7 +264,6 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
     """
     from latentbo.bo import CampaignConfig
     from latentbo.bo.paper import paper_row
-    from latentbo.models.zoo import resolve_model
     from latentbo.objectives import make_objective
     from latentbo.reports import write_campaign_reports
     from latentbo.tasks import get_task
@@ -286,13 +290,14 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
         fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
         reached = None if objective.optimum is None else \
             f"{sum(t['best'] is not None and t['best']['score'] == objective.optimum for t in s['trials'])}/{len(trials)}"
-        model_dir = resolve_model(s0["use"]) if "use" in s0 else cell_dir(out, members[0].depends_on)
         budget = CampaignConfig(**{k: v for k, v in s0.items() if k in ("iterations", "batch")})
         rows.append({"group": name.removeprefix("bo/"), "task": s0["task"], "model": s0["model"],
                      "objective": s0["objective"], "acquisition": s0["acquisition"],
                      "budget": f"{budget.iterations} x {budget.batch}", "trials": len(trials),
                      "evaluations": s["evaluations"],
-                     "val_seq_acc": _val_seq_acc(model_dir),
+                     # the model as its campaigns saw it (cells of earlier versions lack it)
+                     "val_seq_acc": json.loads((cell_dir(out, members[0].id) / CELL_FILE).read_text())
+                     .get("model_val_seq_acc"),
                      **{f"top{i}": fmt(s["top3"][f"top{i}"]) for i in (1, 2, 3)},
                      "fraction_valid": fmt(s["fraction_valid"]), "average_score": fmt(s["average_score"]),
                      "reached_optimum": reached, "best_string": s["best"]["string"] if s["best"] else None,

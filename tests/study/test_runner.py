@@ -238,7 +238,8 @@ def test_campaign_cells_run_a_used_model_as_latentbo_bo_does(serial_run: Path, t
     from latentbo.bo import CampaignConfig
     from latentbo.pipelines import run_campaign
 
-    model = serial_run / "cells/train/expressions-gvae"
+    model = tmp_path / "model"
+    shutil.copytree(serial_run / "cells/train/expressions-gvae", model)
     study = tmp_path / "campaign.toml"
     study.write_text(TINY.replace("retries = 1", 'retries = 1\nbo_cells = "campaign"') + f'\n[use]\ngvae = "{model}"\n')
     out = tmp_path / "out"
@@ -259,3 +260,10 @@ def test_campaign_cells_run_a_used_model_as_latentbo_bo_does(serial_run: Path, t
     assert _run(study, adopted)["counts"] == {"done": 1}
     assert (adopted / "cells/bo/expressions-gvae-expr-turbo/trial_1/evaluations.jsonl").read_bytes() == before
     pd.testing.assert_frame_equal(_table(adopted), table)
+
+    # the folder trained further after its campaigns ran: the table keeps the model they saw
+    metrics = pd.read_csv(model / "metrics.csv")
+    later = metrics.iloc[[-1]].assign(epoch=metrics["epoch"].max() + 1, val_seq_acc=0.99, is_best=True)
+    pd.concat([metrics, later]).to_csv(model / "metrics.csv", index=False)
+    runner.aggregate(StudySpec.from_toml(study), out)
+    pd.testing.assert_frame_equal(_table(out), table)
