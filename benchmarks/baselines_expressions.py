@@ -121,8 +121,8 @@ def main() -> None:
             print(rows[-1], flush=True)
     write_table("baselines_expressions", rows,
                 "All 100k expressions (10% held out, seed 0), the presets of latentbo/models/config.py, one CPU thread "
-                "per model. val_seq_acc = held-out exact reconstruction at the epoch of lowest validation loss (the "
-                "saved model); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s; "
+                "per model. val_seq_acc = held-out exact reconstruction at the saved epoch (lowest validation loss; "
+                "WELBO: lowest reconstruction loss, since its penalty's weight moves); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s; "
                 "converged = early stopping fired (patience 6 epochs) or the 100-epoch cap. h100_49ep_seq_acc: the "
                 "H100 checkpoints of ../shared/pretrained (before the fixes of issue #13), for comparison. code_dims "
                 "(of 25), nn_over_spread, shared_code: the geometry of the codes of 5,000 held-out expressions (see the "
