@@ -147,7 +147,7 @@ def test_failed_cell_is_recorded_and_retried(study_file: Path, tmp_path: Path, m
         calls.append(cell.id)
         if cell.settings["trial"] == 0 and calls.count(cell.id) == 1:
             raise RuntimeError("transient failure")
-        real(cell, out, study_out, device)
+        return real(cell, out, study_out, device)
 
     monkeypatch.setattr(runner, "_run_bo", flaky)
     summary = _run(study_file, tmp_path / "out")
