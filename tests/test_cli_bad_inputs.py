@@ -190,6 +190,13 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     "study objective unknown": (lambda e: _study(e, '[grid]\nobjectives = ["nosuch"]\n'),
                                 "unknown objective 'nosuch'"),
     "study target not an expression": (lambda e: _study(e, bo='target = "sin(( x"\n'), "missing '\\)'"),
+    "study [use] folder missing": (lambda e: _study(e, '[use]\ngmm_dae = "no/such/run"\n'),
+                                   r"\[use\] expressions/gmm_dae = 'no/such/run': no model folder"),
+    "study [use] for no model of the grid": (lambda e: _study(e, '[use]\ngvae = "no/such/run"\n'),
+                                             r"\[use\] 'gvae' matches no task/model of the grid"),
+    "study [[grid]] blocks repeat a group": (
+        lambda e: _study(e, '[[grid]]\nmodels = ["gvae"]\n[[grid]]\nmodels = ["gvae"]\n'),
+        r"grid blocks repeat bo/expressions-gvae-expr-qlogei/trial_0; give one of them a name"),
     # user objectives
     "objective raises": (lambda e: _objective(e, "raises", "1 / 0"), "objective raises:f raised ZeroDivisionError"),
     "objective returns strings": (lambda e: _objective(e, "strs", '["1.5"] * len(strings)'),

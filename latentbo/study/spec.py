@@ -80,14 +80,15 @@ _BO_FIELDS = {f.name for f in dataclasses.fields(CampaignConfig)} - {"objective"
 _TRAIN_FIELDS = ({f.name for f in dataclasses.fields(ModelConfig)} - {"task", "model", "seed"}) | {"limit", "dataset"}
 
 
-def _check_types(table: dict[str, Any], keys: dict[str, type | tuple[type, ...]], where: str) -> None:
+def _check_types(table: dict[str, Any], keys: dict[str, type | tuple[type, ...]], source: str, label: str) -> None:
+    """Every key of ``table`` (the study file's ``label``, e.g. ``[grid]``) known and of its type."""
     bad = set(table) - set(keys)
     if bad:
-        raise ConfigError(f"{where}: unknown keys {sorted(bad)}; known: {sorted(keys)}")
+        raise ConfigError(f"{source}: unknown {label} keys {sorted(bad)}; known: {sorted(keys)}")
     for key, kinds in keys.items():
         if key in table and (not isinstance(table[key], kinds) or isinstance(table[key], bool)):
             want = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
-            raise ConfigError(f"{where}: {key} must be of type {want}, got {table[key]!r}")
+            raise ConfigError(f"{source}: {label} {key} must be of type {want}, got {table[key]!r}")
 
 
 def derive_seed(study_seed: int, *coordinates: Any) -> int:
@@ -199,7 +200,7 @@ class StudySpec:
             if not isinstance(raw.get(section, {}), dict):
                 raise ConfigError(f"{source}: [{section}] must be a table")
         for section, keys in _KEYS.items():
-            _check_types(raw.get(section, {}), keys, f"{source}: [{section}]")
+            _check_types(raw.get(section, {}), keys, source, f"[{section}]")
         study, resources = raw.get("study", {}), raw.get("resources", {})
         # The study's own profile may be just the base [train]/[bo]; one asked for
         # explicitly must exist, so a typo never silently runs the base settings.
@@ -211,7 +212,7 @@ class StudySpec:
             if not isinstance(table, dict) or set(table) - {"train", "bo", "resources"}:
                 raise ConfigError(f"{source}: [profiles.{name}] may hold only [profiles.{name}.train], .bo and "
                                   ".resources tables")
-            _check_types(table.get("resources", {}), _KEYS["resources"], f"{source}: [profiles.{name}.resources]")
+            _check_types(table.get("resources", {}), _KEYS["resources"], source, f"[profiles.{name}.resources]")
         if profile in profiles:
             train.update(profiles[profile].get("train", {}))
             bo.update(profiles[profile].get("bo", {}))
@@ -220,7 +221,7 @@ class StudySpec:
             raise ConfigError(f"{source}: profile {profile!r} not defined; defined: {sorted(profiles)}")
         blocks = raw.get("grid", {})
         blocks = blocks if isinstance(blocks, list) else [blocks]
-        grids = [_grid(block, bo, f"{source}: [grid]" if len(blocks) == 1 else f"{source}: [[grid]] {n + 1}")
+        grids = [_grid(block, bo, source, "[grid]" if len(blocks) == 1 else f"[[grid]] {n + 1}")
                  for n, block in enumerate(blocks)]
         use = raw.get("use", {})
         if not all(isinstance(v, str) for v in use.values()):
@@ -274,6 +275,10 @@ class StudySpec:
                         _check_used(used, t, m, source)
                 for objective in grid.objectives[t]:
                     make_objective(objective, grid.bo.get("target"))
+        pairs = {(t, m) for grid in self.grids for t in grid.tasks for m in grid.models}
+        idle = [k for k in self.use if not any(k in (m, f"{t}/{m}") for t, m in pairs)]
+        if idle:  # a typo there would train the model instead of using it
+            raise ConfigError(f"{source}: [use] {idle[0]!r} matches no task/model of the grid")
         ids = [c.id for c in self.cells() if c.kind == "bo"]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
@@ -317,11 +322,11 @@ class StudySpec:
                 for trial in range(grid.trials)]
 
 
-def _grid(block: Any, bo: dict[str, Any], where: str) -> Grid:
+def _grid(block: Any, bo: dict[str, Any], source: str, label: str) -> Grid:
     """One ``[grid]`` table, its ``bo`` table laid over the study's ``[bo]``."""
     if not isinstance(block, dict):
-        raise ConfigError(f"{where} must be a table")
-    _check_types(block, _GRID_KEYS, where)
+        raise ConfigError(f"{source}: {label} must be a table")
+    _check_types(block, _GRID_KEYS, source, label)
     tasks = list(block.get("tasks", ["expressions"]))
     # default: each task's paper objective (an unknown task is reported by validate)
     objectives = block.get("objectives", {t: [TASKS[t].objective] for t in tasks if t in TASKS})

@@ -61,11 +61,12 @@ def test_profile_overrides_and_fingerprints() -> None:
         ({"grid": {"acquisitions": ["ei"]}}, "acquisition must be"),
         ({"grid": {"trials": 0}}, "trials"),
         ({"grid": {"bo": {"objective": "qed"}}}, "objective/trials/seed come from"),
-        ({"grid": {"size": 3}}, "unknown keys \\['size'\\]"),
+        ({"grid": {"size": 3}}, "unknown \\[grid\\] keys \\['size'\\]"),
         ({"study": {"bo_cells": "group"}}, "bo_cells must be one of"),
         ({"use": {"vae": "x"}}, "\\[use\\] key 'vae'"),
         ({"use": {"zink/gvae": "x"}}, "\\[use\\] key 'zink/gvae'"),
         ({"use": {"gvae": "no/such/folder"}}, "no model folder"),
+        ({"use": {"zinc/gvae": "no/such/folder"}}, "\\[use\\] 'zinc/gvae' matches no task/model of the grid"),
     ],
 )
 def test_invalid_studies_fail_clearly(changes: dict, message: str) -> None:
@@ -181,7 +182,7 @@ def test_a_profile_may_move_cells_onto_a_gpu_without_changing_them() -> None:
     cpu, gpu = StudySpec.from_dict(raw), StudySpec.from_dict(raw, profile="gpu")
     assert (cpu.gpus, gpu.gpus) == (0.0, 1.0)
     assert [c.fingerprint for c in cpu.cells()] == [c.fingerprint for c in gpu.cells()]  # finished cells still count
-    with pytest.raises(ConfigError, match=r"\[profiles.gpu.resources\]: gpus must be of type"):
+    with pytest.raises(ConfigError, match=r"\[profiles.gpu.resources\] gpus must be of type"):
         StudySpec.from_dict({**BASE, "profiles": {"gpu": {"resources": {"gpus": "one"}}}})
     with pytest.raises(ConfigError, match="may hold only"):
         StudySpec.from_dict({**BASE, "profiles": {"gpu": {"grid": {}}}})
