@@ -14,6 +14,7 @@ that reached the objective's optimum) plus a row for every group not finished.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from _common import write_table
 
 from latentbo.bo.paper import paper_row
 from latentbo.data import set_data_dir
+from latentbo.errors import StudyError
 from latentbo.study import ExecutorSettings, StudySpec, aggregate, make_executor, run_study
 
 NOTES = ("Ours: mean ± std over trials (seeds in OUT/groups/<group>/summary.json). Expressions: lower is better "
@@ -61,19 +63,25 @@ def main() -> None:
     args = ap.parse_args()
     set_data_dir(args.data_dir)
     spec = StudySpec.from_toml(args.study, args.profile)
+    failed = None
     if args.aggregate_only:
         table = aggregate(spec, args.out)
     else:
         ex = make_executor(args.executor, ExecutorSettings.sized(args.executor, spec.threads, spec.gpus, args.workers))
         try:
             run_study(spec, args.out, ex, data_dir=args.data_dir)
+        except StudyError as exc:  # the finished cells are aggregated; the table shows the rest as not run
+            failed = exc
         finally:
             ex.close()
-        table = pd.read_csv(args.out / "study_table.csv")
+        path = args.out / "study_table.csv"
+        table = pd.read_csv(path) if path.exists() else pd.DataFrame()
     rows = table.astype(object).where(table.notna(), "-").to_dict("records") + not_run(spec, table)
     profile = f", profile {args.profile}" if args.profile else ""
     write_table(args.name or spec.name, rows, f"Study {args.study}{profile} (seed {spec.seed}, bo_cells "
                 f"{spec.bo_cells}), run in {args.out}. {NOTES}")
+    if failed is not None:
+        sys.exit(f"error: {failed}")
 
 
 if __name__ == "__main__":
