@@ -172,7 +172,6 @@ class StudySpec:
     retries: int
     grids: list[Grid]
     train: dict[str, Any] = field(default_factory=dict)
-    bo: dict[str, Any] = field(default_factory=dict)
     use: dict[str, str] = field(default_factory=dict)
     bo_cells: str = "trial"
     threads: int = 1
@@ -228,7 +227,7 @@ class StudySpec:
             raise ConfigError(f"{source}: [use] maps \"task/model\" or \"model\" to a folder or pretrained name (strings)")
         spec = cls(
             name=str(study.get("name", Path(source).stem)), seed=study.get("seed", 0), profile=profile,
-            retries=study.get("retries", 2), grids=grids, train=train, bo=bo, use=dict(use),
+            retries=study.get("retries", 2), grids=grids, train=train, use=dict(use),
             bo_cells=study.get("bo_cells", "trial"), threads=resources.get("threads", 1),
             gpus=float(resources.get("gpus", 0)),
         )

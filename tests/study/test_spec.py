@@ -44,7 +44,7 @@ def test_seeds_depend_on_coordinates_not_position() -> None:
 
 def test_profile_overrides_and_fingerprints() -> None:
     full = StudySpec.from_dict(BASE, profile="full")
-    assert full.train["epochs"] == 100 and full.bo["iterations"] == 5
+    assert full.train["epochs"] == 100 and full.grids[0].bo["iterations"] == 5
     quick, full_cells = _spec().cells(), full.cells()
     assert [c.seed for c in quick] == [c.seed for c in full_cells]  # same coordinates, same seeds
     assert all(a.fingerprint != b.fingerprint for a, b in zip(quick, full_cells))
