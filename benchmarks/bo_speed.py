@@ -78,7 +78,7 @@ def main() -> None:
             t0 = time.perf_counter()
             gp = fit_gp(x[idx], y[idx], bounds, warm_state=prev)
             t1 = time.perf_counter()
-            cand = propose_turbo(gp, x[idx], y[idx].squeeze(-1), bounds, TrustRegion(d), args.q, seed)
+            cand = propose_turbo(gp, x[idx], y[idx].squeeze(-1), bounds, TrustRegion(d, args.q), args.q, seed)
             record("latentbo: subset + warm start + TuRBO-TS", t1 - t0, time.perf_counter() - t1, cand)
             t2 = time.perf_counter()
             cand = propose_qlogei(gp, data_best, bounds, args.q, 2, 128, seed)

@@ -492,7 +492,9 @@ class Campaign:
             pending = load_pending(trial)
             if pending is None:
                 raise CheckpointError(f"{self.out}: nothing was asked; call ask() first")
-            batch, trial.gp_state, trial.elapsed = pending
+            batch, trial.gp_state, trial.elapsed, proposer_state = pending
+            if proposer_state is not None:
+                trial.proposer.load_state_dict(proposer_state)
             if list(strings) != batch.strings:
                 raise CheckpointError("tell() got other strings than the batch asked; pass the strings ask() "
                                       "returned, in order")

@@ -93,17 +93,20 @@ def save_trial(trial: Trial) -> None:
 
 
 def save_pending(trial: Trial, batch: Batch) -> None:
-    """Keep an asked batch (with the GP state and time after its proposal) until it is told."""
+    """Keep an asked batch (with the GP state, the proposer's state and the time after
+    its proposal: proposing may change the proposer, e.g. TuRBO's first region) until
+    it is told."""
     trial.dir.mkdir(exist_ok=True)
     _save(trial.dir / PENDING, {"latents": batch.latents, "strings": batch.strings, "decode": batch.decode_info,
                                 "seed": batch.seed, "iteration": trial.iteration, "gp_state": trial.gp_state,
-                                "elapsed": trial.elapsed})
+                                "elapsed": trial.elapsed, "proposer": trial.proposer.state_dict()})
 
 
-def load_pending(trial: Trial) -> tuple[Batch, dict | None, float] | None:
-    """The batch asked and not told, with the GP state and time after its proposal;
-    ``None`` if there is none, or it was told and recorded but the process stopped
-    before removing it (then it is removed now).
+def load_pending(trial: Trial) -> tuple[Batch, dict | None, float, dict | None] | None:
+    """The batch asked and not told, with the GP state, the time and the proposer's
+    state (``None`` in files from before it was kept) after its proposal; ``None`` if
+    there is none, or it was told and recorded but the process stopped before removing
+    it (then it is removed now).
 
     Raises:
         CheckpointError: the file is unreadable or belongs to another iteration.
@@ -115,7 +118,7 @@ def load_pending(trial: Trial) -> tuple[Batch, dict | None, float] | None:
         saved = torch.load(path, weights_only=True)
         batch = Batch(saved["latents"], list(saved["strings"]), list(saved["decode"]), int(saved["seed"]))
         ok = saved["iteration"] == trial.iteration and len(batch.strings) == len(batch.latents)
-        extra = saved["gp_state"], float(saved["elapsed"])
+        extra = saved["gp_state"], float(saved["elapsed"]), saved.get("proposer")
     except Exception as exc:  # unreadable or unsafe: say so rather than guess
         raise CheckpointError(f"{path} is unreadable: {exc}") from None
     if int(saved["iteration"]) < trial.iteration:

@@ -290,10 +290,15 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
         fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
         reached = None if objective.optimum is None else \
             f"{sum(t['best'] is not None and t['best']['score'] == objective.optimum for t in s['trials'])}/{len(trials)}"
-        budget = CampaignConfig(**{k: v for k, v in s0.items() if k in ("iterations", "batch")})
+        budget = CampaignConfig(**{k: v for k, v in s0.items() if k in ("iterations", "batch", "init_size")})
+        # what the GP started from: a proposal matching the initial data's best found nothing new
+        init_bests = [b for c in members if (b := json.loads((cell_dir(out, c.id) / "summary.json").read_text())
+                                             .get("initial_best")) is not None]
+        init_best = (max if objective.maximize else min)(init_bests) if init_bests else None
         rows.append({"group": name.removeprefix("bo/"), "task": s0["task"], "model": s0["model"],
                      "objective": s0["objective"], "acquisition": s0["acquisition"],
-                     "budget": f"{budget.iterations} x {budget.batch}", "trials": len(trials),
+                     "budget": f"{budget.iterations} x {budget.batch}", "initial": budget.init_size,
+                     "initial_best": init_best, "trials": len(trials),
                      "evaluations": s["evaluations"],
                      # the model as its campaigns saw it (cells of earlier versions lack it)
                      "val_seq_acc": json.loads((cell_dir(out, members[0].id) / CELL_FILE).read_text())

@@ -35,9 +35,10 @@ def test_pending_batch(tmp_path: Path) -> None:
     trial = load_trial(tmp_path / "trial_0", _turbo(), "turbo", batch=2)
     assert load_pending(trial) is None
     batch = Batch(torch.zeros(2, 3), ["x", None], [{}, {}], seed=7)
+    trial.proposer.region.best = 1.5  # proposing set the region's first best
     save_pending(trial, batch)
-    got, gp_state, elapsed = load_pending(trial)
-    assert (got.strings, got.seed, gp_state, elapsed) == (["x", None], 7, None, 0.0)
+    got, gp_state, elapsed, proposer = load_pending(trial)
+    assert (got.strings, got.seed, gp_state, elapsed, proposer["best"]) == (["x", None], 7, None, 0.0, 1.5)
     trial.iteration = 2
     save_pending(trial, batch)
     trial.iteration = 0  # a batch from a later iteration than the trial's state

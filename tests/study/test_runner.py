@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -91,6 +92,10 @@ def test_serial_study_writes_every_output(serial_run: Path) -> None:
     assert metrics["is_best"].tolist() == [True]
     hits = sum(t["best"] is not None and t["best"]["score"] == 0.0 for t in group["trials"])
     assert table.loc[0, "reached_optimum"] == f"{hits}/2"
+    # the initial data the GP started from: its size and best score (lower is better here)
+    init_scores = np.concatenate([np.load(p)["scores"] for p in serial_run.glob("cells/bo/*/trial_*/init.npz")])
+    assert len(init_scores) == 200 and table.loc[0, "initial"] == 100
+    assert table.loc[0, "initial_best"] == pytest.approx(np.nanmin(init_scores))
 
 
 def test_rerun_skips_finished_cells_and_redoes_tampered_ones(serial_run: Path, study_file: Path,

@@ -18,9 +18,15 @@ if TYPE_CHECKING:
 class TrustRegion:
     """TuRBO-1 state (Eriksson et al. 2019): side length in the unit cube, grown
     after ``success_tolerance`` improving batches, shrunk after
-    ``failure_tolerance`` non-improving ones, restarted when below ``length_min``."""
+    ``failure_tolerance`` non-improving ones, restarted when below ``length_min``.
+
+    The failure tolerance counts batches of ``batch`` points: ``ceil(max(4, dim) / batch)``,
+    the paper's (and its reference code's) rule, so a region shrinks after about
+    ``dim`` failed evaluations whatever the batch size (one batch of 50 in 25 dims).
+    """
 
     dim: int
+    batch: int
     length: float = 0.8
     length_min: float = 0.5**7
     length_max: float = 1.6
@@ -32,7 +38,7 @@ class TrustRegion:
 
     def __post_init__(self) -> None:
         if self.failure_tolerance <= 0:
-            self.failure_tolerance = max(4, self.dim // 10)
+            self.failure_tolerance = math.ceil(max(4, self.dim) / self.batch)
 
     def update(self, batch_best: float) -> None:
         if batch_best > self.best + 1e-3 * abs(self.best if math.isfinite(self.best) else 1.0):
@@ -49,17 +55,19 @@ class TrustRegion:
 
 
 def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, state: TrustRegion, q: int,
-                  seed: int, n_candidates: int = 2000) -> Tensor:
+                  seed: int, n_candidates: int | None = None) -> Tensor:
     """Thompson sampling on Sobol candidates in a trust region around the best point.
 
     The region is a box of side ``state.length`` (in the normalised unit cube),
-    stretched per dimension by the GP's lengthscales, as in TuRBO.
+    stretched per dimension by the GP's lengthscales, as in TuRBO; ``n_candidates``
+    defaults to TuRBO's ``min(100 d, 5000)``.
     """
     import torch
     from botorch.generation.sampling import MaxPosteriorSampling
     from torch.quasirandom import SobolEngine
 
     torch.manual_seed(seed)
+    n_candidates = n_candidates or min(100 * x.shape[-1], 5000)
     lo, hi = bounds[0].double(), bounds[1].double()
     unit = (x.double() - lo) / (hi - lo)
     center = unit[y.argmax()]
@@ -90,7 +98,7 @@ class Turbo(Proposer):
 
     def __init__(self, dim: int, config: Any) -> None:
         super().__init__(dim, config)
-        self.region = TrustRegion(dim)
+        self.region = TrustRegion(dim, config.batch)
 
     def propose(self, model: SingleTaskGP | None, x: Tensor, y: Tensor, bounds: Tensor, q: int, seed: int) -> Tensor:
         if not math.isfinite(self.region.best):  # first batch: the best initial point (the GP subset holds it)
@@ -104,4 +112,5 @@ class Turbo(Proposer):
         return dataclasses.asdict(self.region)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.region = TrustRegion(**state)
+        # a trial saved before the region knew its batch keeps its own failure_tolerance
+        self.region = TrustRegion(**{"batch": self.config.batch, **state})

@@ -7,9 +7,30 @@ from latentbo.testing import ProposerContract
 D = ProposerContract.dim
 
 
+def test_failure_tolerance_counts_batches_as_turbo_does() -> None:
+    """ceil(max(4, d) / q) (Eriksson et al. 2019): about d failed evaluations shrink
+    the region, however they are batched."""
+    assert TrustRegion(25, batch=50).failure_tolerance == 1
+    assert TrustRegion(25, batch=10).failure_tolerance == 3
+    assert TrustRegion(25, batch=1).failure_tolerance == 25
+    assert TrustRegion(2, batch=1).failure_tolerance == 4
+
+
+def test_a_trial_saved_with_its_own_tolerance_keeps_it() -> None:
+    """States saved before the region knew its batch hold their failure_tolerance;
+    a resumed trial goes on with it (same run, same rule)."""
+    from latentbo.bo.acquisition.turbo import Turbo
+    from latentbo.bo.campaign import CampaignConfig
+
+    turbo = Turbo(25, CampaignConfig(batch=50))
+    old = {k: v for k, v in turbo.state_dict().items() if k != "batch"} | {"failure_tolerance": 4}
+    turbo.load_state_dict(old)
+    assert (turbo.region.failure_tolerance, turbo.region.batch) == (4, 50)
+
+
 def test_trust_region_grows_shrinks_and_restarts() -> None:
-    tr = TrustRegion(D, best=0.0)
-    assert tr.failure_tolerance == 4  # max(4, d // 10)
+    tr = TrustRegion(D, batch=1, best=0.0)
+    assert tr.failure_tolerance == 4  # ceil(max(4, d) / q) with d < 4
     for _ in range(3):
         tr.update(tr.best + 1.0)
     assert tr.length == 1.6 and tr.best == 3.0
@@ -33,7 +54,7 @@ def test_candidates_lie_in_the_trust_region_around_the_best_point() -> None:
     weights = weights / weights.prod().pow(1.0 / D)
     spread = {}
     for length in (0.8, 0.1):
-        cand = propose_turbo(gp, x, y, bounds, TrustRegion(D, length=length), 16, seed=0)
+        cand = propose_turbo(gp, x, y, bounds, TrustRegion(D, batch=16, length=length), 16, seed=0)
         offset = ((cand - lo) / (hi - lo) - center).abs()
         assert bool((offset <= weights * length / 2 + 1e-9).all()), length
         spread[length] = float(offset.max())
