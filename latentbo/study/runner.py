@@ -294,7 +294,7 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
         # what the GP started from: a proposal matching the initial data's best found nothing new
         init_bests = [b for c in members if (b := json.loads((cell_dir(out, c.id) / "summary.json").read_text())
                                              .get("initial_best")) is not None]
-        init_best = (max if objective.maximize else min)(init_bests) if init_bests else None
+        init_best = round((max if objective.maximize else min)(init_bests), 4) if init_bests else None
         rows.append({"group": name.removeprefix("bo/"), "task": s0["task"], "model": s0["model"],
                      "objective": s0["objective"], "acquisition": s0["acquisition"],
                      "budget": f"{budget.iterations} x {budget.batch}", "initial": budget.init_size,

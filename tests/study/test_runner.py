@@ -95,7 +95,7 @@ def test_serial_study_writes_every_output(serial_run: Path) -> None:
     # the initial data the GP started from: its size and best score (lower is better here)
     init_scores = np.concatenate([np.load(p)["scores"] for p in serial_run.glob("cells/bo/*/trial_*/init.npz")])
     assert len(init_scores) == 200 and table.loc[0, "initial"] == 100
-    assert table.loc[0, "initial_best"] == pytest.approx(np.nanmin(init_scores))
+    assert table.loc[0, "initial_best"] == round(np.nanmin(init_scores), 4)
 
 
 def test_rerun_skips_finished_cells_and_redoes_tampered_ones(serial_run: Path, study_file: Path,
