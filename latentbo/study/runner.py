@@ -276,10 +276,13 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
     for name, members in sorted(groups.items()):
         s0 = members[0].settings
         objective = make_objective(s0["objective"], s0.get("target"))
-        trials, seeds = [], []
+        trials, seeds, init_bests = [], [], []
         for c in sorted(members, key=lambda c: c.settings.get("trial", 0)):
             d = cell_dir(out, c.id)
-            for t, seed in enumerate(json.loads((d / "summary.json").read_text())["seeds"]):
+            cell_summary = json.loads((d / "summary.json").read_text())
+            if cell_summary.get("initial_best") is not None:
+                init_bests.append(cell_summary["initial_best"])
+            for t, seed in enumerate(cell_summary["seeds"]):
                 recs = [json.loads(line) for line in (d / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()
                         if line.strip()]
                 trials.append([{**r, "trial": c.settings.get("trial", t)} for r in recs])
@@ -292,8 +295,6 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
             f"{sum(t['best'] is not None and t['best']['score'] == objective.optimum for t in s['trials'])}/{len(trials)}"
         budget = CampaignConfig(**{k: v for k, v in s0.items() if k in ("iterations", "batch", "init_size")})
         # what the GP started from: a proposal matching the initial data's best found nothing new
-        init_bests = [b for c in members if (b := json.loads((cell_dir(out, c.id) / "summary.json").read_text())
-                                             .get("initial_best")) is not None]
         init_best = round((max if objective.maximize else min)(init_bests), 4) if init_bests else None
         rows.append({"group": name.removeprefix("bo/"), "task": s0["task"], "model": s0["model"],
                      "objective": s0["objective"], "acquisition": s0["acquisition"],
