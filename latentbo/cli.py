@@ -237,9 +237,15 @@ def bo(
     trials: Annotated[int, typer.Option(help="Independent trials (seeds recorded).", min=1)] = 5,
     seed: Annotated[int, typer.Option(help="Campaign seed; trial t uses seed*1000+t.")] = 0,
     acquisition: Annotated[str, typer.Option(help=_acquisition_help())] = "qlogei",
+    incumbent: Annotated[str, typer.Option(help="qLogEI improves on: observed (the best score seen) | mean (the best "
+                                                "GP posterior mean at its codes; for noisy scores).")] = "observed",
     bounds: Annotated[str, typer.Option(help="data (box of the initial codes) | prior (+-3 sd of the prior).")] = "data",
     init_size: Annotated[int, typer.Option(help="Initial points drawn from the dataset.", min=1)] = 2000,
-    gp_points: Annotated[int, typer.Option(help="Max initial points in the GP (best half + random half).", min=1)] = 500,
+    gp_points: Annotated[int, typer.Option(help="exact surrogate: max initial points in the GP (best half + random "
+                                                "half); sparse: its inducing points.", min=1)] = 500,
+    surrogate: Annotated[str, typer.Option(help="exact (GP on --gp-points initial codes) | sparse (variational GP on "
+                                                "every initial code: the Grammar VAE protocol with --init-size "
+                                                "100000).")] = "exact",
     n_decode: Annotated[int, typer.Option(help="Stochastic decodes per candidate.", min=1)] = 10,
     dataset: Annotated[Optional[str], typer.Option(help=f"Initial data (default: the model's task's): {DATASET_HELP}; "
                                                         "a file is recorded with its content hash.")] = None,
@@ -260,8 +266,9 @@ def bo(
     from latentbo.bo import Campaign, CampaignConfig
 
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
-                         seed=seed, acquisition=acquisition, bounds=bounds, init_size=init_size, gp_points=gp_points,
-                         n_decode=n_decode, dataset=dataset, column=column, score_column=score_column, semantic=semantic,
+                         seed=seed, acquisition=acquisition, incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
+                         surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
+                         score_column=score_column, semantic=semantic,
                          objective_timeout=objective_timeout, on_timeout=on_timeout)
     summary = Campaign.from_dir(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
     _emit(summary, as_json, lambda s: _print_summary(s, out))

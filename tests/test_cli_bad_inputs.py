@@ -223,6 +223,10 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     "--out below a file": (lambda e: e.train_args("--out", str(e.write("f", "") / "sub")),
                            "cannot write to output folder .*f/sub"),
     "bo --out below a file": (lambda e: e.bo_args("--out", str(e.write("f", "") / "sub")), "cannot write to output"),
+    "bo --surrogate unknown": (lambda e: e.bo_args("--surrogate", "svgp", "--out", str(e.tmp / "c")),
+                               "surrogate must be one of exact, sparse, got 'svgp'"),
+    "bo --incumbent unknown": (lambda e: e.bo_args("--incumbent", "best", "--out", str(e.tmp / "c")),
+                               "incumbent must be 'observed' or 'mean', got 'best'"),
     # latent files
     "latents of strings": (lambda e: _latents(e, np.array([["a"] * 4])), "latent vectors must be numbers"),
     "latents of 1e300": (lambda e: _latents(e, np.full((1, 4), 1e300)), "every value must be a finite float32"),

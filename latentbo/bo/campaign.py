@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from latentbo.bo.acquisition import ACQUISITIONS, make_proposer
 from latentbo.bo.checkpoint import PENDING, Batch, Trial, load_pending, load_trial, save_pending, save_trial
 from latentbo.bo.decoding import decode_candidates, search_box
-from latentbo.bo.surrogate import fit_gp, select_subset
+from latentbo.bo.surrogate import SURROGATES, fit_surrogate, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
@@ -76,10 +76,19 @@ class CampaignConfig:
         iterations, batch, trials: budget = iterations x batch per trial.
         seed: campaign seed; trial t uses ``seed * 1000 + t``.
         init_size: initial points drawn (seeded) from the dataset, shared by all trials.
-        gp_points: at most this many initial points enter the GP (best half + random half).
+        gp_points: ``exact`` surrogate: at most this many initial points enter the GP (best
+            half + random half); ``sparse``: its number of inducing points.
+        surrogate: ``exact`` (BoTorch SingleTaskGP, cubic in the points it holds) or
+            ``sparse`` (a variational GP on every initial code: the Grammar VAE protocol,
+            whose GP sees the whole dataset); see :data:`~latentbo.bo.surrogate.SURROGATES`.
         acquisition: a name in :data:`~latentbo.bo.acquisition.ACQUISITIONS`: ``qlogei``
             (batch log-EI, sequential greedy), ``turbo`` (trust region + Thompson
             sampling) or ``random`` (Sobol points, no GP).
+        incumbent: what qLogEI's improvement is measured from: ``observed`` (the best
+            score seen) or ``mean`` (the best GP posterior mean at the GP's codes: the
+            plug-in for noisy data; the Grammar VAE code takes the best posterior mean in
+            the box). When the data holds the optimum, ``observed`` leaves no improvement
+            but where the GP is unsure.
         bounds: ``data`` (box spanned by the initial codes) or ``prior`` (+-3 sd of the prior).
         n_decode: stochastic decodes per candidate; the most frequent valid string wins.
         num_restarts, raw_samples: ``optimize_acqf`` settings. With the 500-point
@@ -110,7 +119,9 @@ class CampaignConfig:
     seed: int = 0
     init_size: int = 2000
     gp_points: int = 500
+    surrogate: str = "exact"
     acquisition: str = "qlogei"
+    incumbent: str = "observed"
     bounds: str = "data"
     n_decode: int = 10
     num_restarts: int = 2
@@ -130,6 +141,10 @@ class CampaignConfig:
             raise ConfigError(f"on_timeout must be 'error' or 'invalid', got {self.on_timeout!r}")
         if self.acquisition not in ACQUISITIONS:
             raise ConfigError(f"acquisition must be one of {', '.join(sorted(ACQUISITIONS))}, got {self.acquisition!r}")
+        if self.surrogate not in SURROGATES:
+            raise ConfigError(f"surrogate must be one of {', '.join(SURROGATES)}, got {self.surrogate!r}")
+        if self.incumbent not in ("observed", "mean"):
+            raise ConfigError(f"incumbent must be 'observed' or 'mean', got {self.incumbent!r}")
         if self.bounds not in ("data", "prior"):
             raise ConfigError(f"bounds must be 'data' or 'prior', got {self.bounds!r}")
         for name in ("iterations", "batch", "trials", "init_size", "gp_points", "n_decode"):
@@ -389,7 +404,11 @@ class Campaign:
         seed = self.trial_seed(t)
         it_seed = seed * 1000 + trial.iteration
         valid_init = np.flatnonzero(np.isfinite(init_scores))
-        subset = valid_init[select_subset(self.sign * init_scores[valid_init], cfg.gp_points, np.random.default_rng(seed))]
+        if cfg.surrogate == "exact":
+            subset = valid_init[select_subset(self.sign * init_scores[valid_init], cfg.gp_points,
+                                              np.random.default_rng(seed))]
+        else:  # the sparse GP holds every valid initial code
+            subset = valid_init
         bounds = search_box(self.model, init_codes[valid_init], cfg.bounds)
         done = [r for r in trial.records if r["valid"]]
         x = torch.cat([init_codes[subset].double(),
@@ -399,7 +418,7 @@ class Campaign:
         x, y, bounds = x.to(self.device), y.to(self.device), bounds.to(self.device)
         gp = None
         if trial.proposer.uses_model:
-            gp = fit_gp(x, y, bounds, trial.gp_state)
+            gp = fit_surrogate(cfg.surrogate, x, y, bounds, cfg.gp_points, it_seed, trial.gp_state)
             trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
         cand = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, q, it_seed).cpu()
         strings, info = decode_candidates(self.model, self.task, cand.float(), cfg.n_decode, it_seed)

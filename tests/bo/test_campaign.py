@@ -72,6 +72,17 @@ def test_end_to_end_outputs(model_dir: Path, tmp_path: Path, acquisition: str) -
     assert (state["gp_state"] is None) == (not ACQUISITIONS[acquisition].uses_model)  # no GP fitted for nothing
 
 
+@pytest.mark.parametrize("acquisition", ["qlogei", "turbo"])
+def test_sparse_surrogate_holds_every_initial_code(model_dir: Path, tmp_path: Path, acquisition: str) -> None:
+    cfg = CampaignConfig(**{**CFG, "trials": 1}, acquisition=acquisition, surrogate="sparse")
+    summary = Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(progress=False)
+    assert summary["evaluations"] == 3 * 4
+    state = torch.load(tmp_path / "run" / "trial_0" / "state.pt", weights_only=True)
+    assert state["gp_state"]["model.variational_strategy.inducing_points"].shape == (CFG["gp_points"], 4)
+    with pytest.raises(ConfigError, match="surrogate must be one of exact, sparse, got 'svgp'"):
+        CampaignConfig(surrogate="svgp").validate()
+
+
 class _Killed(Exception):
     pass
 

@@ -29,11 +29,19 @@ def propose_qlogei(model: SingleTaskGP, best_f: float, bounds: Tensor, q: int, n
     return cand.detach()
 
 
+def best_posterior_mean(model: SingleTaskGP, x: Tensor, chunk: int = 10000) -> float:
+    """The highest posterior mean at the ``n x d`` codes ``x`` (in chunks: a sparse GP may hold 100,000)."""
+    import torch
+
+    with torch.no_grad():
+        return max(float(model.posterior(part).mean.max()) for part in x.split(chunk))
+
+
 @register
 class QLogEI(Proposer):
     name = "qlogei"
     summary = "batch log-EI, sequential greedy"
 
     def propose(self, model: SingleTaskGP | None, x: Tensor, y: Tensor, bounds: Tensor, q: int, seed: int) -> Tensor:
-        return propose_qlogei(model, float(y.max()), bounds, q, self.config.num_restarts, self.config.raw_samples,
-                              seed)
+        best_f = float(y.max()) if self.config.incumbent == "observed" else best_posterior_mean(model, x)
+        return propose_qlogei(model, best_f, bounds, q, self.config.num_restarts, self.config.raw_samples, seed)

@@ -66,12 +66,14 @@ def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, sta
     from botorch.generation.sampling import MaxPosteriorSampling
     from torch.quasirandom import SobolEngine
 
+    from latentbo.bo.surrogate import lengthscales
+
     torch.manual_seed(seed)
     n_candidates = n_candidates or min(100 * x.shape[-1], 5000)
     lo, hi = bounds[0].double(), bounds[1].double()
     unit = (x.double() - lo) / (hi - lo)
     center = unit[y.argmax()]
-    ls = model.covar_module.lengthscale.detach().view(-1).double()
+    ls = lengthscales(model).double()
     weights = ls / ls.mean()
     weights = weights / weights.prod().pow(1.0 / len(weights))
     tr_lo = (center - weights * state.length / 2).clamp(0, 1)

@@ -1,6 +1,11 @@
+import pytest
 import torch
 
-from latentbo.bo.acquisition.qlogei import propose_qlogei
+from latentbo.bo import CampaignConfig
+from latentbo.bo.acquisition import make_proposer
+from latentbo.bo.acquisition import qlogei
+from latentbo.bo.acquisition.qlogei import best_posterior_mean, propose_qlogei
+from latentbo.errors import ConfigError
 from latentbo.testing import ProposerContract
 
 D = ProposerContract.dim
@@ -16,3 +21,22 @@ def test_the_batch_goes_where_the_gp_expects_improvement() -> None:
     dist = (cand + 0.5).norm(dim=1)
     assert float(dist.min()) < float((x[y.argmax()] + 0.5).norm())
     torch.testing.assert_close(propose_qlogei(gp, float(y.max()), bounds, 4, 2, 64, seed=3), cand)
+
+
+@pytest.mark.parametrize("incumbent", ["observed", "mean"])
+def test_incumbent_is_the_best_score_or_the_gps_best_mean(incumbent: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """qLogEI's ``best_f``: the best told score, or the best posterior mean at the GP's
+    codes (computed in chunks, as for a sparse GP's 100,000), which a lucky score far
+    above anything the GP believes does not move."""
+    gp, x, y, bounds = ProposerContract.problem()
+    with torch.no_grad():
+        best_mean = float(gp.posterior(x).mean.max())
+    assert best_posterior_mean(gp, x, chunk=7) == pytest.approx(best_mean)
+    lucky = y.clone()
+    lucky[0] = 10.0
+    seen = []
+    monkeypatch.setattr(qlogei, "propose_qlogei", lambda model, best_f, *args, **kw: seen.append(best_f))
+    make_proposer("qlogei", D, CampaignConfig(incumbent=incumbent)).propose(gp, x, lucky, bounds, 4, seed=3)
+    assert seen == [pytest.approx(10.0 if incumbent == "observed" else best_mean)]
+    with pytest.raises(ConfigError, match="incumbent must be 'observed' or 'mean', got 'best'"):
+        CampaignConfig(incumbent="best").validate()
