@@ -41,7 +41,7 @@ def held_out(mean: torch.Tensor, var: torch.Tensor, y: torch.Tensor) -> dict[str
 def predict(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():
         post = model.posterior(x, observation_noise=True)
-    return post.mean, post.variance
+        return post.mean, post.variance
 
 
 def main() -> None:
