@@ -18,11 +18,8 @@ from torch import Tensor
 
 from latentbo.errors import ConfigError, SurrogateError
 
-#: Surrogate names (``CampaignConfig.surrogate``, ``bo --surrogate``) and what ``gp_points`` means for each.
-SURROGATES = {
-    "exact": "exact GP on at most gp_points initial codes (best half + random half)",
-    "sparse": "sparse variational GP on every initial code, gp_points inducing points (Grammar VAE protocol)",
-}
+#: Surrogate names (``CampaignConfig.surrogate``, ``bo --surrogate``): :func:`fit_gp`, :func:`fit_sparse_gp`.
+SURROGATES = ("exact", "sparse")
 
 
 def select_subset(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -90,7 +87,7 @@ def fit_sparse_gp(x: Tensor, y: Tensor, bounds: Tensor, inducing: int, seed: int
     inducing points start at ``inducing`` training codes drawn with ``seed``; epochs,
     learning rate and batch size were chosen by held-out log likelihood of GMM-DAE codes
     (``benchmarks/surrogate_fit.py``). A warm start (the previous iteration's fit, a few
-    new points among many) runs ``warm_epochs`` instead of ``epochs``.
+    new points among many) runs ``warm_epochs`` (not tuned) instead of ``epochs``.
 
     Args:
         x: ``n x d`` latent codes.
@@ -111,7 +108,9 @@ def fit_sparse_gp(x: Tensor, y: Tensor, bounds: Tensor, inducing: int, seed: int
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # BoTorch warns that minibatches need fixed transforms: these are
+            # BoTorch warns that minibatch training needs fixed transforms: the bounds are given and
+            # Standardize sees all the targets here, at construction
+            warnings.simplefilter("ignore")
             start = x[torch.randperm(len(x), generator=gen)[: min(inducing, len(x))].to(x.device)]
             normalize = Normalize(x.shape[-1], bounds=bounds)  # fixed bounds, nothing learnt per minibatch
             model = SingleTaskVariationalGP(x, y, input_transform=normalize, outcome_transform=Standardize(1),
