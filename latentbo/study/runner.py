@@ -293,12 +293,13 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
         fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731
         reached = None if objective.optimum is None else \
             f"{sum(t['best'] is not None and t['best']['score'] == objective.optimum for t in s['trials'])}/{len(trials)}"
-        budget = CampaignConfig(**{k: v for k, v in s0.items() if k in ("iterations", "batch", "init_size", "surrogate")})
+        # the group's settings, the ones a cell left out at their defaults
+        run = CampaignConfig(**{k: v for k, v in s0.items() if k in ("iterations", "batch", "init_size", "surrogate")})
         # what the GP started from: a proposal matching the initial data's best found nothing new
         init_best = round((max if objective.maximize else min)(init_bests), 4) if init_bests else None
         rows.append({"group": name.removeprefix("bo/"), "task": s0["task"], "model": s0["model"],
-                     "objective": s0["objective"], "acquisition": s0["acquisition"], "surrogate": budget.surrogate,
-                     "budget": f"{budget.iterations} x {budget.batch}", "initial": budget.init_size,
+                     "objective": s0["objective"], "acquisition": s0["acquisition"], "surrogate": run.surrogate,
+                     "budget": f"{run.iterations} x {run.batch}", "initial": run.init_size,
                      "initial_best": init_best, "trials": len(trials),
                      "evaluations": s["evaluations"],
                      # the model as its campaigns saw it (cells of earlier versions lack it)
