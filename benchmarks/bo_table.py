@@ -64,6 +64,8 @@ def main() -> None:
     ap.add_argument("--executor", default="serial", help="serial | process | ray (`latentbo study run --help`)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--name", default=None, help="results table name (default: the study's name)")
+    ap.add_argument("--redo-stale", action="store_true",
+                    help="rerun the campaign cells whose [use] model was retrained since (the old ones go to OUT/stale/)")
     ap.add_argument("--aggregate-only", action="store_true",
                     help="write the table from the cells already finished in --out; the others get a 'not run' row")
     args = ap.parse_args()
@@ -75,7 +77,7 @@ def main() -> None:
     else:
         ex = make_executor(args.executor, ExecutorSettings.sized(args.executor, spec.threads, spec.gpus, args.workers))
         try:
-            run_study(spec, args.out, ex, data_dir=args.data_dir)
+            run_study(spec, args.out, ex, data_dir=args.data_dir, redo_stale=args.redo_stale)
         except StudyError as exc:  # the finished cells are aggregated; the table shows the rest as not run
             failed = exc
         finally:

@@ -453,6 +453,7 @@ def study_run(
     workers: Annotated[Optional[int], typer.Option(help="Processes of the process executor (default: all cores).", min=1)] = None,
     profile: Annotated[Optional[str], typer.Option(help="Profile to apply, e.g. full (overrides the study file's profile).")] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar over cells.")] = True,
+    redo_stale: Annotated[bool, typer.Option(help="Campaign cells whose [use] model was retrained since they ran: move them to OUT/stale/ and run them again (without it the study refuses).")] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Run every cell of a study (training, then BO trials), retrying crashed cells, then write the aggregated study_table.csv/.md and plots."""
@@ -463,7 +464,7 @@ def study_run(
     ex = make_executor(executor, ExecutorSettings.sized(executor, spec.threads, spec.gpus, workers, address))
     try:
         d = data_dir()
-        summary = run_study(spec, out, ex, data_dir=str(d) if d else None, progress=progress)
+        summary = run_study(spec, out, ex, data_dir=str(d) if d else None, progress=progress, redo_stale=redo_stale)
     finally:
         ex.close()
     _emit({**{k: summary[k] for k in ("study", "executor", "workers", "wall_s", "counts")},

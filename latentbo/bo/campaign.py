@@ -46,6 +46,10 @@ from latentbo.objectives import Objective, callable_name, make_objective
 from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
 
+#: A campaign folder's settings, model and initial-data record.
+META_FILE = "campaign.json"
+
+
 def weights_fingerprint(model: torch.nn.Module) -> str:
     """A short hash of a model's weights (names, shapes and values)."""
     h = hashlib.sha256()
@@ -338,7 +342,7 @@ class Campaign:
             BusyError: another process is running a campaign into ``out_dir``.
         """
         with run_folder(self.out, resume, overwrite):
-            fresh = not (self.out / "campaign.json").exists()
+            fresh = not (self.out / META_FILE).exists()
             codes, scores, _, meta = self._start(resume, progress)
             try:
                 trials = [self.run_trial(t, codes, scores, progress) for t in range(self.config.trials)]
@@ -353,7 +357,7 @@ class Campaign:
         """Check or create ``campaign.json`` and the initial data. A start that fails
         before its first evaluation leaves nothing behind, so the corrected command
         runs in the same folder."""
-        meta_path = self.out / "campaign.json"
+        meta_path = self.out / META_FILE
         meta = {"config": dataclasses.asdict(self.config), "model": self.model_source,
                 "model_fingerprint": self.model_fingerprint,
                 "trial_seeds": [self.trial_seed(t) for t in range(self.config.trials)]}
@@ -387,7 +391,7 @@ class Campaign:
 
     def _clear_start(self) -> None:
         """Remove what a start writes before any evaluation: campaign.json and the initial data."""
-        for name in ("campaign.json", "init.npz", "init_strings.json"):
+        for name in (META_FILE, "init.npz", "init_strings.json"):
             (self.out / name).unlink(missing_ok=True)
 
     def trial_seed(self, t: int) -> int:

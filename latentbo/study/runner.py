@@ -14,7 +14,10 @@ Output layout (``OUT``)::
     best_so_far.png               mean best-so-far per group
 
 A cell is finished when its ``cell.json`` says so and the checksums of its outputs
-still match; anything else is (re)run, resuming from the cell's own checkpoints.
+still match; anything else is (re)run, resuming from the cell's own checkpoints. A
+campaign cell of a ``[use]`` model whose weights changed since it ran (the folder
+trained further) is stale: the study refuses to go on until it is moved aside to
+``stale/<cell>.<weights>/`` and run again (``redo_stale``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 import time
 import traceback
 from collections import defaultdict
@@ -89,6 +93,47 @@ def cell_state(out: Path, cell: Cell) -> str:
     return "done"
 
 
+def stale_cells(spec: StudySpec, out: Path) -> dict[str, tuple[str, str]]:
+    """The started or finished campaign cells whose ``[use]`` model has other weights now
+    than when they ran: cell id -> (weights they ran with, weights now)."""
+    from latentbo.bo.campaign import META_FILE, weights_fingerprint
+    from latentbo.models import load_model
+    from latentbo.models.zoo import resolve_model
+
+    now: dict[str, str] = {}
+    stale = {}
+    for c in spec.cells():
+        meta = cell_dir(out, c.id) / META_FILE
+        if c.kind != "bo" or "use" not in c.settings or not meta.exists():
+            continue
+        try:
+            ran = json.loads(meta.read_text()).get("model_fingerprint")
+        except (OSError, json.JSONDecodeError):
+            continue  # written atomically: unreadable means the campaign refuses it itself
+        use = c.settings["use"]
+        if use not in now:
+            now[use] = weights_fingerprint(load_model(resolve_model(use), kind="sequence"))
+        if ran is not None and ran != now[use]:  # campaigns older than the fingerprint record none
+            stale[c.id] = (ran, now[use])
+    return stale
+
+
+def _set_stale_aside(out: Path, stale: dict[str, tuple[str, str]], redo: bool) -> None:
+    if not stale:
+        return
+    ids = sorted(stale)
+    if not redo:
+        raise CheckpointError(f"{len(ids)} cells ran with other weights of their [use] model than it has now "
+                              f"({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''}); pass --redo-stale to move "
+                              f"them to {out}/stale/ and run them again, or use another --out")
+    for cid in ids:
+        dest = out / "stale" / f"{cid}.{stale[cid][0]}"
+        if dest.exists():
+            raise CheckpointError(f"cannot set {cid} aside: {dest} already exists")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(cell_dir(out, cid), dest)
+
+
 def run_cell(payload: dict[str, Any]) -> dict[str, Any]:
     """Worker entry point: run (or resume) one cell. Never raises: errors come back
     as ``{"status": "failed", "error", "traceback"}`` so every executor reports them
@@ -147,7 +192,7 @@ def _append_error(out: Path, entry: dict[str, Any]) -> None:
 
 
 def run_study(spec: StudySpec, out: str | Path, executor: Executor, data_dir: str | None = None,
-              progress: bool = True) -> dict[str, Any]:
+              progress: bool = True, redo_stale: bool = False) -> dict[str, Any]:
     """Run every unfinished cell of ``spec`` and aggregate the results.
 
     Args:
@@ -157,12 +202,15 @@ def run_study(spec: StudySpec, out: str | Path, executor: Executor, data_dir: st
         executor: where cells run (serial, process pool, Ray).
         data_dir: data directory handed to every worker.
         progress: a progress bar over cells.
+        redo_stale: move the campaign cells of ``[use]`` models retrained since they
+            ran to ``OUT/stale/`` and run them again (else refuse).
 
     Returns:
         The status dict also written to ``OUT/status.json``.
 
     Raises:
-        CheckpointError: ``out`` holds cells run with other settings.
+        CheckpointError: ``out`` holds cells run with other settings, or stale cells
+            and not ``redo_stale``.
         StudyError: some cells still failed after their retries (everything else
             is finished and aggregated first).
         ConfigError: cells ask for GPUs that a local executor cannot give them.
@@ -174,6 +222,7 @@ def run_study(spec: StudySpec, out: str | Path, executor: Executor, data_dir: st
         raise ConfigError(f"study {spec.name!r} gives each cell a GPU ([resources] gpus = {spec.gpus:g}) but this "
                           "machine has no CUDA device; set gpus = 0 or run it on a GPU (or a Ray cluster with GPUs)")
     with output_lock(out):
+        _set_stale_aside(Path(out), stale_cells(spec, Path(out)), redo_stale)
         return _run_study(spec, Path(out), executor, data_dir, progress)
 
 

@@ -49,10 +49,10 @@ def study_file(tmp_path: Path) -> Path:
     return path
 
 
-def _run(study_file: Path, out: Path, executor: str = "serial", **settings) -> dict:
+def _run(study_file: Path, out: Path, executor: str = "serial", redo_stale: bool = False, **settings) -> dict:
     ex = make_executor(executor, ExecutorSettings(**settings))
     try:
-        return run_study(StudySpec.from_toml(study_file), out, ex, progress=False)
+        return run_study(StudySpec.from_toml(study_file), out, ex, progress=False, redo_stale=redo_stale)
     finally:
         ex.close()
 
@@ -234,6 +234,17 @@ def _records(folder: Path, trials: int) -> list[list[tuple]]:
              .read_text().splitlines())] for t in range(trials)]
 
 
+def _campaign_study(serial_run: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the tiny study's trained model and a study file running campaigns with it."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(serial_run / "cells/train/expressions-gvae", model)
+    study = tmp_path / "campaign.toml"
+    study.write_text(TINY.replace("retries = 1", 'retries = 1\nbo_cells = "campaign"') + f'\n[use]\ngvae = "{model}"\n')
+    return model, study
+
+
 def test_campaign_cells_run_a_used_model_as_latentbo_bo_does(serial_run: Path, tmp_path: Path) -> None:
     """bo_cells = "campaign" with a model from [use]: no training, one cell per group running
     the campaign `latentbo bo` runs with the study seed; a finished campaign copied into the
@@ -243,10 +254,7 @@ def test_campaign_cells_run_a_used_model_as_latentbo_bo_does(serial_run: Path, t
     from latentbo.bo import CampaignConfig
     from latentbo.pipelines import run_campaign
 
-    model = tmp_path / "model"
-    shutil.copytree(serial_run / "cells/train/expressions-gvae", model)
-    study = tmp_path / "campaign.toml"
-    study.write_text(TINY.replace("retries = 1", 'retries = 1\nbo_cells = "campaign"') + f'\n[use]\ngvae = "{model}"\n')
+    model, study = _campaign_study(serial_run, tmp_path)
     out = tmp_path / "out"
     summary = _run(study, out)
     assert summary["counts"] == {"done": 1}
@@ -272,3 +280,29 @@ def test_campaign_cells_run_a_used_model_as_latentbo_bo_does(serial_run: Path, t
     pd.concat([metrics, later]).to_csv(model / "metrics.csv", index=False)
     runner.aggregate(StudySpec.from_toml(study), out)
     pd.testing.assert_frame_equal(_table(out), table)
+
+
+def test_cells_of_a_retrained_model_are_refused_or_set_aside_and_rerun(serial_run: Path, tmp_path: Path) -> None:
+    """A [use] model trained further after its campaigns ran: the study refuses to reuse
+    them; with redo_stale the old cells move to OUT/stale/ untouched and run again."""
+    from safetensors.torch import load_file, save_file
+
+    model, study = _campaign_study(serial_run, tmp_path)
+    out = tmp_path / "out"
+    _run(study, out)
+    cell = out / "cells/bo/expressions-gvae-expr-turbo"
+    before = (cell / "trial_0/evaluations.jsonl").read_bytes()
+    ran = json.loads((cell / "campaign.json").read_text())["model_fingerprint"]
+    weights = load_file(model / "model.safetensors")
+    name = min(weights)
+    weights[name] = weights[name] + 0.5
+    save_file(weights, model / "model.safetensors")
+
+    with pytest.raises(CheckpointError, match="1 cells ran with other weights.*--redo-stale"):
+        _run(study, out)
+    assert (cell / "trial_0/evaluations.jsonl").read_bytes() == before
+
+    assert _run(study, out, redo_stale=True)["counts"] == {"done": 1}
+    assert (out / f"stale/bo/expressions-gvae-expr-turbo.{ran}/trial_0/evaluations.jsonl").read_bytes() == before
+    assert json.loads((cell / "campaign.json").read_text())["model_fingerprint"] != ran
+    assert runner.stale_cells(StudySpec.from_toml(study), out) == {}
