@@ -281,7 +281,7 @@ def train(
     arch: Annotated[str, typer.Option(help="Model type: gvae | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
     codec: Annotated[Optional[str], typer.Option(help="Override the model's codec: a registered codec kind (latentbo.codecs.CODECS: grammar, character, selfies, tokens), e.g. --arch gmm_dae --codec selfies.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs.", min=1)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs (with --resume: where the resumed run stops; more epochs train longer).", min=1)] = None,
     decoder: Annotated[Optional[str], typer.Option(help="gru (Grammar-VAE reference) | fast (positional Transformer, all positions at once) | ar (autoregressive Transformer, decoded step by step under the codec's masks).")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Sequences per optimiser step (GPU: 1024 or more).", min=1)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate (at --lr-scaling's reference batch, 256, if scaled).")] = None,
@@ -292,7 +292,7 @@ def train(
                                                         "the run (a file by its content hash).")] = None,
     column: ColumnOption = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (recorded with the model).")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the run saved in --out, given the options it was started with (only --epochs may differ).")] = False,
     overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars (epoch summaries are printed on stderr either way).")] = True,
     device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps | auto (a GPU when there is one).")] = "cpu",
@@ -308,11 +308,21 @@ def train(
                        "lr": lr, "lr_scaling": lr_scaling, "precision": precision}.items():
         if value is not None:
             overrides[key] = value
+    _resume_epochs(out, resume, overrides)
     result, source = train_model(task, arch, out, overrides, dataset, limit, column, resume, progress=progress,
                                  device=device, max_minutes=max_minutes, overwrite=overwrite)
     last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
     _emit({"out": str(out), "source": source, "skipped": result.skipped, "epochs": len(result.metrics),
            "out_of_time": result.out_of_time, "last_epoch": last}, as_json)
+
+
+def _resume_epochs(out: Path, resume: bool, overrides: dict[str, Any]) -> None:
+    """A resumed run stops where it was started to stop unless --epochs moves it."""
+    from latentbo.io import read_toml
+
+    saved = out / "config.toml"
+    if resume and "epochs" not in overrides and saved.is_file():
+        overrides["epochs"] = read_toml(saved).get("epochs")
 
 
 def _read_lines(path: Path) -> tuple[list[str], list[int]]:
@@ -476,7 +486,7 @@ def images_train(
     out: Annotated[Path, typer.Option(help="Output folder (config.toml, model.safetensors, metrics.csv).")],
     dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | svhn | celeba")] = "fashion-mnist",
     arch: Annotated[str, typer.Option(help="Model type: vae | gmvae | wae_mmd | cvvae | two_stage | rae | gmm_dae | welbo | edvae")] = "gmm_dae",
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs (paper default 30).", min=1)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (paper default 30; with --resume: where the resumed run stops).", min=1)] = None,
     width: Annotated[Optional[int], typer.Option(help="Base channels w of the w-2w-4w-8w network (paper: 128).", min=1)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N images.", min=2)] = None,
     seed: Annotated[int, typer.Option(help="Random seed (recorded in config.toml).")] = 0,
@@ -496,6 +506,7 @@ def images_train(
     for key, value in {"epochs": epochs, "width": width, "limit": limit, "seed": seed}.items():
         if value is not None:
             overrides[key] = value
+    _resume_epochs(out, resume, overrides)
     cfg = ImageConfig.for_model(dataset, arch, **overrides)
     train, test = load_images(dataset, "train"), load_images(dataset, "test")
     _, metrics = train_image_model(cfg, train, test, out, resume=resume, progress=progress, device=device,

@@ -308,8 +308,8 @@ def train(
     """Train an autoencoder on ``strings`` and write everything to ``out_dir``.
 
     Args:
-        config: model and training configuration (ignored on resume in favour of the
-            saved one, which must exist).
+        config: model and training configuration; on resume, the run's (refused if it
+            differs in anything but ``epochs``, which sets where the resumed run stops).
         strings: training data (bad lines are skipped and reported in
             ``out_dir/data_report.json``).
         out_dir: output folder: ``config.toml``, ``meta.json``, ``model.safetensors``
@@ -328,7 +328,7 @@ def train(
     Raises:
         ConfigError: the device is not available.
         CheckpointError: ``out_dir`` already holds a run and ``resume`` is False, or
-            resume was asked and the state is missing/corrupt.
+            resume was asked and the state is missing/corrupt or ``config`` differs.
         DatasetError: nothing could be encoded.
         BusyError: another process is training into ``out_dir``.
     """
@@ -349,6 +349,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
             raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
         check_same_data(out, fingerprint, len(strings))
         model = load_model(out, "last", kind="sequence")
+        model.config = model.config.resumed_with(config)
         config, codec = model.config, model.codec
     else:
         if state_path.exists():

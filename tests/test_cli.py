@@ -127,6 +127,11 @@ def test_own_data_own_objective_and_overwrite(tmp_path: Path, monkeypatch) -> No
     assert "already holds a training run" in str(result.exception)
     assert runner.invoke(app, [*train, "--overwrite"]).exit_code == 0
     assert "pass one of them" in str(runner.invoke(app, [*train, "--overwrite", "--resume"]).exception)
+    # resumed with the options it was started with it stops where it was set to; --epochs 2 trains longer
+    again = [a for a in train if a not in ("--epochs", "1")]
+    for extra, epochs in (([], 1), (["--epochs", "2"], 2)):
+        result = runner.invoke(app, [*again, "--resume", *extra])
+        assert result.exit_code == 0 and json.loads(result.stdout)["epochs"] == epochs, result.output
 
     Path("myobj.py").write_text("import math\n\ndef shortness(strings):\n"
                                 "    return [math.nan if s is None else float(len(s)) for s in strings]\n")

@@ -137,13 +137,23 @@ def _resume_campaign(e: Env, name: str, content: str | bytes | None) -> list[str
     return e.bo_args("--out", str(c), "--resume")
 
 
-def _training_state(e: Env) -> list[str]:
-    out = e.tmp / "run"
-    code, _, err = cli(e.train_args("--arch", "gvae", "--config", str(e.write("t.toml", "hidden = 16\n")),
-                                    "--epochs", "1", "--out", str(out)))
+def _trained(e: Env, name: str) -> tuple[Path, list[str]]:
+    """A one-epoch run in ``name`` and the options it was started with."""
+    out, started = e.tmp / name, ["--arch", "gvae", "--config", str(e.write("t.toml", "hidden = 16\n"))]
+    code, _, err = cli(e.train_args(*started, "--epochs", "1", "--out", str(out)))
     assert code == 0, err
+    return out, started
+
+
+def _training_state(e: Env) -> list[str]:
+    out, started = _trained(e, "run")
     torch.save({"epoch": 1}, out / "training_state.pt")  # optimizer, rows, rng... missing
-    return e.train_args("--out", str(out), "--resume")
+    return e.train_args(*started, "--out", str(out), "--resume")
+
+
+def _resume_other_settings(e: Env) -> list[str]:
+    out, started = _trained(e, "other")
+    return e.train_args(*started, "--lr", "0.5", "--epochs", "3", "--out", str(out), "--resume")
 
 
 def _meta(e: Env, gmm: object) -> list[str]:
@@ -207,6 +217,7 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
                                                    str(e.tmp / "c")), "nested more than 100 levels deep"),
     # saved state with keys missing or malformed
     "training_state.pt keys missing": (_training_state, "training_state.pt is corrupt: KeyError"),
+    "resume with another setting": (_resume_other_settings, r"other settings \(lr 0.001 -> 0.5\); a resumed run takes only"),
     "campaign.json without config": (lambda e: _resume_campaign(e, "campaign.json", "{}"),
                                      "campaign.json is unreadable or lacks its config"),
     "init_strings.json not strings": (lambda e: _resume_campaign(e, "init_strings.json", "[1, 2]"),

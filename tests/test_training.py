@@ -84,14 +84,16 @@ def test_welbo_long_run_converges_with_bounded_lambda(tmp_path: Path) -> None:
 
 
 def test_resume_reproduces_uninterrupted(tmp_path: Path) -> None:
+    """A run of 2 epochs resumed to 4 (train longer: the one setting a resume may change)
+    is the uninterrupted run of 4; any other setting is refused, naming it."""
     cfg = ModelConfig.for_model("expressions", "gvae", epochs=4, **TINY)
     full = train(cfg, DATA, tmp_path / "full", progress=False)
-    part_cfg = ModelConfig.for_model("expressions", "gvae", epochs=2, **TINY)
-    train(part_cfg, DATA, tmp_path / "part", progress=False)
-    # "interrupted" after 2 epochs: raise the epoch budget in the saved config, resume
-    toml = (tmp_path / "part" / "config.toml").read_text().replace("epochs = 2", "epochs = 4")
-    (tmp_path / "part" / "config.toml").write_text(toml)
-    resumed = train(part_cfg, DATA, tmp_path / "part", resume=True, progress=False)
+    train(ModelConfig.for_model("expressions", "gvae", epochs=2, **TINY), DATA, tmp_path / "part", progress=False)
+    other = ModelConfig.for_model("expressions", "gvae", epochs=4, **{**TINY, "lr": 0.5})
+    with pytest.raises(CheckpointError, match=r"other settings \(lr 0.003 -> 0.5\)"):
+        train(other, DATA, tmp_path / "part", resume=True, progress=False)
+    resumed = train(cfg, DATA, tmp_path / "part", resume=True, progress=False)
+    assert load_model(tmp_path / "part").config.epochs == 4
     pd.testing.assert_frame_equal(
         full.metrics.drop(columns=["samples_per_s", "epoch_s"]), resumed.metrics.drop(columns=["samples_per_s", "epoch_s"]), rtol=1e-5
     )

@@ -36,13 +36,13 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
     components) and any post-hoc sampler fitted on the training codes. ``device`` is
     where the epochs run (CPU by default); the returned model is on the CPU.
     ``overwrite`` replaces a run already in ``out`` (:func:`~latentbo.io.clear_run`).
-    A resumed run goes on with the config it was started with, and only on the same
-    images.
+    A resumed run goes on with the config it was started with (only ``epochs`` may
+    differ: train longer or shorter), and only on the same images.
 
     Raises:
         ConfigError: the device is not available.
         CheckpointError: ``out`` holds a run and ``resume`` is False, the saved state is
-            unusable, or the training images differ from the run's.
+            unusable, or the config (but for ``epochs``) or the training images differ from the run's.
         BusyError: another process is training into ``out``.
     """
     device = resolve_device(device)
@@ -59,7 +59,7 @@ def _train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out
             raise CheckpointError(f"nothing to resume in {out}: {STATE_FILE} is missing")
         # runs of earlier versions saved only model.safetensors (their latest epoch)
         model = load_model(out, "last" if (out / "last.safetensors").exists() else "model", kind="image")
-        config = model.config
+        model.config = config = model.config.resumed_with(config)
     x = train.x[: config.limit] if config.limit else train.x
     fingerprint = hashlib.sha256(x.numpy().tobytes()).hexdigest()[:16]
     if resume and (out / "data_report.json").exists():  # runs of earlier versions have none

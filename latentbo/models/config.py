@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -153,6 +154,23 @@ class Config:
 
     def to_toml(self) -> str:
         return tomli_w.dumps({"kind": self.kind, **{k: v for k, v in self.to_dict().items() if v is not None}})
+
+    def resumed_with(self, asked: Config) -> Any:
+        """This (a saved run's) config going on to ``asked.epochs``: training longer or
+        shorter is the one change a resumed run takes.
+
+        Raises:
+            CheckpointError: ``asked`` differs in anything else (named in the message).
+        """
+        from latentbo.errors import CheckpointError
+
+        saved, new = (tomllib.loads(c.to_toml()) for c in (self, asked))  # as saved: tuples become lists
+        differ = [f"{k} {saved.get(k)!r} -> {new.get(k)!r}" for k in sorted(saved.keys() | new.keys())
+                  if k != "epochs" and saved.get(k) != new.get(k)]
+        if differ:
+            raise CheckpointError(f"the run was started with other settings ({'; '.join(differ)}); a resumed run "
+                                  "takes only another number of epochs")
+        return dataclasses.replace(self, epochs=asked.epochs)
 
 
 @dataclass

@@ -50,7 +50,8 @@ def test_save_load_evaluate(toy_sets, tmp_path, monkeypatch) -> None:
 
 def test_resume_continues_to_the_same_model(toy_sets, tmp_path, monkeypatch) -> None:
     """A run killed in its third epoch resumes (with the config it was started with) to
-    the model of an uninterrupted run."""
+    the model of an uninterrupted run, refuses another config, and trains longer when
+    given more epochs."""
     train, test = toy_sets
     full, _ = train_image_model(_cfg("rae"), train, test, tmp_path / "a", progress=False)
     step, calls = ImageAutoencoder.train_step, []
@@ -65,9 +66,13 @@ def test_resume_continues_to_the_same_model(toy_sets, tmp_path, monkeypatch) -> 
     with pytest.raises(KeyboardInterrupt):
         train_image_model(_cfg("rae"), train, test, tmp_path / "b", progress=False)
     monkeypatch.setattr(ImageAutoencoder, "train_step", step)
-    resumed, rows = train_image_model(_cfg("rae", epochs=7), train, test, tmp_path / "b", resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="other settings.*seed 0 -> 1"):
+        train_image_model(_cfg("rae", seed=1), train, test, tmp_path / "b", resume=True, progress=False)
+    resumed, rows = train_image_model(_cfg("rae"), train, test, tmp_path / "b", resume=True, progress=False)
     assert len(rows) == 3
     assert torch.allclose(resumed.encode(test.x[:8]), full.encode(test.x[:8]), atol=1e-5)
+    _, rows = train_image_model(_cfg("rae", epochs=4), train, test, tmp_path / "b", resume=True, progress=False)
+    assert list(rows["epoch"]) == [1, 2, 3, 4]  # trained one epoch longer
 
 
 def test_resume_refuses_other_images(toy_sets, tmp_path) -> None:
