@@ -2,16 +2,17 @@
 expressions until its held-out loss stops improving (early stopping, patience 6) or
 the epoch cap, in passes of a time budget that ``--resume`` continues.
 
-    python benchmarks/baselines_expressions.py --data-dir ../shared/data --runs runs/conv [--minutes 15] [--models gmm_dae,gvae]
+    python benchmarks/baselines_expressions.py --data-dir ../shared/data --runs runs/conv [--minutes 15] [--models gmm_dae,gvae] [--epochs 200]
 
 With ``--minutes`` each model first trains (or resumes) for that long, one torch
 thread, exactly as ``latentbo --data-dir DIR train --task expressions --arch M
---epochs 100 --out RUNS/M --max-minutes MIN [--resume]``. Then every model folder is
+--epochs EPOCHS --out RUNS/M --max-minutes MIN [--resume]`` (``--epochs`` above a
+run's own trains it longer). Then every model folder is
 scored: the best checkpoint's held-out exact reconstruction (``val_seq_acc`` of the
 saved epoch: the lowest validation loss, for WELBO the lowest reconstruction loss; 10%
 held out, seed 0), prior validity and
 uniqueness over 1,000 prior samples, epochs and training time (from samples/s), and
-whether it has converged (early stopping fired), and the geometry of its codes of
+what stopped it (early stopping, the epoch cap or the time budget), and the geometry of its codes of
 5,000 held-out expressions (the run's own split): ``code_dims``, the participation
 ratio of their covariance (how many of the latent dimensions they use);
 ``nn_over_spread``, the median distance from a code to its nearest neighbour over the
@@ -46,9 +47,9 @@ MODELS = ["gmm_dae", "gwae", "edvae", "cvae", "gvae", "grae", "gcvvae", "welbo"]
 H100 = {"gmm_dae": 0.883, "gvae": 0.110, "edvae": 0.110, "cvae": 0.038, "grae": 0.027, "welbo": 0.0, "gcvvae": 0.0}
 
 
-def train_pass(model: str, out: Path, data_dir: str | None, minutes: float) -> None:
+def train_pass(model: str, out: Path, data_dir: str | None, minutes: float, epochs: int) -> None:
     cmd = [sys.executable, "-m", "latentbo.cli", *(["--data-dir", data_dir] if data_dir else []), "train", "--task",
-           "expressions", "--arch", model, "--epochs", "100", "--out", str(out), "--no-progress", "--max-minutes",
+           "expressions", "--arch", model, "--epochs", str(epochs), "--out", str(out), "--no-progress", "--max-minutes",
            str(minutes)]
     if (out / "training_state.pt").exists():
         cmd.append("--resume")
@@ -93,9 +94,11 @@ def score(model: str, out: Path) -> dict:
     best = saved_epoch(m)
     n_train = json.loads((out / "data_report.json").read_text())["encoded"] * (1 - config.val_fraction)
     quality, _ = sample_quality(ae, 1000, seed=0)
-    converged = int(state["bad_epochs"]) > config.patience or len(m) >= config.epochs
-    return {"model": model, "reg_params": json.dumps(config.reg_params), "epochs": len(m),
-            "best_epoch": int(best["epoch"]), "converged": "yes" if converged else "no (budget)",
+    stopped = ("early stopping" if int(state["bad_epochs"]) > config.patience else
+               "epoch cap" if len(m) >= config.epochs else "no (budget)")
+    return {"model": model, "reg_params": json.dumps(config.reg_params), "min_lr": config.min_lr, "epochs": len(m),
+            "epoch_cap": config.epochs,
+            "best_epoch": int(best["epoch"]), "stopped_by": stopped,
             "train_hours": float((n_train / m["samples_per_s"]).sum() / 3600),
             "val_token_acc": float(best["val_token_acc"]), "val_seq_acc": float(best["val_seq_acc"]),
             "prior_valid": quality["valid_fraction"], "prior_unique": quality["unique_fraction"],
@@ -108,6 +111,8 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=Path("runs/conv"))
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--minutes", type=float, default=None, help="train/resume each model this long first")
+    ap.add_argument("--epochs", type=int, default=100, help="the epoch cap of --minutes' runs (more: train longer)")
+    ap.add_argument("--name", default="baselines_expressions", help="results table name (e.g. for runs of other settings)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     set_data_dir(args.data_dir)
@@ -115,15 +120,15 @@ def main() -> None:
     for model in args.models.split(","):
         out = args.runs / model
         if args.minutes:
-            train_pass(model, out, args.data_dir, args.minutes)
+            train_pass(model, out, args.data_dir, args.minutes, args.epochs)
         if (out / "training_state.pt").exists():
             rows.append(score(model, out))
             print(rows[-1], flush=True)
-    write_table("baselines_expressions", rows,
+    write_table(args.name, rows,
                 "All 100k expressions (10% held out, seed 0), the presets of latentbo/models/config.py, one CPU thread "
                 "per model. val_seq_acc = held-out exact reconstruction at the saved epoch (lowest validation loss; "
                 "WELBO: lowest reconstruction loss, since its penalty's weight moves); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s; "
-                "converged = early stopping fired (patience 6 epochs) or the 100-epoch cap. h100_49ep_seq_acc: the "
+                "stopped_by: early stopping (6 epochs without a better validation loss), the run's epoch cap (epoch_cap: 100, more for the models still improving there), or not yet (the time budget). h100_49ep_seq_acc: the "
                 "H100 checkpoints of ../shared/pretrained (before the fixes of issue #13), for comparison. code_dims "
                 "(of 25), nn_over_spread, shared_code: the geometry of the codes of 5,000 held-out expressions (see the "
                 "script's docstring).")
