@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import shutil
 import time
 import traceback
@@ -40,6 +41,8 @@ from latentbo.errors import CheckpointError, ConfigError, StudyError
 from latentbo.io import atomic_write_text, output_lock
 from latentbo.study.executors import Executor
 from latentbo.study.spec import Cell, StudySpec
+
+log = logging.getLogger(__name__)
 
 CELL_FILE = "cell.json"
 
@@ -306,7 +309,8 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
 
     Args:
         finished: ids of the cells known to be finished (the driver's status);
-            ``None`` re-verifies every cell's checksums.
+            ``None`` re-verifies every cell's checksums and leaves out stale ones
+            (campaigns of a ``[use]`` model whose weights changed since), logged.
 
     Returns:
         The study table (one row per group with at least one finished trial).
@@ -318,8 +322,14 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
     from latentbo.tasks import get_task
 
     groups: dict[str, list[Cell]] = defaultdict(list)
+    if finished is None:
+        stale = stale_cells(spec, out)
+        if stale:
+            log.warning("%d stale cells left out of the table (their model was retrained since): %s", len(stale),
+                        ", ".join(sorted(stale)))
+        finished = {c.id for c in spec.cells() if c.kind == "bo" and c.id not in stale and cell_state(out, c) == "done"}
     for c in spec.cells():
-        if c.kind == "bo" and (c.id in finished if finished is not None else cell_state(out, c) == "done"):
+        if c.kind == "bo" and c.id in finished:
             groups[c.id.rsplit("/", 1)[0] if "trial" in c.settings else c.id].append(c)
     rows, curves = [], {}
     for name, members in sorted(groups.items()):

@@ -301,6 +301,7 @@ def test_cells_of_a_retrained_model_are_refused_or_set_aside_and_rerun(serial_ru
     with pytest.raises(CheckpointError, match="1 cells ran with other weights.*--redo-stale"):
         _run(study, out)
     assert (cell / "trial_0/evaluations.jsonl").read_bytes() == before
+    assert runner.aggregate(StudySpec.from_toml(study), out).empty  # a table of what is current only
 
     assert _run(study, out, redo_stale=True)["counts"] == {"done": 1}
     assert (out / f"stale/bo/expressions-gvae-expr-turbo.{ran}/trial_0/evaluations.jsonl").read_bytes() == before
