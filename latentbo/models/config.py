@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import tomli_w
 
-from latentbo.errors import ConfigError
+from latentbo.errors import CheckpointError, ConfigError
 from latentbo.io import read_toml
 from latentbo.tasks import get_task
 
@@ -162,8 +162,6 @@ class Config:
         Raises:
             CheckpointError: ``asked`` differs in anything else (named in the message).
         """
-        from latentbo.errors import CheckpointError
-
         saved, new = (tomllib.loads(c.to_toml()) for c in (self, asked))  # as saved: tuples become lists
         differ = [f"{k} {saved.get(k)!r} -> {new.get(k)!r}" for k in sorted(saved.keys() | new.keys())
                   if k != "epochs" and saved.get(k) != new.get(k)]
