@@ -10,7 +10,7 @@ thread, exactly as ``latentbo --data-dir DIR train --task expressions --arch M
 run's own trains it longer). Then every model folder is
 scored: the best checkpoint's held-out exact reconstruction (``val_seq_acc`` of the
 saved epoch: the lowest validation loss, for WELBO the lowest reconstruction loss; 10%
-held out, seed 0), prior validity and
+held out by the run's seed), prior validity and
 uniqueness over 1,000 prior samples, epochs and training time (from samples/s), and
 what stopped it (early stopping, the epoch cap or the time budget), and the geometry of its codes of
 5,000 held-out expressions (the run's own split): ``code_dims``, the participation
@@ -86,30 +86,30 @@ def code_geometry(ae, strings: list[str]) -> dict:
             "shared_code": shared / len(z)}
 
 
-def score(model: str, out: Path) -> dict:
+def score(run: str, out: Path) -> dict:
     m = pd.read_csv(out / "metrics.csv")
-    state = torch.load(out / "training_state.pt", map_location="cpu", weights_only=True)
     ae = load_model(out)
     config = ae.config
     best = saved_epoch(m)
     n_train = json.loads((out / "data_report.json").read_text())["encoded"] * (1 - config.val_fraction)
     quality, _ = sample_quality(ae, 1000, seed=0)
-    stopped = ("early stopping" if int(state["bad_epochs"]) > config.patience else
+    since_best = len(m) - int(m.index[m["epoch"] == best["epoch"]][-1]) - 1
+    stopped = ("early stopping" if since_best > config.patience else
                "epoch cap" if len(m) >= config.epochs else "no (budget)")
-    return {"model": model, "reg_params": json.dumps(config.reg_params), "min_lr": config.min_lr, "epochs": len(m),
+    return {"run": run, "model": config.model, "seed": config.seed, "reg_params": json.dumps(config.reg_params), "min_lr": config.min_lr, "epochs": len(m),
             "epoch_cap": config.epochs,
             "best_epoch": int(best["epoch"]), "stopped_by": stopped,
             "train_hours": float((n_train / m["samples_per_s"]).sum() / 3600),
             "val_token_acc": float(best["val_token_acc"]), "val_seq_acc": float(best["val_seq_acc"]),
             "prior_valid": quality["valid_fraction"], "prior_unique": quality["unique_fraction"],
-            **code_geometry(ae, held_out(out, config)), "h100_49ep_seq_acc": H100.get(model)}
+            **code_geometry(ae, held_out(out, config)), "h100_49ep_seq_acc": H100.get(config.model)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--runs", type=Path, default=Path("runs/conv"))
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=",".join(MODELS), help="run folders under --runs (default: one per model)")
     ap.add_argument("--minutes", type=float, default=None, help="train/resume each model this long first")
     ap.add_argument("--epochs", type=int, default=100, help="the epoch cap of --minutes' runs (more: train longer)")
     ap.add_argument("--name", default="baselines_expressions", help="results table name (e.g. for runs of other settings)")
@@ -121,13 +121,13 @@ def main() -> None:
         out = args.runs / model
         if args.minutes:
             train_pass(model, out, args.data_dir, args.minutes, args.epochs)
-        if (out / "training_state.pt").exists():
+        if (out / "metrics.csv").exists():
             rows.append(score(model, out))
             print(rows[-1], flush=True)
     write_table(args.name, rows,
-                "All 100k expressions (10% held out, seed 0), the presets of latentbo/models/config.py, one CPU thread "
-                "per model. val_seq_acc = held-out exact reconstruction at the saved epoch (lowest validation loss; "
-                "WELBO: lowest reconstruction loss, since its penalty's weight moves); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s; "
+                "All 100k expressions (10% held out, by the run's seed), the presets of latentbo/models/config.py. "
+                "val_seq_acc = held-out exact reconstruction at the saved epoch (lowest validation loss; "
+                "WELBO: lowest reconstruction loss, since its penalty's weight moves); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s on the machine that trained the run; "
                 "stopped_by: early stopping (6 epochs without a better validation loss), the run's epoch cap (epoch_cap: 100, more for the models still improving there), or not yet (the time budget). h100_49ep_seq_acc: the "
                 "H100 checkpoints of ../shared/pretrained (before the fixes of issue #13), for comparison. code_dims "
                 "(of 25), nn_over_spread, shared_code: the geometry of the codes of 5,000 held-out expressions (see the "
