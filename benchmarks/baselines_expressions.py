@@ -121,9 +121,11 @@ def main() -> None:
         out = args.runs / model
         if args.minutes:
             train_pass(model, out, args.data_dir, args.minutes, args.epochs)
-        if (out / "metrics.csv").exists():
-            rows.append(score(model, out))
-            print(rows[-1], flush=True)
+        if not (out / "metrics.csv").exists():
+            print(f"skipped {out}: no metrics.csv (not trained)", file=sys.stderr, flush=True)
+            continue
+        rows.append(score(model, out))
+        print(rows[-1], flush=True)
     write_table(args.name, rows,
                 "All 100k expressions (10% held out, by the run's seed), the presets of latentbo/models/config.py. "
                 "val_seq_acc = held-out exact reconstruction at the saved epoch (lowest validation loss; "
