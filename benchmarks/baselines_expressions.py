@@ -93,7 +93,7 @@ def score(run: str, out: Path) -> dict:
     best = saved_epoch(m)
     n_train = json.loads((out / "data_report.json").read_text())["encoded"] * (1 - config.val_fraction)
     quality, _ = sample_quality(ae, 1000, seed=0)
-    since_best = len(m) - int(m.index[m["epoch"] == best["epoch"]][-1]) - 1
+    since_best = len(m) - 1 - int(best.name)  # epochs after the saved one (metrics.csv rows are 0..n-1)
     stopped = ("early stopping" if since_best > config.patience else
                "epoch cap" if len(m) >= config.epochs else "no (budget)")
     return {"run": run, "model": config.model, "seed": config.seed, "reg_params": json.dumps(config.reg_params), "min_lr": config.min_lr, "epochs": len(m),
