@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmark scripts: write a result table as CSV + Markdown
-with the command and machine that produced it."""
+"""Helpers shared by the benchmark scripts: run one with the CLI's one-line errors, and
+write a result table as CSV + Markdown with the command and machine that produced it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,22 @@ import os
 import platform
 import shlex
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from latentbo.errors import LatentboError
+
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run(main: Callable[[], None]) -> None:
+    """Run a benchmark's ``main``: the project's errors (a refused folder, a bad study
+    file) end it with one line, as they end the CLI, instead of a traceback."""
+    try:
+        main()
+    except LatentboError as exc:
+        sys.exit(f"error: {exc}")
 
 
 def write_table(name: str, rows: list[dict], notes: str = "") -> None:

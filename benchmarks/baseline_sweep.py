@@ -17,7 +17,7 @@ import json
 
 import torch
 
-from _common import write_table
+from _common import run, write_table
 from train_models import run_one
 from latentbo.data import load_strings, set_data_dir
 
@@ -61,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from _common import write_table
+from _common import run, write_table
 from latentbo.data import load_strings, set_data_dir
 from latentbo.metrics import sample_quality
 from latentbo.models import load_model
@@ -137,4 +137,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

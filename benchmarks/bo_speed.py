@@ -27,7 +27,7 @@ import time
 import numpy as np
 import torch
 
-from _common import write_table
+from _common import run, write_table
 from latentbo.bo.acquisition import TrustRegion, propose_qlogei, propose_turbo
 from latentbo.bo.surrogate import fit_gp, select_subset
 
@@ -88,4 +88,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from _common import write_table
+from _common import run, write_table
 
 from latentbo.bo.paper import paper_row
 from latentbo.data import set_data_dir
@@ -93,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -16,7 +16,7 @@ import nltk
 import numpy as np
 import torch
 
-from _common import write_table
+from _common import run, write_table
 from latentbo.codecs import GrammarCodec
 from latentbo.data import load_strings, set_data_dir
 
@@ -89,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from _common import write_table
+from _common import run, write_table
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.data import load_strings, set_data_dir
 from latentbo.metrics import sample_quality
@@ -79,4 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from _common import write_table
+from _common import run, write_table
 from torch import nn
 
 from latentbo.data import set_data_dir
@@ -213,4 +213,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import write_table
+from _common import run, write_table
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.codecs import GrammarCodec
 from latentbo.data import load_strings, set_data_dir
@@ -145,4 +145,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _common import write_table
+from _common import run, write_table
 from latentbo.data import data_dir, set_data_dir
 from latentbo.study import ExecutorSettings, StudySpec, make_executor, run_study
 
@@ -65,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

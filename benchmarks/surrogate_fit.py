@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from _common import write_table
+from _common import run, write_table
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.bo.surrogate import fit_gp, fit_sparse_gp, select_subset
 from latentbo.data.datasets import set_data_dir
@@ -89,4 +89,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 import torch
-from _common import write_table
+from _common import run, write_table
 
 from latentbo.data import load_strings, set_data_dir
 from latentbo.metrics import sample_quality
@@ -104,4 +104,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from _common import write_table
+from _common import run, write_table
 from safetensors.torch import load_file, save_file
 
 from latentbo.metrics import sample_quality
@@ -164,4 +164,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
