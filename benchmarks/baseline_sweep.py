@@ -2,11 +2,12 @@
 weight a paper leaves open, on the expressions, chosen by held-out exact
 reconstruction and prior validity (never by a BO score).
 
-    python benchmarks/baseline_sweep.py --data-dir ../shared/data [--models gcvvae,grae] [--limit 20000] [--epochs 15]
+    python benchmarks/baseline_sweep.py --data-dir ../shared/data [--models gcvvae,grae] [--limit 20000] [--epochs 15] [--configs JSON ...]
 
 Each row trains one setting from scratch (seed 0, 10% held out, one torch thread)
 and reports the best epoch's held-out exact reconstruction (``val_seq_acc``) and
-the validity / uniqueness of 500 prior samples. The first setting of each model is
+the validity / uniqueness of 500 prior samples; ``--configs`` repeats every row with each of
+the model settings given (e.g. the encoder: ``'{}' '{"conv_channels": [9, 9, 10]}'``). The first setting of each model is
 the one it had before the sweep. Writes benchmarks/results/baseline_sweep.{csv,md}.
 """
 
@@ -41,6 +42,9 @@ def main() -> None:
                     help="run just these settings, e.g. gvae='{\"beta\": 0.1}' (default: the whole GRID)")
     ap.add_argument("--limit", type=int, default=20_000)
     ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--configs", type=json.loads, nargs="*", default=None, metavar="JSON",
+                    help="run every row with each of these model settings (other than reg_params), "
+                         "e.g. '{}' '{\"conv_channels\": [9, 9, 10]}'")
     ap.add_argument("--name", default="baseline_sweep")
     args = ap.parse_args()
     set_data_dir(args.data_dir)
@@ -51,9 +55,10 @@ def main() -> None:
     else:
         todo = [(m, p) for m in args.models.split(",") for p in GRID[m]]
     rows = []
-    for model, params in todo:
-        row = run_one("expressions", model, exprs, args.epochs, 500, reg_params=params)
-        rows.append({"model": model, "reg_params": json.dumps(params), **{k: v for k, v in row.items()
+    for (model, params), config in ((t, c) for t in todo for c in (args.configs or [{}])):
+        row = run_one("expressions", model, exprs, args.epochs, 500, reg_params=params, **config)
+        rows.append({"model": model, "reg_params": json.dumps(params),
+                     **({"config": json.dumps(config)} if args.configs else {}), **{k: v for k, v in row.items()
                      if k not in ("task", "model", "decoder", "regularizer", "n_train")}})
         print(rows[-1], flush=True)
         write_table(args.name, rows, f"Expressions from {src}, first {args.limit}, {args.epochs} epochs, seed 0. "

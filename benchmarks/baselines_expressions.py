@@ -18,7 +18,12 @@ ratio of their covariance (how many of the latent dimensions they use);
 ``nn_over_spread``, the median distance from a code to its nearest neighbour over the
 codes' overall spread (how far apart the decoder must tell inputs); ``shared_code``,
 the fraction of expressions whose code is also another expression's (within 1e-6 of
-the spread): of those, at most one per code can be reconstructed. Writes
+the spread): of those, at most one per code can be reconstructed; ``exact_bound``, the
+held-out exact reconstruction those shared codes leave possible at most (one string per
+group of equal codes; codes shared with training expressions would only lower it);
+``shared_at_first_relu``, the fraction of those sharing expressions whose difference from
+another one is already gone after the encoder's first convolution and ReLU (the tokens
+where they differ switch no channel on, so no gradient can tell them apart). Writes
 benchmarks/results/baselines_expressions.{csv,md}.
 """
 
@@ -68,22 +73,50 @@ def held_out(out: Path, config, n: int = 5000) -> list[str]:
     return [strings[i] for i in perm[: int(round(config.val_fraction * len(strings)))][:n]]
 
 
+@torch.no_grad()
+def first_block(ae, strings: list[str]) -> torch.Tensor:
+    """The encoder's activations after its first ReLU, ``N x C x L'``."""
+    batch = ae.codec.encode_many(strings, workers=1)
+    x = ae.codec.one_hot(torch.from_numpy(batch.indices.astype(np.int64))).transpose(1, 2)
+    for layer in ae.eval().encoder.convs:
+        x = layer(x)
+        if isinstance(layer, torch.nn.ReLU):
+            return x
+    raise ValueError("the encoder has no ReLU")
+
+
 def code_geometry(ae, strings: list[str]) -> dict:
     """How the codes of ``strings`` spread (see the module docstring)."""
     z, _ = ae.encode_strings(strings)
-    z = z.double()
+    z, a1, erased = z.double(), first_block(ae, strings), set()
     ev = torch.linalg.eigvalsh(torch.cov(z.T)).clamp_min(0)
     spread = float(ev.sum().sqrt())
     nearest, shared = [], 0
+    group = list(range(len(z)))  # union-find over codes within 1e-6 of the spread
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
     for i in range(0, len(z), 1000):
         d = torch.cdist(z[i : i + 1000], z)
         d[torch.arange(len(d)), torch.arange(i, i + len(d))] = float("inf")
         nearest.append(d.min(1).values)
         close = d <= 1e-6 * spread
+        for r, j in close.nonzero().tolist():
+            group[root(i + r)] = root(j)
+            if strings[i + r] != strings[j] and torch.equal(a1[i + r], a1[j]):
+                erased.add(i + r)
         shared += sum(any(strings[j] != strings[i + r] for j in close[r].nonzero().view(-1).tolist())
                       for r in range(len(d)))
+    # One code decodes to one string: of each group of equal codes, only the copies of one string can be right.
+    members = pd.DataFrame({"group": [root(i) for i in range(len(z))], "string": strings})
+    bound = members.groupby(["group", "string"]).size().groupby(level=0).max().sum()
     return {"code_dims": float(ev.sum() ** 2 / (ev**2).sum()), "nn_over_spread": float(torch.cat(nearest).median()) / spread,
-            "shared_code": shared / len(z)}
+            "shared_code": shared / len(z), "exact_bound": float(bound) / len(z),
+            "shared_at_first_relu": len(erased) / shared if shared else 0.0}
 
 
 def score(run: str, out: Path) -> dict:
@@ -132,7 +165,7 @@ def main() -> None:
                 "WELBO: lowest reconstruction loss, since its penalty's weight moves); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s on the machine that trained the run; "
                 "stopped_by: early stopping (6 epochs without a better validation loss), the run's epoch cap (epoch_cap: 100, more for the models still improving there), or not yet (the time budget). h100_49ep_seq_acc: the "
                 "H100 checkpoints of ../shared/pretrained (before the fixes of issue #13), for comparison. code_dims "
-                "(of 25), nn_over_spread, shared_code: the geometry of the codes of 5,000 held-out expressions (see the "
+                "(of 25), nn_over_spread, shared_code, exact_bound, shared_at_first_relu: the geometry of the codes of 5,000 held-out expressions (see the "
                 "script's docstring).")
 
 
