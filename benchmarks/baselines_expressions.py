@@ -114,7 +114,8 @@ def code_geometry(ae, strings: list[str]) -> dict:
     # One code decodes to one string: of each group of equal codes, only the copies of one string can be right.
     members = pd.DataFrame({"group": [root(i) for i in range(len(z))], "string": strings})
     bound = members.groupby(["group", "string"]).size().groupby(level=0).max().sum()
-    return {"code_dims": float(ev.sum() ** 2 / (ev**2).sum()), "nn_over_spread": float(torch.cat(nearest).median()) / spread,
+    nn_over_spread = float(torch.cat(nearest).median()) / spread if spread > 0 else float("nan")  # nan: one code
+    return {"code_dims": float(ev.sum() ** 2 / (ev**2).sum()), "nn_over_spread": nn_over_spread,
             "shared_code": shared / len(z), "exact_bound": float(bound) / len(z),
             "shared_at_first_relu": len(erased) / shared if shared else 0.0}
 

@@ -1,4 +1,4 @@
-"""The benchmark scripts end on the project's errors with one line, as the CLI does."""
+"""The benchmark scripts: one-line errors, as the CLI gives, and the measures they compute."""
 
 from __future__ import annotations
 
@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,9 +35,26 @@ def test_bo_table_refuses_a_cell_of_other_settings_in_one_line(tmp_path: Path) -
     (cell / "cell.json").write_text('{"fingerprint": "another study", "status": "done"}')
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bo_table.py"), str(tmp_path / "study.toml"), "--out",
-         str(tmp_path / "out"), "--aggregate-only"], capture_output=True, text=True, timeout=120,
+         str(tmp_path / "out"), "--aggregate-only"], capture_output=True, text=True, timeout=120, check=False,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         f"error: {cell} was run with other settings (or another study seed); use another --out or delete that folder"]
     assert not (ROOT / "benchmarks" / "results" / "test_benchmarks_refused.md").exists()
+
+
+def test_code_geometry_bounds_exact_reconstruction_by_shared_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from baselines_expressions import code_geometry
+
+    from latentbo.testing import stub_model
+
+    strings = ["x", "x", "1", "sin( x )", "x * 2", "3 + exp( x )"]
+    ae = stub_model()
+    distinct = code_geometry(ae, strings)
+    assert (distinct["shared_code"], distinct["exact_bound"], distinct["shared_at_first_relu"]) == (0.0, 1.0, 0.0)
+    with torch.no_grad():  # the first ReLU passes nothing: every expression gets one code
+        ae.encoder.convs[0].bias.fill_(-100.0)
+    dead = code_geometry(ae, strings)
+    # one group of six: only the two copies of "x" can both be right
+    assert (dead["shared_code"], dead["exact_bound"], dead["shared_at_first_relu"]) == (1.0, 2 / 6, 1.0)
