@@ -167,7 +167,8 @@ class Config:
                   if k != "epochs" and saved.get(k) != new.get(k)]
         if differ:
             raise CheckpointError(f"the run was started with other settings ({'; '.join(differ)}); a resumed run "
-                                  "takes only another number of epochs")
+                                  "takes only another number of epochs: give it the options (--config) it was "
+                                  "started with, as its config.toml records them")
         return dataclasses.replace(self, epochs=asked.epochs)
 
 
