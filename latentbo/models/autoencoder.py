@@ -20,7 +20,7 @@ from latentbo.models.sequence import DECODERS, ConvEncoder
 
 
 # EM on every code of a large training set (1.4M MOSES molecules x 56) takes many
-# minutes for a 10-component density that a seeded 100,000 of them pin down as well.
+# minutes; 10 full 56 x 56 covariances need far fewer codes (10,000 per component).
 GMM_MAX_CODES = 100_000
 
 
