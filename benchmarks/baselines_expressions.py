@@ -74,9 +74,8 @@ def held_out(out: Path, config, n: int = 5000) -> list[str]:
 
 
 @torch.no_grad()
-def first_block(ae, strings: list[str]) -> torch.Tensor:
-    """The encoder's activations after its first ReLU, ``N x C x L'``."""
-    batch = ae.codec.encode_many(strings, workers=1)
+def first_block(ae, batch) -> torch.Tensor:
+    """The encoder's activations after its first ReLU for an encoded ``batch``, ``N x C x L'``."""
     x = ae.codec.one_hot(torch.from_numpy(batch.indices.astype(np.int64))).transpose(1, 2)
     for layer in ae.eval().encoder.convs:
         x = layer(x)
@@ -87,11 +86,11 @@ def first_block(ae, strings: list[str]) -> torch.Tensor:
 
 def code_geometry(ae, strings: list[str]) -> dict:
     """How the codes of ``strings`` spread (see the module docstring)."""
-    z, _ = ae.encode_strings(strings)
-    z, a1, erased = z.double(), first_block(ae, strings), set()
+    z, batch = ae.encode_strings(strings)
+    z, a1 = z.double(), first_block(ae, batch)
     ev = torch.linalg.eigvalsh(torch.cov(z.T)).clamp_min(0)
     spread = float(ev.sum().sqrt())
-    nearest, shared = [], 0
+    nearest, shared, erased = [], set(), set()  # expressions sharing a code with another; of them, at the first ReLU
     group = list(range(len(z)))  # union-find over codes within 1e-6 of the spread
 
     def root(i: int) -> int:
@@ -107,17 +106,17 @@ def code_geometry(ae, strings: list[str]) -> dict:
         close = d <= 1e-6 * spread
         for r, j in close.nonzero().tolist():
             group[root(i + r)] = root(j)
-            if strings[i + r] != strings[j] and torch.equal(a1[i + r], a1[j]):
-                erased.add(i + r)
-        shared += sum(any(strings[j] != strings[i + r] for j in close[r].nonzero().view(-1).tolist())
-                      for r in range(len(d)))
+            if strings[i + r] != strings[j]:
+                shared.add(i + r)
+                if torch.equal(a1[i + r], a1[j]):
+                    erased.add(i + r)
     # One code decodes to one string: of each group of equal codes, only the copies of one string can be right.
     members = pd.DataFrame({"group": [root(i) for i in range(len(z))], "string": strings})
     bound = members.groupby(["group", "string"]).size().groupby(level=0).max().sum()
     nn_over_spread = float(torch.cat(nearest).median()) / spread if spread > 0 else float("nan")  # nan: one code
     return {"code_dims": float(ev.sum() ** 2 / (ev**2).sum()), "nn_over_spread": nn_over_spread,
-            "shared_code": shared / len(z), "exact_bound": float(bound) / len(z),
-            "shared_at_first_relu": len(erased) / shared if shared else 0.0}
+            "shared_code": len(shared) / len(z), "exact_bound": float(bound) / len(z),
+            "shared_at_first_relu": len(erased) / len(shared) if shared else 0.0}
 
 
 def score(run: str, out: Path) -> dict:
