@@ -193,15 +193,22 @@ class SmilesSemantics:
         the fallback pass alone (``OK`` reads ``FALLBACK``)."""
         n, length, _ = scores.shape
         # Rows run in parallel on as many threads as torch may use (one per test worker).
-        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, torch.get_num_threads())))
+        threads = torch.get_num_threads()
+        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, threads)))
         width = 3 + (length + 1) * codec._rest.shape[1] + length * codec._lead.shape[1]
-        return _decode_batch(
-            np.ascontiguousarray(scores, dtype=np.float32), self.window, codec._lead.astype(np.int64), codec._lead_len,
-            codec._rest.astype(np.int64), codec._rest_len, codec._is_terminal, codec._need_delta,
-            int(codec._need_start), int(codec._pad_nt), int(codec._start), self.action, self.arg,
-            self.atomish, self.rule_atomish, self.continues, int(self.close_branch), int(self.close_bracket),
-            self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds, width, int(codec.pad_index), passes,
-        )
+        try:
+            return _decode_batch(
+                np.ascontiguousarray(scores, dtype=np.float32), self.window, codec._lead.astype(np.int64),
+                codec._lead_len, codec._rest.astype(np.int64), codec._rest_len, codec._is_terminal, codec._need_delta,
+                int(codec._need_start), int(codec._pad_nt), int(codec._start), self.action, self.arg,
+                self.atomish, self.rule_atomish, self.continues, int(self.close_branch), int(self.close_bracket),
+                self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds, width, int(codec.pad_index),
+                passes,
+            )
+        finally:
+            # Numba's OpenMP pool, started by the first parallel call, sets the process's OpenMP
+            # thread count (torch's) to every core: 2 study workers of 1 thread then ran 4 (4x slower qLogEI).
+            torch.set_num_threads(threads)
 
 
 @njit(cache=True, parallel=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -124,3 +128,14 @@ def test_semantic_option() -> None:
     # Checkpoints written before the masks existed get the grammar's default.
     old = {k: v for k, v in CODEC.spec().items() if k != "semantic"}
     assert codec_from_spec(old).semantic is True
+
+
+def test_decoding_keeps_torch_thread_count() -> None:
+    # A fresh process: only numba's first parallel launch resets OpenMP's thread count (to
+    # NUMBA_NUM_THREADS, 2 here so that a one-core machine shows it too).
+    code = ("import torch; torch.set_num_threads(1); from latentbo.codecs import GrammarCodec; "
+            "c = GrammarCodec('zinc_smiles'); c.decode(torch.randn(4, 277, c.vocab_size), semantic=True); "
+            "print(torch.get_num_threads())")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, "NUMBA_NUM_THREADS": "2"})
+    assert proc.stdout.strip() == "1"
