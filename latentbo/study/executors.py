@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -86,11 +88,26 @@ class SerialExecutor(Executor):
             yield p, fn(p)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Process-pool initializer: end the worker once its driver is gone. A driver killed
+    outright (SIGTERM, SIGKILL) cannot shut its pool down, and its workers would go on
+    computing their cells for hours beside whatever runs next; the cells' checkpoints
+    are atomic, so leaving mid-cell loses at most the iteration in progress."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 class ProcessExecutor(Executor):
     """A ``concurrent.futures`` process pool (spawned workers: safe with torch threads).
 
     When a worker dies the pool is broken: the cell it reported first is recorded as
-    crashed, and the cells still in flight are resubmitted to a fresh pool.
+    crashed, and the cells still in flight are resubmitted to a fresh pool. When the
+    driver dies, its workers exit.
     """
 
     name = "process"
@@ -101,7 +118,8 @@ class ProcessExecutor(Executor):
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
 
     def run(self, fn, payloads):
         futures = {self._pool.submit(fn, p): p for p in payloads}

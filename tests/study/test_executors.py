@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from latentbo.errors import ConfigError
@@ -27,6 +32,34 @@ def test_process_pool_survives_a_dying_worker() -> None:
     assert 3 in failed and all("BrokenProcessPool" in results[x]["error"] for x in failed)
     # The cells that shared the broken pool were resubmitted, not lost.
     assert all(results[x]["value"] == x * x for x in results if x not in failed)
+
+
+def _running(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")  # a zombie (exited, not yet reaped) counts as gone
+    return status.exists() and "\nState:\tZ" not in status.read_text()
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_workers_exit_when_their_driver_is_killed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "worker.pid"
+    driver = ("from latentbo.study import ExecutorSettings, make_executor; from tests.study import workers; "
+              "ex = make_executor('process', ExecutorSettings(workers=1)); "
+              f"list(ex.run(workers.write_pid_and_sleep, [{{'pid_file': {str(pid_file)!r}}}]))")
+    proc = subprocess.Popen([sys.executable, "-c", driver], cwd=Path(__file__).parents[2])
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.2)
+        worker = int(pid_file.read_text())
+        assert _running(worker)
+    finally:
+        proc.kill()  # no shutdown: the pool cannot tell its workers
+        proc.wait()
+    deadline = time.monotonic() + 30
+    while _running(worker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _running(worker)
 
 
 def test_unknown_executor() -> None:

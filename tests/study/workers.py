@@ -4,6 +4,8 @@ workers import them by name)."""
 from __future__ import annotations
 
 import os
+import time
+from pathlib import Path
 
 
 def square(payload: dict) -> dict:
@@ -14,3 +16,9 @@ def die_on_three(payload: dict) -> dict:
     if payload["x"] == 3:
         os._exit(1)  # a hard crash: no exception reaches the pool
     return square(payload)
+
+
+def write_pid_and_sleep(payload: dict) -> dict:
+    Path(payload["pid_file"]).write_text(str(os.getpid()))
+    time.sleep(120)
+    return square({"x": 0})
