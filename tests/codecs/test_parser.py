@@ -16,8 +16,8 @@ def _nltk_rules(codec: GrammarCodec, parser: nltk.ChartParser, text: str) -> lis
 
 def test_zinc_matches_nltk(zinc_codec: GrammarCodec, molecules: list[str]) -> None:
     parser = nltk.ChartParser(zinc_codec.grammar.nltk_grammar)
-    # every 8th molecule up to 2,000 comparisons: nltk needs ~15 ms per molecule
-    sample = molecules[::8][:2000]
+    # every 16th molecule up to 1,000 comparisons: nltk needs 15-50 ms per molecule (this machine's speed drifts)
+    sample = molecules[::16][:1000]
     checked = 0
     for smi in sample:
         try:
