@@ -31,6 +31,7 @@ GRID: dict[str, list[dict]] = {
     "gwae": [{"lam": 10.0}, {"lam": 1.0}, {"lam": 100.0}, {"lam": 1000.0}],
     "edvae": [{"weight": 1.0}, {"weight": 0.1}, {"weight": 0.01}, {"weight": 0.001}],
     "welbo": [{"lambda0": 1.0}, {"lambda0": 0.1, "lambda_min": 0.01}, {"lambda0": 0.01, "lambda_min": 0.001}],
+    "cvae": [{"beta": 1.0}, {"beta": 0.1}, {"beta": 0.01}, {"beta": 0.001}],
 }
 
 

@@ -23,8 +23,15 @@ held-out exact reconstruction those shared codes leave possible at most (one str
 group of equal codes; codes shared with training expressions would only lower it);
 ``shared_at_first_relu``, the fraction of those sharing expressions whose difference from
 another one is already gone after the encoder's first convolution and ReLU (the tokens
-where they differ switch no channel on, so no gradient can tell them apart). Writes
-benchmarks/results/baselines_expressions.{csv,md}.
+where they differ switch no channel on, so no gradient can tell them apart). And where
+the errors are, from the same 5,000 reconstructions: ``recon_valid``, the fraction that
+decode to an expression; ``wrong_labels_only``, of the wrong ones, the fraction whose
+skeleton (functions and brackets, token for token) is right and only the labels of its
+nodes differ (leaves ``1 2 3 x`` and operators ``+ * /``);
+``leaf_probe``, the held-out accuracy of a small MLP that reads an expression's first
+leaf from its code (trained on 4,000 codes, tested on 1,000; ``leaf_majority``, the
+accuracy of always guessing the commonest leaf, is what a code without that
+information scores). Writes benchmarks/results/baselines_expressions.{csv,md}.
 """
 
 from __future__ import annotations
@@ -42,9 +49,11 @@ import pandas as pd
 import torch
 
 from _common import run, write_table
+from latentbo.codecs import GrammarCodec
 from latentbo.data import load_strings, set_data_dir
-from latentbo.metrics import sample_quality
+from latentbo.metrics import grammar_valid, sample_quality
 from latentbo.models import load_model
+from latentbo.tasks import get_task
 from latentbo.training import saved_epoch
 
 MODELS = ["gmm_dae", "gwae", "edvae", "cvae", "gvae", "grae", "gcvvae", "welbo"]
@@ -119,6 +128,52 @@ def code_geometry(ae, strings: list[str]) -> dict:
             "shared_at_first_relu": len(erased) / len(shared) if shared else 0.0}
 
 
+LEAVES = ("1", "2", "3", "x")
+LABELS = (*LEAVES, "+", "*", "/")
+
+
+def wrong_labels_only(recon: list[str | None], strings: list[str]) -> float:
+    """Of the reconstructions that differ from their string, the fraction with the same
+    skeleton (functions and brackets, token for token) and other node labels only."""
+
+    def skeleton(s: str) -> list[str]:
+        return ["label" if t in LABELS else t for t in s.split()]
+
+    wrong = [(r, s) for r, s in zip(recon, strings, strict=True) if r != s]
+    return float(np.mean([r is not None and skeleton(r) == skeleton(s) for r, s in wrong])) if wrong else float("nan")
+
+
+def leaf_probe(z: torch.Tensor, strings: list[str], train: float = 0.8) -> tuple[float, float]:
+    """``(accuracy, majority)``: how well a small MLP trained on the first ``train`` of the
+    ``N x d`` codes ``z`` reads each string's first leaf from the rest, and the accuracy
+    of always guessing the commonest leaf there (what codes without that information score)."""
+    first = torch.tensor([LEAVES.index(next(t for t in s.split() if t in LEAVES)) for s in strings])
+    n = int(train * len(z))
+    x = (z - z[:n].mean(0)) / z[:n].std(0).clamp_min(1e-12)
+    torch.manual_seed(0)
+    probe = torch.nn.Sequential(torch.nn.Linear(z.shape[1], 256), torch.nn.ReLU(), torch.nn.Linear(256, len(LEAVES)))
+    opt = torch.optim.Adam(probe.parameters(), 3e-3)
+    for _ in range(1500):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(probe(x[:n]), first[:n]).backward()
+        opt.step()
+    with torch.no_grad():
+        accuracy = float((probe(x[n:]).argmax(1) == first[n:]).float().mean())
+    return accuracy, float(np.bincount(first[n:].numpy()).max() / (len(z) - n))
+
+
+def leaf_diagnosis(ae, strings: list[str]) -> dict:
+    """Where the reconstructions of ``strings`` go wrong, and whether the codes know the
+    first leaf (see the module docstring)."""
+    z, batch = ae.encode_strings(strings)
+    strings = [strings[i] for i in batch.kept]
+    recon = ae.decode_latents(z)
+    grammar = GrammarCodec(get_task(ae.config.task).grammar)
+    accuracy, majority = leaf_probe(z, strings)
+    return {"recon_valid": float(np.mean([r is not None and grammar_valid(grammar, r) for r in recon])),
+            "wrong_labels_only": wrong_labels_only(recon, strings), "leaf_probe": accuracy, "leaf_majority": majority}
+
+
 def score(run: str, out: Path) -> dict:
     m = pd.read_csv(out / "metrics.csv")
     ae = load_model(out)
@@ -135,7 +190,8 @@ def score(run: str, out: Path) -> dict:
             "train_hours": float((n_train / m["samples_per_s"]).sum() / 3600),
             "val_token_acc": float(best["val_token_acc"]), "val_seq_acc": float(best["val_seq_acc"]),
             "prior_valid": quality["valid_fraction"], "prior_unique": quality["unique_fraction"],
-            **code_geometry(ae, held_out(out, config)), "h100_49ep_seq_acc": H100.get(config.model)}
+            **code_geometry(ae, strings := held_out(out, config)), **leaf_diagnosis(ae, strings),
+            "h100_49ep_seq_acc": H100.get(config.model)}
 
 
 def main() -> None:
@@ -165,8 +221,9 @@ def main() -> None:
                 "WELBO: lowest reconstruction loss, since its penalty's weight moves); prior_* over 1,000 decodes of prior samples; train_hours from the logged samples/s on the machine that trained the run; "
                 "stopped_by: early stopping (6 epochs without a better validation loss), the run's epoch cap (epoch_cap: 100, more for the models still improving there), or not yet (the time budget). h100_49ep_seq_acc: the "
                 "H100 checkpoints of ../shared/pretrained (before the fixes of issue #13), for comparison. code_dims "
-                "(of 25), nn_over_spread, shared_code, exact_bound, shared_at_first_relu: the geometry of the codes of 5,000 held-out expressions (see the "
-                "script's docstring).")
+                "(of 25), nn_over_spread, shared_code, exact_bound, shared_at_first_relu: the geometry of the codes of 5,000 held-out expressions; "
+                "recon_valid, wrong_labels_only, leaf_probe (vs leaf_majority): where their reconstructions go wrong and whether "
+                "their codes know the first leaf (see the script's docstring).")
 
 
 if __name__ == "__main__":

@@ -58,3 +58,21 @@ def test_code_geometry_bounds_exact_reconstruction_by_shared_codes(monkeypatch: 
     dead = code_geometry(ae, strings)
     # one group of six: only the two copies of "x" can both be right
     assert (dead["shared_code"], dead["exact_bound"], dead["shared_at_first_relu"]) == (1.0, 2 / 6, 1.0)
+
+
+def test_errors_in_labels_only_and_the_leaf_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from baselines_expressions import leaf_probe, wrong_labels_only
+
+    strings = ["x + 2", "sin( x )", "x", "x * 2", "( 1 )"]
+    recon = ["x / 3", "exp( x )", None, "x * 2", "1"]
+    # wrong: a label (counts), a function, no decode, a bracket lost; the right one is not counted
+    assert wrong_labels_only(recon, strings) == 1 / 4
+    # codes that hold the first leaf (one-hot, plus noise) give it away; noise alone does not
+    gen = torch.Generator().manual_seed(0)
+    leaves = torch.randint(0, 4, (1000,), generator=gen)
+    strings = [f"{'123x'[i]} + sin( x )" for i in leaves]
+    noise = torch.randn(1000, 8, generator=gen)
+    assert leaf_probe(torch.cat([torch.nn.functional.one_hot(leaves, 4).float(), noise], 1), strings)[0] == 1.0
+    accuracy, majority = leaf_probe(noise, strings)
+    assert accuracy < majority + 0.05 and majority == pytest.approx(0.25, abs=0.05)

@@ -21,6 +21,8 @@ class Tokenizer:
     """Base: ``tokenize`` splits, ``join`` writes tokens back in canonical form."""
 
     separator = ""
+    #: whitespace only separates tokens (so a string without it means the same)
+    ignores_whitespace = False
 
     def tokenize(self, text: str) -> list[str]:
         raise NotImplementedError
@@ -38,6 +40,7 @@ class TerminalTokenizer(Tokenizer):
     written back separated by one space (the Grammar-VAE expression format)."""
 
     separator = " "
+    ignores_whitespace = True
 
     def __init__(self, terminals: Sequence[str]) -> None:
         self._pattern = _longest_match([t for t in terminals if t.strip()])

@@ -4,6 +4,8 @@ codec: this file and its test (``--codec tokens``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from latentbo.codecs.base import register_codec
 from latentbo.codecs.character import CharacterCodec
 
@@ -24,6 +26,11 @@ class TokenCodec(CharacterCodec):
     @staticmethod
     def valid_symbol(symbol: str) -> bool:
         return bool(symbol) and not any(c.isspace() for c in symbol)
+
+    @classmethod
+    def for_training(cls, grammar: str, strings: Sequence[str], max_length: int | None) -> TokenCodec:
+        """Fitted on ``strings``: its symbols are the words whitespace separates."""
+        return cls.fit(strings, max_length)
 
     def canonical(self, text: str) -> str:
         return " ".join(text.split())
