@@ -76,3 +76,38 @@ def test_errors_in_labels_only_and_the_leaf_probe(monkeypatch: pytest.MonkeyPatc
     assert leaf_probe(torch.cat([torch.nn.functional.one_hot(leaves, 4).float(), noise], 1), strings)[0] == 1.0
     accuracy, majority = leaf_probe(noise, strings)
     assert accuracy < majority + 0.05 and majority == pytest.approx(0.25, abs=0.05)
+
+
+def test_merge_tables_fills_not_run_rows_and_marks_each_source(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import _common
+    import merge_tables
+
+    from latentbo.errors import ConfigError
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path)
+    monkeypatch.setattr(merge_tables, "RESULTS", tmp_path)
+    head = "group,task,model,evaluations,top1\n"
+    tables = {"study": head + "zinc-gvae-q,zinc,gvae,not run,-\nexpr-cvae-t,expressions,cvae,1250,2.47 ± 0.98\n"
+                              "expr-gvae-s,expressions,gvae,not run,-\n",
+              "zinc_alone": head + "zinc-gvae-q,zinc,gvae,1250,11.39 ± 8.28\nexpr-gvae-s,expressions,gvae,not run,-\n",
+              "cvae_again": head + "expr-cvae-t,expressions,cvae,1250,0.438 ± 0.066\n"}
+    for name, text in tables.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+        (tmp_path / f"{name}.md").write_text(f"# {name}\n\nCommand: `python benchmarks/bo_table.py {name}.toml`  \n")
+    monkeypatch.setattr(sys, "argv", ["merge_tables.py", *tables, "--name", "merged"])
+    merge_tables.main()
+    merged = (tmp_path / "merged.csv").read_text().splitlines()
+    # measured rows keep their text; the not-run row measured elsewhere goes, the one measured nowhere stays once
+    assert merged == ["group,source,task,model,evaluations,top1",
+                      "expr-cvae-t,study,expressions,cvae,1250,2.47 ± 0.98",
+                      "expr-cvae-t,cvae_again,expressions,cvae,1250,0.438 ± 0.066",
+                      "expr-gvae-s,study,expressions,gvae,not run,-",
+                      "zinc-gvae-q,zinc_alone,zinc,gvae,1250,11.39 ± 8.28"]
+    assert "zinc_alone: `python benchmarks/bo_table.py zinc_alone.toml`" in (tmp_path / "merged.md").read_text()
+    with pytest.raises(ConfigError, match="no results table 'absent' in .*: absent.csv, absent.md missing"):
+        merge_tables.read_table("absent")
+    monkeypatch.setattr(sys, "argv", ["merge_tables.py", "study", "--name", "study"])
+    with pytest.raises(ConfigError, match="--name 'study' is one of the tables merged"):
+        merge_tables.main()
