@@ -93,9 +93,8 @@ def first_block(ae, batch) -> torch.Tensor:
     raise ValueError("the encoder has no ReLU")
 
 
-def code_geometry(ae, strings: list[str]) -> dict:
-    """How the codes of ``strings`` spread (see the module docstring)."""
-    z, batch = ae.encode_strings(strings)
+def code_geometry(ae, strings: list[str], z: torch.Tensor, batch) -> dict:
+    """How the codes ``z`` (``N x d``) of ``strings``, encoded as ``batch``, spread (see the module docstring)."""
     z, a1 = z.double(), first_block(ae, batch)
     ev = torch.linalg.eigvalsh(torch.cov(z.T)).clamp_min(0)
     spread = float(ev.sum().sqrt())
@@ -162,11 +161,9 @@ def leaf_probe(z: torch.Tensor, strings: list[str], train: float = 0.8) -> tuple
     return accuracy, float(np.bincount(first[n:].numpy()).max() / (len(z) - n))
 
 
-def leaf_diagnosis(ae, strings: list[str]) -> dict:
-    """Where the reconstructions of ``strings`` go wrong, and whether the codes know the
-    first leaf (see the module docstring)."""
-    z, batch = ae.encode_strings(strings)
-    strings = [strings[i] for i in batch.kept]
+def leaf_diagnosis(ae, strings: list[str], z: torch.Tensor) -> dict:
+    """Where the reconstructions of ``strings`` from their codes ``z`` (``N x d``) go wrong,
+    and whether the codes know the first leaf (see the module docstring)."""
     recon = ae.decode_latents(z)
     grammar = GrammarCodec(get_task(ae.config.task).grammar)
     accuracy, majority = leaf_probe(z, strings)
@@ -181,6 +178,9 @@ def score(run: str, out: Path) -> dict:
     best = saved_epoch(m)
     n_train = json.loads((out / "data_report.json").read_text())["encoded"] * (1 - config.val_fraction)
     quality, _ = sample_quality(ae, 1000, seed=0)
+    z, batch = ae.encode_strings(strings := held_out(out, config))
+    if len(z) != len(strings):
+        raise SystemExit(f"{out}: {len(strings) - len(z)} held-out expressions do not encode; its codes would misalign")
     since_best = len(m) - 1 - int(best.name)  # epochs after the saved one (metrics.csv rows are 0..n-1)
     stopped = ("early stopping" if since_best > config.patience else
                "epoch cap" if len(m) >= config.epochs else "no (budget)")
@@ -190,7 +190,7 @@ def score(run: str, out: Path) -> dict:
             "train_hours": float((n_train / m["samples_per_s"]).sum() / 3600),
             "val_token_acc": float(best["val_token_acc"]), "val_seq_acc": float(best["val_seq_acc"]),
             "prior_valid": quality["valid_fraction"], "prior_unique": quality["unique_fraction"],
-            **code_geometry(ae, strings := held_out(out, config)), **leaf_diagnosis(ae, strings),
+            **code_geometry(ae, strings, z, batch), **leaf_diagnosis(ae, strings, z),
             "h100_49ep_seq_acc": H100.get(config.model)}
 
 

@@ -51,11 +51,11 @@ def test_code_geometry_bounds_exact_reconstruction_by_shared_codes(monkeypatch: 
 
     strings = ["x", "x", "1", "sin( x )", "x * 2", "3 + exp( x )"]
     ae = stub_model()
-    distinct = code_geometry(ae, strings)
+    distinct = code_geometry(ae, strings, *ae.encode_strings(strings))
     assert (distinct["shared_code"], distinct["exact_bound"], distinct["shared_at_first_relu"]) == (0.0, 1.0, 0.0)
     with torch.no_grad():  # the first ReLU passes nothing: every expression gets one code
         ae.encoder.convs[0].bias.fill_(-100.0)
-    dead = code_geometry(ae, strings)
+    dead = code_geometry(ae, strings, *ae.encode_strings(strings))
     # one group of six: only the two copies of "x" can both be right
     assert (dead["shared_code"], dead["exact_bound"], dead["shared_at_first_relu"]) == (1.0, 2 / 6, 1.0)
 

@@ -25,7 +25,8 @@ from pathlib import Path
 import nltk
 import numpy as np
 
-from latentbo.errors import GrammarError
+from latentbo.codecs.tokenizers import TOKENIZERS, Tokenizer
+from latentbo.errors import ConfigError, GrammarError
 
 BUNDLED = importlib.resources.files("latentbo") / "grammars"  # package data: works from a wheel
 GRAMMAR_DIR = Path(__file__).resolve().parents[2] / "grammars"  # a source checkout's own grammars
@@ -123,6 +124,13 @@ class Grammar:
         """SHA-256 of the grammar file (first 16 hex digits): identifies the grammar
         in caches and checkpoints."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer the header names, over this grammar's terminals."""
+        if self.tokenizer_name not in TOKENIZERS:
+            raise ConfigError(f"{self.path}: unknown tokenizer {self.tokenizer_name!r}; known: {sorted(TOKENIZERS)}")
+        return TOKENIZERS[self.tokenizer_name](self.terminals)
 
     @cached_property
     def nt_index(self) -> dict[str, int]:

@@ -12,7 +12,7 @@ import torch
 
 from latentbo.codecs.base import Codec, register_codec
 from latentbo.codecs.cfg import Grammar
-from latentbo.codecs.tokenizers import TOKENIZERS, Tokenizer
+from latentbo.codecs.tokenizers import Tokenizer
 from latentbo.errors import ConfigError, InvalidInputError
 
 PAD = ""  # the padding id (0) decodes to nothing
@@ -21,8 +21,7 @@ PAD = ""  # the padding id (0) decodes to nothing
 @cache
 def grammar_tokenizer(grammar: str) -> Tokenizer:
     """The tokenizer of a bundled (or ``grammars/``) grammar, by name."""
-    g = Grammar(grammar)
-    return TOKENIZERS[g.tokenizer_name](g.terminals)
+    return Grammar(grammar).tokenizer
 
 
 def _squeeze(text: str) -> str:

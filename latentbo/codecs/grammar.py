@@ -19,7 +19,7 @@ from latentbo.codecs.base import Codec, register_codec
 from latentbo.codecs.cfg import Grammar
 from latentbo.codecs.parser import LRParser, ParseFailure
 from latentbo.codecs.semantics import DEAD_END, NOT_KEKULE, STATUS_NAMES, UNFINISHED, SmilesSemantics
-from latentbo.codecs.tokenizers import TOKENIZERS, Tokenizer
+from latentbo.codecs.tokenizers import Tokenizer
 from latentbo.errors import ConfigError, InvalidInputError
 
 #: ``step(keep, prev) -> rows x n_rules`` logits (see :meth:`GrammarCodec.decode_steps`).
@@ -57,9 +57,7 @@ class GrammarCodec(Codec):
         self.semantic = g.tokenizer_name in SEMANTICS
         self.set_semantic(semantic)
         self._semantics = None
-        if g.tokenizer_name not in TOKENIZERS:
-            raise ConfigError(f"{g.path}: unknown tokenizer {g.tokenizer_name!r}; known: {sorted(TOKENIZERS)}")
-        self.tokenizer: Tokenizer = TOKENIZERS[g.tokenizer_name](g.terminals)
+        self.tokenizer: Tokenizer = g.tokenizer
         self.parser = LRParser(g)
         self.max_length = g.max_length
         self.vocab_size = g.n_rules

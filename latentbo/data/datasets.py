@@ -115,10 +115,8 @@ def generate_expressions(n: int = 100_000, seed: int = 0, grammar: str = "expres
         seed: RNG seed; the same seed always gives the same list.
         grammar: grammar name or path.
     """
-    from latentbo.codecs.tokenizers import TOKENIZERS
-
     g = Grammar(grammar)
-    tokenizer = TOKENIZERS[g.tokenizer_name](g.terminals)
+    tokenizer = g.tokenizer
     usable = [p for p in g.productions if p.index != g.padding_rule and g.productive[p.index]]
     # cost[nt]: fewest productions that finish a derivation from nt (fixpoint).
     cost: dict[str, int] = {}

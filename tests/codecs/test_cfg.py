@@ -66,3 +66,14 @@ def test_new_grammar_is_just_a_file(tmp_path: Path) -> None:
     codec = GrammarCodec(path)
     assert codec.decode(codec.one_hot(codec.encode(["a a c b b"]))) == ["a a c b b"]
     assert codec.grammar.fingerprint != Grammar("expressions").fingerprint
+
+
+def test_grammar_builds_the_tokenizer_its_header_names(tmp_path: Path) -> None:
+    from latentbo.codecs.tokenizers import TerminalTokenizer
+    from latentbo.errors import ConfigError
+
+    assert isinstance(Grammar("expressions").tokenizer, TerminalTokenizer)
+    path = tmp_path / "g.cfg"
+    path.write_text("#: max_length = 8\n#: padding = Nothing\n#: tokenizer = nope\nS -> 'c'\nNothing -> None\n")
+    with pytest.raises(ConfigError, match=r"g.cfg: unknown tokenizer 'nope'; known: \["):
+        _ = Grammar(path).tokenizer
