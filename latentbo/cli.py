@@ -256,6 +256,7 @@ def bo(
     semantic: Annotated[Optional[bool], typer.Option("--semantic/--no-semantic", help="SMILES semantic masks (rings, valence, aromaticity) while decoding; default: on for molecule grammars. --no-semantic is the Grammar VAE's paper-faithful decoding.")] = None,
     objective_timeout: Annotated[Optional[float], typer.Option(help="Seconds one batch may take to score (default: no limit); recorded with the campaign.")] = None,
     on_timeout: Annotated[str, typer.Option(help="error (stop; --resume later) | invalid (count the batch as invalid and go on).")] = "error",
+    filter_: Annotated[Optional[list[str]], typer.Option("--filter", help="A chemist's filter for molecule campaigns, KEY=VALUE, repeatable: min_heavy_atoms, max_heavy_atoms, max_sa, alerts (pains,brenk,nih,zinc,chembl,...), require / forbid (SMARTS), charged / radicals (true to allow; refused otherwise). A candidate that fails counts as invalid, by reason.")] = None,
     device: Annotated[str, typer.Option(help="Where the GP, acquisition and decoder run: cpu | cuda | cuda:N | auto (a GPU when there is one).")] = "cpu",
     resume: Annotated[bool, typer.Option(help="Continue an interrupted campaign in --out.")] = False,
     overwrite: OverwriteFlag = False,
@@ -264,12 +265,14 @@ def bo(
 ) -> None:
     """Run a latent-space BO campaign: GP on latent codes, batch acquisition, decode, score; writes per-trial JSONL, summary.json/csv, report.md, plots and, for molecules, molecules.csv/.sdf with RDKit properties."""
     from latentbo.bo import Campaign, CampaignConfig
+    from latentbo.filters import parse_filter_options
 
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
                          score_column=score_column, semantic=semantic,
-                         objective_timeout=objective_timeout, on_timeout=on_timeout)
+                         objective_timeout=objective_timeout, on_timeout=on_timeout,
+                         filters=parse_filter_options(filter_) if filter_ else None)
     summary = Campaign.from_dir(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
     _emit(summary, as_json, lambda s: _print_summary(s, out))
 

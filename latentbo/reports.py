@@ -45,7 +45,8 @@ def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
     """How the evaluated candidates were decoded: those whose kept string needed the
     semantic masks' fallback pass, those that needed the vote over ``n_decode``
     stochastic decodes (some invalid, the commonest valid one kept), those with no
-    valid decode, and why (the commonest reason among their decodes)."""
+    valid decode, and why (the commonest reason among their decodes; ``filtered``: how
+    many of those a chemist's filter rejected)."""
     how = [r["decode"] for r in records if "decode" in r]  # campaigns written before this field lack it
     return {
         "candidates": len(how),
@@ -53,6 +54,7 @@ def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
         "vote_needed": sum(0 < h["valid_decodes"] < n_decode for h in how),
         "no_valid_decode": sum(h["valid_decodes"] == 0 for h in how),
         "invalid_reasons": dict(Counter(h["reason"] for h in how if h["valid_decodes"] == 0)),
+        "filtered": sum(h["valid_decodes"] == 0 and h["reason"].startswith("filtered_") for h in how),
     }
 
 
@@ -114,7 +116,7 @@ def write_campaign_reports(out: Path, objective: Objective, trials: list[list[di
 def _decoding_line(d: dict[str, Any]) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(d["invalid_reasons"].items())) or "none"
     return (f"Decoding: of {d['candidates']} candidates, {d['no_valid_decode']} had no valid decode "
-            f"(reasons: {reasons}); {d['vote_needed']} needed the vote over stochastic decodes; "
+            f"(reasons: {reasons}; {d['filtered']} of them rejected by the filters); {d['vote_needed']} needed the vote over stochastic decodes; "
             f"{d['semantic_fallback']} were made by the semantic masks' fallback pass.")
 
 

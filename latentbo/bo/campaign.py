@@ -38,6 +38,7 @@ from latentbo.bo.surrogate import SURROGATES, fit_surrogate, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError, ObjectiveError, ObjectiveTimeoutError
+from latentbo.filters import MoleculeFilter
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock, run_folder
 from latentbo.models import SequenceAutoencoder, load_model
 from latentbo.models.config import check_field_types
@@ -112,6 +113,10 @@ class CampaignConfig:
         on_timeout: ``error`` (stop with ObjectiveTimeoutError; ``--resume`` later) or
             ``invalid`` (the batch counts as invalid, marked ``timeout``, and the
             campaign goes on).
+        filters: a chemist's filters for molecule tasks (:class:`~latentbo.filters.MoleculeFilter`
+            keys, e.g. ``{"max_sa": 4.5, "alerts": "pains,brenk"}``): a candidate none of
+            whose decodes passes counts as invalid, by reason (``filtered_pains``), and
+            the GP never sees a score for it.
     """
 
     objective: str | None = "expr"
@@ -136,9 +141,12 @@ class CampaignConfig:
     semantic: bool | None = None
     objective_timeout: float | None = None
     on_timeout: str = "error"
+    filters: dict | None = None
 
     def validate(self) -> None:
         check_field_types(self)
+        if self.filters is not None:
+            MoleculeFilter.from_table(self.filters)
         if self.objective_timeout is not None and not self.objective_timeout > 0:
             raise ConfigError(f"objective_timeout must be positive seconds, got {self.objective_timeout}")
         if self.on_timeout not in ("error", "invalid"):
@@ -198,6 +206,9 @@ class Campaign:
         self.model = model.to(self.device).eval()
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
+        if config.filters is not None and not self.task.molecules:
+            raise ConfigError(f"filters are for molecule tasks; this model's task is {self.task.name!r}")
+        self.filters = None if config.filters is None else MoleculeFilter.from_table(config.filters)
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,
                                                    config.target, config.minimize)
         self.sign = 1.0 if self.objective.maximize else -1.0
@@ -425,7 +436,7 @@ class Campaign:
             gp = fit_surrogate(cfg.surrogate, x, y, bounds, cfg.gp_points, it_seed, trial.gp_state)
             trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
         cand = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, q, it_seed).cpu()
-        strings, info = decode_candidates(self.model, self.task, cand.float(), cfg.n_decode, it_seed)
+        strings, info = decode_candidates(self.model, self.task, cand.float(), cfg.n_decode, it_seed, self.filters)
         return Batch(cand, strings, info, it_seed)
 
     def _record(self, t: int, trial: Trial, batch: Batch, vals: np.ndarray, details: list[dict]) -> None:

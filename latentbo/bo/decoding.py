@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from latentbo.filters import MoleculeFilter
 from latentbo.models import SequenceAutoencoder
 from latentbo.models.priors import GMMPrior
 from latentbo.tasks import Task
@@ -27,12 +28,12 @@ def search_box(model: SequenceAutoencoder, codes: Tensor, bounds: str) -> Tensor
     return torch.stack([-3 * torch.ones(model.latent_dim), 3 * torch.ones(model.latent_dim)]).double()
 
 
-def decode_candidates(model: SequenceAutoencoder, task: Task, z: Tensor, n_decode: int,
-                      seed: int) -> tuple[list[str | None], list[dict[str, Any]]]:
+def decode_candidates(model: SequenceAutoencoder, task: Task, z: Tensor, n_decode: int, seed: int,
+                      filters: MoleculeFilter | None = None) -> tuple[list[str | None], list[dict[str, Any]]]:
     """Decode each of the ``N x d`` candidates ``n_decode`` times (stochastic when more
     than once); keep the most frequent valid string (preferring those the semantic
     masks' first pass made over their fallback's repairs), ``None`` when no decode is
-    valid (:meth:`~latentbo.tasks.Task.invalidity`).
+    valid (:meth:`~latentbo.tasks.Task.invalidity`) or passes ``filters``.
 
     Returns:
         The strings and, per candidate, how it was decoded: ``valid_decodes`` (of
@@ -45,6 +46,10 @@ def decode_candidates(model: SequenceAutoencoder, task: Task, z: Tensor, n_decod
     rep = z.float().repeat_interleave(n, dim=0)
     decoded, status = model.decode_latents_with_status(rep, stochastic=n > 1, generator=gen)
     reason = {s: task.invalidity(s) for s in set(decoded)}  # RDKit once per distinct string
+    if filters is not None:
+        from latentbo.objectives.molecules import to_mol
+
+        reason = {s: r or filters.reason(to_mol(s)) for s, r in reason.items()}
     valid = {s: r is None for s, r in reason.items()}
     out: list[str | None] = []
     info: list[dict[str, Any]] = []
