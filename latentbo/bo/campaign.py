@@ -32,7 +32,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from latentbo.bo.acquisition import ACQUISITIONS, make_proposer
-from latentbo.bo.checkpoint import PENDING, Batch, Trial, load_pending, load_trial, save_pending, save_trial
+from latentbo.bo.checkpoint import PENDING, PHASES, Batch, Trial, load_pending, load_trial, save_pending, save_trial
 from latentbo.bo.decoding import decode_candidates, search_box
 from latentbo.bo.surrogate import SURROGATES, fit_surrogate, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
@@ -432,11 +432,16 @@ class Campaign:
                                              [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
         x, y, bounds = x.to(self.device), y.to(self.device), bounds.to(self.device)
         gp = None
+        t0 = time.perf_counter()
         if trial.proposer.uses_model:
             gp = fit_surrogate(cfg.surrogate, x, y, bounds, cfg.gp_points, it_seed, trial.gp_state)
             trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
+        t1 = time.perf_counter()
         cand = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, q, it_seed).cpu()
+        t2 = time.perf_counter()
         strings, info = decode_candidates(self.model, self.task, cand.float(), cfg.n_decode, it_seed, self.filters)
+        for phase, seconds in zip(("fit", "acquisition", "decoding"), (t1 - t0, t2 - t1, time.perf_counter() - t2)):
+            trial.phases[phase] += seconds
         return Batch(cand, strings, info, it_seed)
 
     def _record(self, t: int, trial: Trial, batch: Batch, vals: np.ndarray, details: list[dict]) -> None:
@@ -463,7 +468,9 @@ class Campaign:
         while trial.iteration < self.config.iterations:
             t0 = time.perf_counter()
             batch = self._propose(t, trial, init_codes, init_scores, self.config.batch)
+            t1 = time.perf_counter()
             vals, details = self.score(batch.strings)
+            trial.phases["objective"] += time.perf_counter() - t1
             if vals is None:  # timed out, counted as invalid
                 vals, details = np.full(len(batch.strings), np.nan), [{"timeout": True}] * len(batch.strings)
             trial.elapsed += time.perf_counter() - t0
@@ -535,6 +542,15 @@ class Campaign:
             vals = self.checked_scores([np.nan if v is None else v for v in scores], batch.strings)
             self._record(0, trial, batch, vals, [{} for _ in vals])
             (trial.dir / PENDING).unlink()
+
+    def phase_seconds(self) -> dict[str, float]:
+        """Seconds spent so far in each phase (GP ``fit``, ``acquisition``,
+        ``decoding``, ``objective``), summed over the trials."""
+        total = dict.fromkeys(PHASES, 0.0)
+        for t in range(self.config.trials):
+            for phase, seconds in self._load_trial(t).phases.items():
+                total[phase] += seconds
+        return total
 
     def report(self) -> dict[str, Any]:
         """Write the summaries, plots and exports of what has been evaluated so far."""

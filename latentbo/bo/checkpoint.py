@@ -2,7 +2,7 @@
 
     trial_<t>/evaluations.jsonl  every evaluation (latent, string, score, how it was decoded)
     trial_<t>/state.pt           iteration, evaluation count, GP hyperparameters, elapsed
-                                 time, the proposer's state
+                                 time (and its split into phases), the proposer's state
     trial_0/pending.pt           ask/tell: the batch asked and not yet told
 
 Only tensors, numbers and dicts are stored, and loaded with ``weights_only``: a
@@ -26,6 +26,8 @@ from latentbo.io import atomic_write_bytes, atomic_write_text
 
 #: The batch an ask/tell loop asked and has not told yet.
 PENDING = "pending.pt"
+#: Where a trial's time goes (:attr:`Trial.phases`).
+PHASES = ("fit", "acquisition", "decoding", "objective")
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Trial:
     iteration: int = 0
     gp_state: dict | None = None
     elapsed: float = 0.0
+    #: Seconds spent so far in each phase: ``fit`` (GP), ``acquisition``, ``decoding``, ``objective``.
+    phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
 
 @dataclass
@@ -73,6 +77,7 @@ def load_trial(folder: Path, proposer: Proposer, acquisition: str, batch: int) -
         trial.records = [json.loads(line) for line in rec_path.read_text().splitlines() if line.strip()]
         trial.iteration, trial.elapsed = int(state["iteration"]), float(state["elapsed"])
         trial.gp_state = state["gp_state"]  # None: no GP yet, or a proposer that uses none
+        trial.phases.update({k: float(v) for k, v in state.get("phases", {}).items() if k in PHASES})
         proposer.load_state_dict(state["proposer"] if "proposer" in state else
                                  state["trust_region"] if acquisition == "turbo" else {})
         expected = int(state.get("evaluations", trial.iteration * batch))
@@ -88,7 +93,7 @@ def save_trial(trial: Trial) -> None:
     trial.dir.mkdir(exist_ok=True)
     atomic_write_text(trial.dir / "evaluations.jsonl", "".join(json.dumps(r) + "\n" for r in trial.records))
     _save(trial.dir / "state.pt", {"iteration": trial.iteration, "evaluations": len(trial.records),
-                                   "gp_state": trial.gp_state, "elapsed": trial.elapsed,
+                                   "gp_state": trial.gp_state, "elapsed": trial.elapsed, "phases": trial.phases,
                                    "proposer": trial.proposer.state_dict()})
 
 
@@ -99,12 +104,14 @@ def save_pending(trial: Trial, batch: Batch) -> None:
     trial.dir.mkdir(exist_ok=True)
     _save(trial.dir / PENDING, {"latents": batch.latents, "strings": batch.strings, "decode": batch.decode_info,
                                 "seed": batch.seed, "iteration": trial.iteration, "gp_state": trial.gp_state,
-                                "elapsed": trial.elapsed, "proposer": trial.proposer.state_dict()})
+                                "elapsed": trial.elapsed, "phases": trial.phases,
+                                "proposer": trial.proposer.state_dict()})
 
 
 def load_pending(trial: Trial) -> tuple[Batch, dict | None, float, dict | None] | None:
     """The batch asked and not told, with the GP state, the time and the proposer's
-    state (``None`` in files from before it was kept) after its proposal; ``None`` if
+    state (``None`` in files from before it was kept) after its proposal (the phase
+    times of ``trial`` are restored to theirs); ``None`` if
     there is none, or it was told and recorded but the process stopped before removing
     it (then it is removed now).
 
@@ -119,6 +126,7 @@ def load_pending(trial: Trial) -> tuple[Batch, dict | None, float, dict | None] 
         batch = Batch(saved["latents"], list(saved["strings"]), list(saved["decode"]), int(saved["seed"]))
         ok = saved["iteration"] == trial.iteration and len(batch.strings) == len(batch.latents)
         extra = saved["gp_state"], float(saved["elapsed"]), saved.get("proposer")
+        phases = {k: float(v) for k, v in saved.get("phases", {}).items() if k in PHASES}
     except Exception as exc:  # unreadable or unsafe: say so rather than guess
         raise CheckpointError(f"{path} is unreadable: {exc}") from None
     if int(saved["iteration"]) < trial.iteration:
@@ -126,6 +134,7 @@ def load_pending(trial: Trial) -> tuple[Batch, dict | None, float, dict | None] 
         return None
     if not ok:
         raise CheckpointError(f"{path} does not belong to iteration {trial.iteration} of {trial.dir}")
+    trial.phases.update(phases)
     return (batch, *extra)
 
 
