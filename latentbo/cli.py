@@ -140,20 +140,56 @@ def data_list(as_json: JsonFlag = False) -> None:
 
 
 @models_app.command("list")
-def models_list(as_json: JsonFlag = False) -> None:
-    """Show the pretrained models: task, type, data, held-out exact reconstruction, prior validity, how they were made."""
+def models_list(
+    long: Annotated[bool, typer.Option("--long", help="Every field of every card (data, command, commit, how it was made).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the pretrained models: task, codec, how well they reconstruct strings they never saw and how valid their prior samples are (`models evaluate` numbers, test set named in the card)."""
     from latentbo.models.zoo import zoo_cards
 
     cards = zoo_cards()
     if as_json:
         typer.echo(json.dumps(cards, indent=2))
         return
-    typer.echo(f"{'name':<22} {'task':<12} {'arch':<8} {'exact':>6} {'valid':>6} {'MB':>5}  made")
+    if long:
+        for c in cards:
+            typer.echo(c["name"])
+            for key, value in c.items():
+                typer.echo(f"  {key}: {_human(value)}")
+        return
+    typer.echo(f"{'name':<22} {'task':<12} {'codec/decoder':<16} {'exact':>6} {'no-stereo':>9} {'valid':>6} "
+               f"{'fallback':>8}  test set")
     for c in cards:
-        typer.echo(f"{c['name']:<22} {c['task']:<12} {c['arch']:<8} {c['held_out_exact']:>6.3f} "
-                   f"{c['prior_valid']:>6.3f} {c['megabytes']:>5.1f}  {c['device']}, {c['epochs']} epochs, "
-                   f"{c['provenance']}")
-    typer.echo("use one with --model NAME (e.g. latentbo bo --model NAME ...); `--json` for the full cards")
+        u = c.get("user_eval") or {}
+        num = lambda k, w: f"{u[k]:>{w}.3f}" if u.get(k) is not None else f"{'-':>{w}}"  # noqa: E731
+        typer.echo(f"{c['name']:<22} {c['task']:<12} {c['codec'] + '/' + c['decoder']:<16} {num('exact', 6)} "
+                   f"{num('exact_no_stereo', 9)} {num('prior_valid', 6)} {num('prior_fallback', 8)}  "
+                   f"{u.get('test_set', 'not measured')}")
+    typer.echo("exact: encode -> decode of held-out strings (`latentbo models evaluate`); valid / fallback: of 1,000 "
+               "prior samples, the share valid and the share the semantic masks' fallback pass made. "
+               "--long for the cards; use one with --model NAME.")
+
+
+@models_app.command("evaluate")
+def models_evaluate(
+    model: Annotated[Path, typer.Argument(help="A pretrained model's name or a model folder.")],
+    dataset: Annotated[str, typer.Option(help=f"Strings the model never trained on: {DATASET_HELP} (molecules: e.g. "
+                                              "zinc250k-test, the held-out part of ZINC250k).")],
+    column: ColumnOption = None,
+    limit: Annotated[Optional[int], typer.Option(help="Use only the first N strings.", min=1)] = None,
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Prior samples to decode and measure.", min=1)] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the prior samples.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Measure a model on your strings as you would use it: encode -> decode (exact with and without stereo, mean Tanimoto, what was skipped and why), and prior samples (valid, made by the fallback pass, unique, QED, aromatic share, KL-divergence score against your strings)."""
+    from latentbo.data import load_strings
+    from latentbo.evaluation import evaluate_model
+    from latentbo.models import load_model
+
+    ae = load_model(model, kind="sequence")
+    strings, source = load_strings(dataset, limit=limit, column=column)
+    result = evaluate_model(ae, strings, n_samples=samples, seed=seed)
+    _emit({"model": str(model), "dataset": source, **result}, as_json)
 
 
 @grammar_app.command("check")
@@ -280,8 +316,9 @@ def bo(
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Output folder (checkpoints, config.toml, metrics.csv).")],
-    task: Annotated[str, typer.Option(help="expressions | zinc")] = "expressions",
-    arch: Annotated[str, typer.Option(help="Model type: gvae | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = "gvae",
+    task: Annotated[Optional[str], typer.Option(help="expressions (default) | zinc (molecules: SMILES or SELFIES)")] = None,
+    arch: Annotated[Optional[str], typer.Option(help="Model type: gvae (default) | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = None,
+    init_from: Annotated[Optional[str], typer.Option(help="Fine-tune this model (a pretrained name or a folder) on --dataset: its task, codec and weights are the start; only training options may change (defaults: 30 epochs, batch 32, lr 1e-4); use --max-minutes on a CPU.")] = None,
     codec: Annotated[Optional[str], typer.Option(help="Override the model's codec: a registered codec kind (latentbo.codecs.CODECS: grammar, character, selfies, tokens), e.g. --arch gmm_dae --codec selfies.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs (with --resume: where the resumed run stops; more epochs train longer).", min=1)] = None,
@@ -312,8 +349,8 @@ def train(
         if value is not None:
             overrides[key] = value
     _resume_epochs(out, resume, overrides)
-    result, source = train_model(task, arch, out, overrides, dataset, limit, column, resume, progress=progress,
-                                 device=device, max_minutes=max_minutes, overwrite=overwrite)
+    result, source = train_model(task, arch, out, overrides, dataset, limit, column, resume, init_from=init_from,
+                                 progress=progress, device=device, max_minutes=max_minutes, overwrite=overwrite)
     last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
     _emit({"out": str(out), "source": source, "skipped": result.skipped, "epochs": len(result.metrics),
            "out_of_time": result.out_of_time, "last_epoch": last}, as_json)

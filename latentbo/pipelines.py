@@ -8,7 +8,9 @@ from typing import Any
 
 from latentbo.bo import Campaign, CampaignConfig
 from latentbo.data import load_strings
-from latentbo.models import ModelConfig
+from latentbo.errors import ConfigError
+from latentbo.models import ModelConfig, load_model
+from latentbo.models.zoo import resolve_model
 from latentbo.tasks import get_task
 from latentbo.training import TrainResult, train
 
@@ -16,27 +18,45 @@ from latentbo.training import TrainResult, train
 DEMO_MODEL = "expressions-gmm_dae"
 
 
-def train_model(task: str, arch: str, out: str | Path, overrides: dict[str, Any] | None = None,
+def train_model(task: str | None, arch: str | None, out: str | Path, overrides: dict[str, Any] | None = None,
                 dataset: str | None = None, limit: int | None = None, column: str | None = None,
-                resume: bool = False, **train_options: Any) -> tuple[TrainResult, str]:
+                resume: bool = False, init_from: str | Path | None = None,
+                **train_options: Any) -> tuple[TrainResult, str]:
     """``latentbo train``: the named model's config for ``task`` (task preset, model
-    preset, then ``overrides``), trained on ``dataset`` (default: the task's).
+    preset, then ``overrides``), trained on ``dataset`` (default: the task's); or, with
+    ``init_from``, that trained model fine-tuned on ``dataset``.
 
     Args:
-        task, arch: e.g. ``"zinc"``, ``"gmm_dae"``.
+        task, arch: e.g. ``"zinc"``, ``"gmm_dae"`` (default ``expressions`` / ``gvae``;
+            with ``init_from``: the model's, and refused if they differ from it).
         out: the run folder.
-        overrides: ``ModelConfig`` fields.
+        overrides: ``ModelConfig`` fields (with ``init_from``: training fields only, over
+            :data:`~latentbo.models.config.FINETUNE_DEFAULTS`).
         dataset, limit, column: what :func:`~latentbo.data.load_strings` reads.
         resume: continue the run in ``out`` (refused on other data).
+        init_from: a model folder or a pretrained model's name to fine-tune.
         train_options: :func:`~latentbo.training.train`'s ``progress``, ``device``,
             ``max_minutes``, ``overwrite``.
 
     Returns:
         The training result and where the strings came from.
+
+    Raises:
+        ConfigError: ``task`` or ``arch`` differ from ``init_from``'s, or an override
+            would change its architecture.
     """
-    cfg = ModelConfig.for_model(task, arch, **(overrides or {}))
-    strings, source = load_strings(dataset or get_task(task).dataset, limit=limit, column=column)
-    return train(cfg, strings, out, resume=resume, source=source, **train_options), source
+    base = None
+    if init_from is not None:
+        base = load_model(resolve_model(init_from), kind="sequence")
+        for what, asked, has in (("task", task, base.config.task), ("arch", arch, base.config.model)):
+            if asked is not None and asked != has:
+                raise ConfigError(f"--init-from {init_from} is a {what} {has!r} model; --{what} {asked} differs "
+                                  f"(leave --{what} out to fine-tune it)")
+        cfg = base.config.finetuned(overrides or {})
+    else:
+        cfg = ModelConfig.for_model(task or "expressions", arch or "gvae", **(overrides or {}))
+    strings, source = load_strings(dataset or get_task(cfg.task).dataset, limit=limit, column=column)
+    return train(cfg, strings, out, resume=resume, source=source, init_from=base, **train_options), source
 
 
 def run_campaign(model: str | Path, config: CampaignConfig, out: str | Path, resume: bool | None = None,

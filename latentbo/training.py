@@ -33,6 +33,7 @@ from latentbo.devices import resolve_device
 from latentbo.errors import CheckpointError, ConfigError, DatasetError
 from latentbo.io import atomic_write_bytes, atomic_write_text, run_folder
 from latentbo.models import LatentModel, SequenceAutoencoder, load_model, save_model
+from latentbo.models.checkpoint import weights_fingerprint
 from latentbo.models.config import ModelConfig
 from latentbo.tasks import get_task
 
@@ -304,6 +305,7 @@ def train(
     max_minutes: float | None = None,
     source: str | None = None,
     overwrite: bool = False,
+    init_from: SequenceAutoencoder | None = None,
 ) -> TrainResult:
     """Train an autoencoder on ``strings`` and write everything to ``out_dir``.
 
@@ -324,9 +326,14 @@ def train(
             on from that batch.
         source: where ``strings`` came from, recorded in ``data_report.json``.
         overwrite: replace a run already in ``out_dir`` (:func:`~latentbo.io.clear_run`).
+        init_from: fine-tune this trained model: its codec and weights are the start
+            (``config`` from :meth:`~latentbo.models.ModelConfig.finetuned`); a SELFIES
+            model refuses strings with symbols outside its alphabet. Ignored on resume
+            (the run's own weights go on).
 
     Raises:
-        ConfigError: the device is not available.
+        ConfigError: the device is not available, or ``init_from`` does not fit ``config``
+            or the strings.
         CheckpointError: ``out_dir`` already holds a run and ``resume`` is False, or
             resume was asked and the state is missing/corrupt or ``config`` differs.
         DatasetError: nothing could be encoded.
@@ -337,11 +344,12 @@ def train(
         raise ConfigError(f"max_minutes must be positive, got {max_minutes}")
     deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf
     with training_run(out_dir, resume, overwrite) as out:
-        return _train(config, strings, out, resume, progress, device, deadline, source)
+        return _train(config, strings, out, resume, progress, device, deadline, source, init_from)
 
 
 def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, progress: bool,
-           device: torch.device, deadline: float, source: str | None) -> TrainResult:
+           device: torch.device, deadline: float, source: str | None,
+           init_from: SequenceAutoencoder | None = None) -> TrainResult:
     state_path = out / STATE_FILE
     fingerprint = hashlib.sha256("\n".join(strings).encode("utf-8")).hexdigest()[:16]
     if resume:
@@ -354,8 +362,16 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     else:
         if state_path.exists():
             raise CheckpointError(f"{out} already holds a training run; pass --resume or choose another --out")
-        codec = build_codec(config, strings)
+        if init_from is not None and (init_from.config.task, init_from.config.codec) != (config.task, config.codec):
+            raise ConfigError(f"cannot fine-tune a {init_from.config.task}/{init_from.config.codec} model as "
+                              f"{config.task}/{config.codec}")
+        codec = init_from.codec if init_from is not None else build_codec(config, strings)
     batch, _ = encode_dataset(codec, strings, progress=progress)
+    unknown = sorted({f.detail for f in batch.failures if f.reason == "unknown_token"})
+    if init_from is not None and not resume and config.codec == "selfies" and unknown:
+        raise ConfigError(f"{len([f for f in batch.failures if f.reason == 'unknown_token'])} molecules use SELFIES "
+                          f"symbols the model's alphabet lacks ({'; '.join(unknown[:3])}); fine-tuning keeps the "
+                          "alphabet: leave those molecules out, or train a new model on data that has them")
     if len(batch.kept) < 2:
         raise DatasetError(f"only {len(batch.kept)} of {len(strings)} strings could be encoded: {batch.report()}")
     out.mkdir(parents=True, exist_ok=True)
@@ -376,11 +392,15 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         "skipped_examples": [f.__dict__ for f in batch.failures[:20]],
         # which strings validation saw (seeded): the same data and seed always hold out the same ones
         "held_out": {"n": n_val, "fingerprint": hashlib.sha256(held_out.encode("utf-8")).hexdigest()[:16]},
+        # fine-tuning: the weights it started from
+        "init_from": None if init_from is None else weights_fingerprint(init_from),
     }, indent=2))
 
     torch.manual_seed(config.seed)
     if not resume:
         model = SequenceAutoencoder(config, codec)
+        if init_from is not None:
+            model.load_state_dict(init_from.state_dict())
     model.to(device)
     dtype = autocast_dtype(config.precision, device)
     opt = torch.optim.Adam(model.parameters(), lr=config.effective_lr)

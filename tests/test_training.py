@@ -257,3 +257,67 @@ def test_welbo_keeps_the_epoch_with_the_best_reconstruction(tmp_path: Path) -> N
     assert resumed["is_best"].tolist() == (resumed["val_recon"] == resumed["val_recon"].cummin()).tolist()
     assert resumed["is_best"].iloc[1:].any()
     assert torch.load(state_path, weights_only=True)["monitor"] == "val_recon"
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model fit() receives is the base model: the same loss on the same batch; then a
+    real fine-tuning run trains, records the base's weights and keeps the codec."""
+    import json
+
+    import latentbo.training as training
+    from latentbo.models.checkpoint import weights_fingerprint
+    from latentbo.pipelines import train_model
+
+    base_cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=2, **TINY)
+    base = train(base_cfg, DATA, tmp_path / "base", progress=False).model
+    mine = generate_expressions(200, seed=11)
+    batch = torch.from_numpy(base.codec.encode_many(mine[:32]).indices.astype(np.int64))
+    started = {}
+
+    def capture(model, *args, **kwargs):
+        with torch.no_grad():
+            started["loss"] = float(model.eval().loss(batch)["loss"])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "fit", capture)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(None, None, tmp_path / "captured", dataset=None, init_from=tmp_path / "base", progress=False,
+                    overrides={"epochs": 1}, limit=200)
+    with torch.no_grad():
+        assert started["loss"] == pytest.approx(float(base.eval().loss(batch)["loss"]), rel=1e-6)
+    monkeypatch.undo()
+    (tmp_path / "mine.txt").write_text("\n".join(mine))
+    result, _ = train_model(None, None, tmp_path / "tuned", {"epochs": 2}, dataset=str(tmp_path / "mine.txt"),
+                            init_from=tmp_path / "base", progress=False)
+    report = json.loads((tmp_path / "tuned" / "data_report.json").read_text())
+    assert report["init_from"] == weights_fingerprint(base)
+    assert result.model.config.lr == 1e-4 and result.model.config.batch_size == 32  # the fine-tuning defaults
+    assert result.model.codec.spec() == base.codec.spec() and len(result.metrics) == 2
+    assert weights_fingerprint(result.model) != weights_fingerprint(base)
+
+
+def test_fine_tuning_refuses_another_codec_task_or_architecture(tmp_path: Path) -> None:
+    from latentbo.pipelines import train_model
+
+    base = tmp_path / "base"
+    train(ModelConfig.for_model("expressions", "gmm_dae", epochs=1, **TINY), DATA, base, progress=False)
+    for task, arch, overrides, message in [
+        (None, None, {"codec": "character"}, "codec cannot change"),
+        (None, None, {"latent_dim": 8}, "latent_dim cannot change"),
+        ("zinc", None, {}, "is a task 'expressions' model; --task zinc differs"),
+        (None, "gvae", {}, "is a arch 'gmm_dae' model; --arch gvae differs"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            train_model(task, arch, tmp_path / "t", overrides, init_from=base, progress=False, limit=100)
+
+
+def test_fine_tuning_a_selfies_model_refuses_symbols_outside_its_alphabet(tmp_path: Path) -> None:
+    from latentbo.pipelines import train_model
+
+    cfg = ModelConfig.for_model("zinc", "svae", decoder="fast", epochs=1, latent_dim=4, hidden=16, decoder_hidden=16,
+                                decoder_layers=1, batch_size=32, conv_kernels=[2, 2, 2])
+    train(cfg, ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCC", "OCCO"] * 5, tmp_path / "base", progress=False)
+    (tmp_path / "mine.smi").write_text("CCO\nC[C@H](N)O\nCC[NH3+]\n")
+    with pytest.raises(ConfigError, match=r"2 molecules use SELFIES symbols the model's alphabet lacks"):
+        train_model(None, None, tmp_path / "t", dataset=str(tmp_path / "mine.smi"), init_from=tmp_path / "base",
+                    progress=False)

@@ -16,7 +16,6 @@ Layout of ``out_dir``::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import json
 import threading
@@ -41,6 +40,7 @@ from latentbo.errors import CheckpointError, ConfigError, DatasetError, Objectiv
 from latentbo.filters import MoleculeFilter
 from latentbo.io import atomic_write_bytes, atomic_write_text, output_lock, run_folder
 from latentbo.models import SequenceAutoencoder, load_model
+from latentbo.models.checkpoint import weights_fingerprint
 from latentbo.models.config import check_field_types
 from latentbo.models.zoo import resolve_model
 from latentbo.objectives import Objective, callable_name, make_objective
@@ -49,16 +49,6 @@ from latentbo.tasks import get_task
 
 #: A campaign folder's settings, model and initial-data record.
 META_FILE = "campaign.json"
-
-
-def weights_fingerprint(model: torch.nn.Module) -> str:
-    """A short hash of a model's weights (names, shapes and values)."""
-    h = hashlib.sha256()
-    for name, value in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(str(tuple(value.shape)).encode())
-        h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
 
 
 #: Largest score magnitude accepted from an objective: the GP standardises and

@@ -1,19 +1,26 @@
 """Datasets: one registry (:data:`DATASETS`) of string and image datasets, where they
 live (the data-directory setting), how to load them, and an on-disk cache of their
-parsed encodings."""
+parsed encodings.
 
-from latentbo.data.cache import encode_dataset
-from latentbo.data.datasets import (
-    DATASETS,
-    DatasetSpec,
-    data_dir,
-    dataset_status,
-    is_dataset_path,
-    load_strings,
-    read_dataset_file,
-    set_data_dir,
-)
-from latentbo.data.images import ImageSet, image_datasets, load_images, read_idx
+Names are imported on first use, so setting the data directory costs no torch import."""
 
-__all__ = ["DATASETS", "DatasetSpec", "ImageSet", "data_dir", "dataset_status", "encode_dataset", "image_datasets",
-           "is_dataset_path", "load_images", "load_strings", "read_dataset_file", "read_idx", "set_data_dir"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "encode_dataset": "cache", "DATASETS": "datasets", "DatasetSpec": "datasets", "data_dir": "datasets",
+    "dataset_status": "datasets", "is_dataset_path": "datasets", "load_strings": "datasets",
+    "read_dataset_file": "datasets", "set_data_dir": "datasets", "ImageSet": "images", "image_datasets": "images",
+    "load_images": "images", "read_idx": "images",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_WHERE)

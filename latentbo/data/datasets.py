@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 import os
 from collections.abc import Callable
@@ -20,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from latentbo.codecs.cfg import Grammar
 from latentbo.errors import DatasetError, DatasetNotFoundError
 from latentbo.io import read_text
 
@@ -88,6 +88,25 @@ def _read_smiles_csv(path: Path) -> list[str]:
     return [line.split(",")[0].strip() for line in lines[1:]]
 
 
+#: The held-out part of the ZINC250k subset (``benchmarks/zinc_split.py``): line numbers of
+#: ``zinc250k/valid.txt`` that no training run reads, none of them in MOSES train.
+ZINC_HELD_OUT = Path(__file__).with_name("zinc250k_test.json")
+
+
+def _zinc_part(held_out: bool) -> Callable[[Path], list[str]]:
+    """A reader of the ZINC250k subset's training part (``held_out=False``) or its
+    held-out part, refusing a file other than the one the split was made for."""
+    def read(path: Path) -> list[str]:
+        raw = path.read_bytes()
+        split = json.loads(ZINC_HELD_OUT.read_text(encoding="utf-8"))
+        if hashlib.sha256(raw).hexdigest() != split["sha256"]:
+            raise DatasetError(f"{path} is not the ZINC250k subset whose held-out part latentbo knows (its SHA-256 "
+                               "differs); pass the file itself as --dataset to use all of it")
+        lines, held = raw.decode("utf-8").splitlines(), set(split["lines"])
+        return [line.strip() for i, line in enumerate(lines) if line.strip() and (i in held) == held_out]
+    return read
+
+
 def _nci_5k() -> list[str]:
     """RDKit's bundled 5,000 NCI molecules, rewritten as canonical aromatic SMILES
     (the form ZINC uses) so that the ZINC grammar can parse them."""
@@ -115,6 +134,8 @@ def generate_expressions(n: int = 100_000, seed: int = 0, grammar: str = "expres
         seed: RNG seed; the same seed always gives the same list.
         grammar: grammar name or path.
     """
+    from latentbo.codecs.cfg import Grammar  # nltk: imported when expressions are drawn, not with the registry
+
     g = Grammar(grammar)
     tokenizer = g.tokenizer
     usable = [p for p in g.productions if p.index != g.padding_rule and g.productive[p.index]]
@@ -191,8 +212,17 @@ DATASETS: dict[str, DatasetSpec] = {
             "zinc250k",
             "molecules",
             "zinc250k/valid.txt",
-            "24,445-molecule ZINC250k subset (one SMILES per line)",
-            _read_lines,
+            "ZINC250k subset (24,445 SMILES) less its 2,000 held-out molecules (zinc250k-test)",
+            _zinc_part(held_out=False),
+            None,
+            "zinc_smiles",
+        ),
+        DatasetSpec(
+            "zinc250k-test",
+            "molecules",
+            "zinc250k/valid.txt",
+            "2,000 held-out molecules of the ZINC250k subset, in no training set (nor in MOSES train)",
+            _zinc_part(held_out=True),
             None,
             "zinc_smiles",
         ),

@@ -1,11 +1,26 @@
 """Autoencoders: encoder + decoder + latent regulariser, each chosen by name; one
-config base, one checkpoint format and one training loop for sequence and image models."""
+config base, one checkpoint format and one training loop for sequence and image models.
 
-from latentbo.models.autoencoder import LatentModel, SequenceAutoencoder
-from latentbo.models.checkpoint import load_model, save_model
-from latentbo.models.config import IMAGE_MODELS, IMAGE_PRESETS, MODELS, ImageConfig, ModelConfig
-from latentbo.models.image import ImageAutoencoder
-from latentbo.models.regularizers import REGULARIZERS, Regularizer, make_regularizer
+Names are imported on first use (torch is slow to import), so a command that only
+reads the zoo's cards stays fast."""
 
-__all__ = ["IMAGE_MODELS", "IMAGE_PRESETS", "MODELS", "REGULARIZERS", "ImageAutoencoder", "ImageConfig", "LatentModel",
-           "ModelConfig", "Regularizer", "SequenceAutoencoder", "load_model", "make_regularizer", "save_model"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "LatentModel": "autoencoder", "SequenceAutoencoder": "autoencoder", "load_model": "checkpoint",
+    "save_model": "checkpoint", "IMAGE_MODELS": "config", "IMAGE_PRESETS": "config", "MODELS": "config",
+    "ImageConfig": "config", "ModelConfig": "config", "ImageAutoencoder": "image", "REGULARIZERS": "regularizers",
+    "Regularizer": "regularizers", "make_regularizer": "regularizers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_WHERE)

@@ -172,6 +172,16 @@ class Config:
         return dataclasses.replace(self, epochs=asked.epochs)
 
 
+#: What fine-tuning may change: the training run, not the model.
+TRAINING_FIELDS = frozenset({"epochs", "batch_size", "lr", "lr_factor", "lr_patience", "min_lr", "patience",
+                             "val_fraction", "seed", "precision", "lr_scaling", "lr_reference_batch"})
+#: Fine-tuning on a chemist's series (hundreds to thousands of molecules) on a CPU: small
+#: batches for enough steps, a learning rate a tenth of training's so the weights move
+#: little, few epochs; every layer trains (benchmarks/finetune.py measured these).
+FINETUNE_DEFAULTS: dict[str, Any] = {"epochs": 30, "batch_size": 32, "lr": 1e-4, "patience": 5, "lr_patience": 2,
+                                     "min_lr": 1e-6, "lr_scaling": "none"}
+
+
 @dataclass
 class ModelConfig(Config):
     """Everything that fixes a model and its training run.
@@ -237,6 +247,19 @@ class ModelConfig(Config):
         # The task presets size the GRU; the Transformer decoders have their own (benchmarks/train_models.py).
         base.update(DECODER_SIZES.get(overrides.get("decoder"), {}))
         return cls.from_dict({**base, **overrides})
+
+    def finetuned(self, overrides: dict[str, Any]) -> ModelConfig:
+        """This (a trained model's) config for fine-tuning: :data:`FINETUNE_DEFAULTS`,
+        then ``overrides``, which may set training fields only (the weights fix the rest).
+
+        Raises:
+            ConfigError: an override of an architecture or codec field.
+        """
+        fixed = sorted(k for k, v in overrides.items() if k not in TRAINING_FIELDS and getattr(self, k, None) != v)
+        if fixed:
+            raise ConfigError(f"fine-tuning keeps the model's architecture and codec: {fixed[0]} cannot change "
+                              f"({getattr(self, fixed[0], None)!r} -> {overrides[fixed[0]]!r})")
+        return ModelConfig.from_dict({**self.to_dict(), **FINETUNE_DEFAULTS, **overrides})
 
     @classmethod
     def from_toml(cls, path: str | Path) -> dict[str, Any]:

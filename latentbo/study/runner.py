@@ -99,8 +99,9 @@ def cell_state(out: Path, cell: Cell) -> str:
 def stale_cells(spec: StudySpec, out: Path) -> dict[str, tuple[str, str]]:
     """The started or finished campaign cells whose ``[use]`` model has other weights now
     than when they ran: cell id -> (weights they ran with, weights now)."""
-    from latentbo.bo.campaign import META_FILE, weights_fingerprint
+    from latentbo.bo.campaign import META_FILE
     from latentbo.models import load_model
+    from latentbo.models.checkpoint import weights_fingerprint
     from latentbo.models.zoo import resolve_model
 
     now: dict[str, str] = {}
