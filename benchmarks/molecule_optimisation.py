@@ -6,8 +6,10 @@ panel, at equal oracle budget from the same starting molecules.
         [--budget 1000] [--start 1000] [--model zinc-gmm_dae] [--out runs/molopt] [--name NAME]
 
 Protocol (one cell = task x method x seed):
-- the starting set: ``--start`` molecules drawn (by the seed) from ZINC250k, scored once
-  and known to every method for free (like a chemist's assayed series);
+- the starting set: ``--start`` molecules drawn (by the seed) from ``--start-from``
+  (default: ZINC250k less its held-out part), scored once and known to every method for
+  free (like a chemist's assayed series); each cell records its set's hash, and the
+  table refuses cells of one task and seed that started from different sets;
 - the budget: ``--budget`` oracle calls counted PMO's way: distinct canonical molecules
   RDKit accepts, not in the starting set, through one cached oracle; a method stops
   at the budget (the call that would exceed it is refused);
@@ -32,6 +34,7 @@ the table goes to ``benchmarks/results/<name>.{csv,md}``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import random
@@ -212,6 +215,7 @@ def run_cell(task: str, method: str, seed: int, args: argparse.Namespace, zinc: 
     everything = sorted(oracle.known.items(), key=lambda kv: -kv[1] if math.isfinite(kv[1]) else math.inf)
     best_new = max((c for c in oracle.calls if math.isfinite(c[1])), key=lambda c: c[1], default=None)
     cell = {"task": task, "method": method, "seed": seed, "calls": len(new),
+            "start_hash": hashlib.sha256("\n".join(start).encode()).hexdigest()[:16],
             "auc_top10": auc_top_k(start_scores, new, args.budget), "top1": everything[0][1],
             "top10": float(np.mean([v for _, v in everything[:10]])), "start_top1": max(start_scores),
             "new_top1": best_new[1] if best_new else None, "best_new": best_new[0] if best_new else None,
@@ -235,6 +239,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=1000)
     ap.add_argument("--start", type=int, default=1000)
     ap.add_argument("--batch", type=int, default=100)
+    ap.add_argument("--start-from", default="zinc250k", help="Dataset or file the starting sets are drawn from.")
     ap.add_argument("--n-decode", type=int, default=1, help="Decodes per candidate (1: argmax; more: stochastic, "
                     "the commonest valid one kept).")
     ap.add_argument("--model", default="zinc-gmm_dae")
@@ -251,7 +256,7 @@ def main() -> None:
     unknown = set(methods) - set(BASELINES) - set(ACQUISITIONS)
     if unknown:
         raise SystemExit(f"unknown methods {sorted(unknown)}; known: {', '.join([*BASELINES, *ACQUISITIONS])}")
-    zinc, _ = load_strings("zinc250k", allow_fallback=False)
+    zinc = [] if args.no_run else load_strings(args.start_from, allow_fallback=False)[0]
     model = None
     if set(methods) - {"screening", "molga"} and not args.no_run:
         import torch
@@ -267,6 +272,12 @@ def main() -> None:
                  if (p := args.out / t / m / f"seed{s}.json").exists()]
     else:
         cells = [run_cell(t, m, s, args, zinc, model) for m in methods for t in tasks for s in range(args.seeds)]
+    for task in tasks:
+        for seed in range(args.seeds):
+            hashes = {c["start_hash"] for c in cells if c["task"] == task and c["seed"] == seed}
+            if len(hashes) > 1:
+                raise SystemExit(f"{task} seed {seed}: the methods started from different sets ({sorted(hashes)}); "
+                                 "rerun them with one --start-from")
     rows, best = [], []
     for task in tasks:
         for method in methods:

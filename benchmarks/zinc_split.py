@@ -1,7 +1,7 @@
-"""The held-out part of the ZINC250k subset that no training run sees: 2,000 molecules
-of ``zinc250k/valid.txt`` picked by the SHA-256 of their canonical SMILES, none of which
-is in MOSES train once stereo is stripped (so models trained on MOSES never saw them
-either). Writes ``latentbo/data/zinc250k_test.json`` (line numbers and the file's
+"""The held-out part of the ZINC250k subset that no training run sees: about 2,000
+molecules of ``zinc250k/valid.txt`` picked, with their stereoisomers, by the SHA-256 of
+their stereo-free canonical SMILES, none of which is in MOSES train (so models trained
+on MOSES never saw them either, nor another stereoisomer of them). Writes ``latentbo/data/zinc250k_test.json`` (line numbers and the file's
 hash); the registry then serves ``zinc250k`` without them and ``zinc250k-test`` as them.
 
     python benchmarks/zinc_split.py --data-dir ../shared/data [--n 2000]
@@ -34,30 +34,38 @@ def main() -> None:
     RDLogger.DisableLog("rdApp.*")
     raw = (args.data_dir / "zinc250k" / "valid.txt").read_bytes()
     lines = raw.decode().splitlines()
-    order = []
+    # Stereoisomers are one group (held out together), keyed by stereo-free canonical SMILES.
+    groups: dict[str, list[int]] = {}
     for i, line in enumerate(lines):
-        mol = Chem.MolFromSmiles(line.strip()) if line.strip() else None
-        if mol is not None:
-            order.append((hashlib.sha256(Chem.MolToSmiles(mol).encode()).hexdigest(), i, line.strip()))
-    order.sort()
+        key = flat(line.strip()) if line.strip() else None
+        if key is not None:
+            groups.setdefault(key, []).append(i)
+    order = sorted(groups, key=lambda k: hashlib.sha256(k.encode()).hexdigest())
     candidates = order[: 3 * args.n]
-    wanted = {flat(s) for _, _, s in candidates}
     in_moses = set()
+    wanted = set(candidates)
     with gzip.open(args.data_dir / "moses" / "train.csv.gz", "rt") as fh:
         next(fh)
         for line in fh:
-            s = line.split(",")[0].strip()
-            f = flat(s)
-            if f in wanted:
-                in_moses.add(f)
-    picked = sorted(i for _, i, s in [c for c in candidates if flat(c[2]) not in in_moses][: args.n])
+            key = flat(line.split(",")[0].strip())
+            if key in wanted:
+                in_moses.add(key)
+    picked: list[int] = []
+    skipped = 0
+    for key in candidates:
+        if len(picked) >= args.n:
+            break
+        if key in in_moses:
+            skipped += 1
+        else:
+            picked += groups[key]
     OUT.write_text(json.dumps({
         "file": "zinc250k/valid.txt", "sha256": hashlib.sha256(raw).hexdigest(),
-        "rule": f"the first {args.n} molecules by SHA-256 of their canonical SMILES, skipping any whose "
-                "stereo-free canonical SMILES is in MOSES train",
-        "skipped_in_moses": len([c for c in candidates if flat(c[2]) in in_moses]),
-        "lines": picked}, indent=0) + "\n")
-    print(f"{len(picked)} held-out lines ({len(in_moses)} candidates skipped: in MOSES) -> {OUT}")
+        "rule": f"molecules taken, with their stereoisomers, in the order of the SHA-256 of their stereo-free "
+                f"canonical SMILES until {args.n} are held out, skipping any that MOSES train holds",
+        "skipped_in_moses": skipped,
+        "lines": sorted(picked)}, indent=0) + "\n")
+    print(f"{len(picked)} held-out lines -> {OUT}")
 
 
 if __name__ == "__main__":

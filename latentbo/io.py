@@ -3,9 +3,11 @@ never leaves a half-written file behind) and one writer per output folder."""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import gzip
 import os
+import stat
 import tempfile
 import tomllib
 from collections.abc import Callable, Iterator
@@ -140,7 +142,17 @@ def output_lock(folder: str | Path) -> Iterator[None]:
         BusyError: another process holds the folder.
     """
     folder = writable_folder(folder)
-    fh = open(folder / LOCK_FILE, "a+")
+    try:  # never through a link planted at the lock's name: it would overwrite its target
+        fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(f"{folder / LOCK_FILE} is a symbolic link; latentbo follows no link it did not make: "
+                              "remove it") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"{folder / LOCK_FILE} is not a regular file; remove it")
+    fh = os.fdopen(fd, "r+")
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

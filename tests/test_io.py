@@ -42,3 +42,17 @@ def test_lock_is_released_after_an_error(tmp_path: Path) -> None:
             raise RuntimeError("boom")
     with output_lock(tmp_path):  # non-blocking: it would raise BusyError had the lock stayed
         pass
+
+
+def test_a_link_planted_at_the_lock_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    from latentbo.errors import ConfigError
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_FILE).symlink_to(victim)
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        with output_lock(out):
+            pass
+    assert victim.read_text() == "precious"

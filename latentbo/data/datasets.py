@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -95,14 +96,20 @@ ZINC_HELD_OUT = Path(__file__).with_name("zinc250k_test.json")
 
 def _zinc_part(held_out: bool) -> Callable[[Path], list[str]]:
     """A reader of the ZINC250k subset's training part (``held_out=False``) or its
-    held-out part, refusing a file other than the one the split was made for."""
+    held-out part. Another file at that path has no known held-out part: it is read
+    whole for training (with a warning) and refused as a test set."""
     def read(path: Path) -> list[str]:
         raw = path.read_bytes()
         split = json.loads(ZINC_HELD_OUT.read_text(encoding="utf-8"))
+        lines = raw.decode("utf-8").splitlines()
         if hashlib.sha256(raw).hexdigest() != split["sha256"]:
-            raise DatasetError(f"{path} is not the ZINC250k subset whose held-out part latentbo knows (its SHA-256 "
-                               "differs); pass the file itself as --dataset to use all of it")
-        lines, held = raw.decode("utf-8").splitlines(), set(split["lines"])
+            if held_out:
+                raise DatasetError(f"{path} is not the ZINC250k subset whose held-out part latentbo knows (its "
+                                   "SHA-256 differs): pass your own test molecules as --dataset FILE")
+            logging.getLogger("latentbo").warning("%s is not the ZINC250k subset latentbo holds a test part of: "
+                                                  "all of it is read, none held out", path)
+            return [line.strip() for line in lines if line.strip()]
+        held = set(split["lines"])
         return [line.strip() for i, line in enumerate(lines) if line.strip() and (i in held) == held_out]
     return read
 

@@ -183,3 +183,28 @@ def test_held_out_split_is_reproducible_and_never_leaks(tmp_path: Path) -> None:
         held_out.append(json.loads((tmp_path / run / "data_report.json").read_text())["held_out"])
     assert held_out[0] == held_out[1] and held_out[0]["n"] == 60  # same data and seed: the same split
     assert held_out[2]["fingerprint"] != held_out[0]["fingerprint"]  # another seed holds out others
+
+
+def test_held_out_zinc_never_enters_training() -> None:
+    """The ZINC250k subset's held-out part and its training part share no molecule
+    (canonical SMILES without stereo compared) and together make the whole file."""
+    import os
+
+    from rdkit import Chem
+
+    root = os.environ.get("LATENTBO_DATA_DIR")
+    if not root or not (Path(root) / "zinc250k" / "valid.txt").exists():
+        pytest.skip("needs the ZINC250k subset (LATENTBO_DATA_DIR)")
+    set_data_dir(root)
+    train, test = load_strings("zinc250k")[0], load_strings("zinc250k-test")[0]
+    assert 2000 <= len(test) < 2010 and len(train) + len(test) == len(load_strings(str(Path(root) / "zinc250k" / "valid.txt"))[0])
+    flat = lambda strings: {Chem.MolToSmiles(Chem.MolFromSmiles(s), isomericSmiles=False) for s in strings}  # noqa: E731
+    assert not flat(test) & flat(train)
+
+
+def test_another_zinc_file_is_read_whole_and_has_no_test_part(tmp_path: Path) -> None:
+    _layout(tmp_path)
+    set_data_dir(tmp_path)
+    assert load_strings("zinc250k")[0] == ["CCO", "c1ccccc1"]
+    with pytest.raises(DatasetError, match="pass your own test molecules"):
+        load_strings("zinc250k-test")
