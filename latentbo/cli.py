@@ -40,6 +40,8 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print the result as JSON
 #: ``--overwrite`` on every command that writes a run folder.
 OverwriteFlag = Annotated[bool, typer.Option(help="Replace a run already in --out (a folder holding no run is never "
                                                    "emptied).")]
+MODEL_HELP = ("A pretrained model's name (`latentbo models list`) or a model folder (from `latentbo train`); a folder "
+              "that shares a pretrained model's name is ./NAME.")
 DATASET_HELP = ("a registered dataset (see `latentbo data list`) or a file: one string per line (.txt; .smi: the "
                 "first field), or a CSV with a header row (.csv, .csv.gz; see --column); several joined by commas "
                 "(zinc250k,moses) are read in order, each string kept once")
@@ -172,7 +174,7 @@ def models_list(
 
 @models_app.command("evaluate")
 def models_evaluate(
-    model: Annotated[Path, typer.Argument(help="A pretrained model's name or a model folder.")],
+    model: Annotated[str, typer.Argument(help=MODEL_HELP)],
     dataset: Annotated[str, typer.Option(help=f"Strings the model never trained on: {DATASET_HELP} (molecules: e.g. "
                                               "zinc250k-test, the held-out part of ZINC250k).")],
     column: ColumnOption = None,
@@ -258,7 +260,7 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 @app.command()
 def bo(
-    model: Annotated[Path, typer.Option(help="Trained model folder (from `latentbo train`).")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP)],
     out: Annotated[Path, typer.Option(help="Campaign output folder.")],
     objective: Annotated[str, typer.Option(help=f"{_objective_help()}, or your own function: "
                                                 "module:function (a module in the working directory or on the "
@@ -401,7 +403,7 @@ def _read_latents(path: Path):
 
 @app.command()
 def encode(
-    model: Annotated[Path, typer.Option(help="Trained model folder.")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP)],
     input: Annotated[Path, typer.Option(help="Text file, one string per line.")],
     out: Annotated[Path, typer.Option(help="Output .npy or .csv of latent means (one row per kept line).")],
     as_json: JsonFlag = False,
@@ -428,7 +430,7 @@ def encode(
 
 @app.command()
 def decode(
-    model: Annotated[Path, typer.Option(help="Trained model folder.")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP)],
     input: Annotated[Path, typer.Option(help=".npy or .csv of latent vectors (N x d).")],
     out: Annotated[Optional[Path], typer.Option(help="Write decoded strings here (default: stdout).")] = None,
     stochastic: Annotated[bool, typer.Option(help="Sample from the masked decoder instead of argmax.")] = False,
@@ -466,7 +468,7 @@ def decode(
 
 @app.command()
 def sample(
-    model: Annotated[Path, typer.Option(help="Trained model folder.")],
+    model: Annotated[str, typer.Option(help=MODEL_HELP)],
     n: Annotated[int, typer.Option("-n", help="Number of samples.", min=1)] = 1000,
     expost: Annotated[bool, typer.Option(help="Sample the ex-post GMM fitted on training codes, not the prior.")] = False,
     stochastic: Annotated[bool, typer.Option(help="Stochastic decoding.")] = False,

@@ -52,17 +52,18 @@ def zoo_cards() -> list[dict[str, Any]]:
 
 
 def resolve_model(spec: str | Path) -> Path:
-    """The folder of a model: ``spec`` itself when it is a folder, else the zoo model
-    of that name.
+    """The folder of a model. A string that is a pretrained model's name is that model,
+    whatever folder of the same name the working directory holds (write ``./name`` for
+    the folder); anything else (a :class:`~pathlib.Path`, a string with a ``/``) is a folder.
 
     Raises:
         CheckpointError: neither a folder nor a zoo name.
     """
+    if isinstance(spec, str) and spec in zoo_names():
+        return Path(str(ZOO / spec))
     path = Path(spec)
     if path.is_dir():
         return path
-    if str(spec) in zoo_names():
-        return Path(str(ZOO / str(spec)))
     if path.exists():
         raise CheckpointError(f"{path} is a file; a model is a folder (from `latentbo train`) or a pretrained name")
     raise CheckpointError(f"no model folder {path} and no pretrained model of that name; pretrained: {zoo_names()} "

@@ -51,8 +51,9 @@ def test_pretrained_expression_model_reconstructs() -> None:
 def test_resolve_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert resolve_model("zinc-gvae").name == "zinc-gvae" and resolve_model("zinc-gvae").is_dir()
-    Path("zinc-gvae").mkdir()  # a folder of that name in the working directory wins
-    assert resolve_model("zinc-gvae") == Path("zinc-gvae")
+    Path("zinc-gvae").mkdir()  # a folder of that name in the working directory: the name is still the zoo's
+    assert resolve_model("zinc-gvae") != Path("zinc-gvae") and resolve_model("zinc-gvae").name == "zinc-gvae"
+    assert resolve_model("./zinc-gvae") == resolve_model(Path("zinc-gvae")) == Path("zinc-gvae")
     with pytest.raises(CheckpointError, match="no pretrained model of that name.*expressions-gmm_dae"):
         resolve_model("zinc-gvea")
     Path("f.txt").write_text("")

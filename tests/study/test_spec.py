@@ -83,6 +83,9 @@ def test_unknown_profile_and_bad_file(tmp_path) -> None:
         StudySpec.from_toml(bad)
     with pytest.raises(ConfigError, match="does not exist"):
         StudySpec.from_toml(tmp_path / "missing.toml")
+    (tmp_path / "empty.toml").write_text("")
+    with pytest.raises(ConfigError, match=r"has no \[grid\]"):  # never a default study
+        StudySpec.from_toml(tmp_path / "empty.toml")
 
 
 def test_cell_ids_stay_inside_the_study_folder(tmp_path) -> None:
