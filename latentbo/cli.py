@@ -262,11 +262,12 @@ def _print_summary(summary: dict, out: Path) -> None:
 def bo(
     model: Annotated[str, typer.Option(help=MODEL_HELP)],
     out: Annotated[Path, typer.Option(help="Campaign output folder.")],
-    objective: Annotated[str, typer.Option(help=f"{_objective_help()}, or your own function: "
+    objective: Annotated[Optional[str], typer.Option(help=f"{_objective_help()}, or your own function: "
                                                 "module:function (a module in the working directory or on the "
                                                 "path) or path/to/file.py:function; it receives a list of strings "
                                                 "(None: no valid decode) and returns one number each (NaN: "
-                                                "invalid).")] = "expr",
+                                                "invalid). Default: expr for expression models; molecule models "
+                                                "need one.")] = None,
     minimize: Annotated[bool, typer.Option("--minimize", help="Minimise the objective (default: its own direction; "
                                                               "your functions are maximised).")] = False,
     target: Annotated[Optional[str], typer.Option(help="Target expression or CSV of x,y for expr objectives.")] = None,
@@ -305,6 +306,8 @@ def bo(
     from latentbo.bo import Campaign, CampaignConfig
     from latentbo.filters import parse_filter_options
 
+    if objective is None:
+        objective = _default_objective(model)
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
@@ -313,6 +316,22 @@ def bo(
                          filters=parse_filter_options(filter_) if filter_ else None)
     summary = Campaign.from_dir(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
     _emit(summary, as_json, lambda s: _print_summary(s, out))
+
+
+def _default_objective(model: str) -> str:
+    """``expr`` for an expression model; a molecule model has no default (its objective
+    is the chemist's), so the error lists the molecule objectives."""
+    from latentbo.io import read_toml
+    from latentbo.models.zoo import resolve_model
+    from latentbo.objectives import OBJECTIVES
+    from latentbo.tasks import get_task
+
+    task = get_task(str(read_toml(resolve_model(model) / "config.toml").get("task", "expressions")))
+    if not task.molecules:
+        return task.objective
+    names = sorted(n for n in OBJECTIVES if not n.startswith("expr"))
+    raise ConfigError(f"{model} is a molecule model: choose --objective ({', '.join(names)}) or your own "
+                      "module:function")
 
 
 @app.command()

@@ -243,6 +243,17 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     "latents of 1e300": (lambda e: _latents(e, np.full((1, 4), 1e300)), "every value must be a finite float32"),
     "latents empty": (lambda e: _latents(e, np.zeros((0, 4))), "expected a non-empty N x d array"),
     "latents of the wrong width": (lambda e: _latents(e, np.zeros((2, 3))), r"latent codes must be N x 4, got \(2, 3\)"),
+    # molecules: no expression objective by default; chemists' filters checked up front
+    "molecule model without --objective": (lambda e: ["bo", "--model", "zinc-gvae", "--out", str(e.tmp / "c")],
+                                           r"zinc-gvae is a molecule model: choose --objective \(.*qed.*\)"),
+    "filter key unknown": (lambda e: ["bo", "--model", "zinc-gvae", "--objective", "qed", "--filter", "max_mw=500",
+                                      "--out", str(e.tmp / "c")], "unknown filter key 'max_mw'"),
+    "filter on an expression model": (lambda e: e.bo_args("--filter", "max_sa=4", "--out", str(e.tmp / "c")),
+                                      "filters are for molecule tasks"),
+    "empty study file": (lambda e: ["study", "run", str(e.write("s.toml", "")), "--out", str(e.tmp / "s")],
+                         r"has no \[grid\]"),
+    "fine-tune with another codec": (lambda e: e.train_args("--init-from", str(e.model), "--codec", "character",
+                                                            "--out", str(e.tmp / "f")), "codec cannot change"),
     # nothing to encode
     "every line skipped": (lambda e: ["encode", "--model", str(e.model), "--input",
                                       str(e.write("in.txt", "cos( x )\n\nnot one\n")), "--out", str(e.tmp / "z.npy")],
