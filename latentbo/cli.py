@@ -606,16 +606,26 @@ def images_eval(
 
 
 def run() -> None:
-    """Console-script entry point: project errors, and failures to read or write a
-    file (no permission, disk full), become one clear line and exit 2."""
+    """Console-script entry point: usage errors (a bad option value, an unknown
+    option), project errors, and failures to read or write a file (no permission, disk
+    full) become one clear line and exit 2."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click, without its boxes
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError:  # the help is already on screen
+        sys.exit(2)
+    except UsageError as exc:
+        where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+        typer.echo(f"latentbo: error: {where}{exc.format_message()} (--help for the options)", err=True)
+        sys.exit(2)
     except LatentboError as exc:
         typer.echo(f"latentbo: error: {exc}", err=True)
         sys.exit(2)
     except OSError as exc:
         typer.echo(f"latentbo: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)  # as Typer's standalone mode does
 
 
 if __name__ == "__main__":

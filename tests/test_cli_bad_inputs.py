@@ -251,9 +251,15 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     "filter on an expression model": (lambda e: e.bo_args("--filter", "max_sa=4", "--out", str(e.tmp / "c")),
                                       "filters are for molecule tasks"),
     "empty study file": (lambda e: ["study", "run", str(e.write("s.toml", "")), "--out", str(e.tmp / "s")],
-                         r"has no \[grid\]"),
+                         "is empty: a study names at least its"),
     "fine-tune with another codec": (lambda e: e.train_args("--init-from", str(e.model), "--codec", "character",
                                                             "--out", str(e.tmp / "f")), "codec cannot change"),
+    # usage errors: one line, not Typer's box
+    "--iterations 0": (lambda e: e.bo_args("--iterations", "0", "--out", str(e.tmp / "c")),
+                       r"latentbo bo: Invalid value for '--iterations'"),
+    "--batch -1": (lambda e: e.bo_args("--batch", "-1", "--out", str(e.tmp / "c")), "Invalid value for '--batch'"),
+    "sample -n 0": (lambda e: ["sample", "--model", str(e.model), "-n", "0"], "Invalid value for '-n'"),
+    "an unknown option": (lambda e: ["train", "--nosuch", "1"], "No such option: --nosuch"),
     # nothing to encode
     "every line skipped": (lambda e: ["encode", "--model", str(e.model), "--input",
                                       str(e.write("in.txt", "cos( x )\n\nnot one\n")), "--out", str(e.tmp / "z.npy")],

@@ -195,9 +195,9 @@ class StudySpec:
         unknown = set(raw) - _SECTIONS
         if unknown:
             raise ConfigError(f"{source}: unknown sections {sorted(unknown)}; known: {sorted(_SECTIONS)}")
-        if "grid" not in raw:  # an empty (or truncated) file must not start a default study
-            raise ConfigError(f"{source} has no [grid] (or [[grid]] blocks): say which tasks, models and acquisitions "
-                              "to run; see examples/tiny_study.toml")
+        if not raw:  # an empty file (a failed copy, a wrong path) must not start the default study
+            raise ConfigError(f"{source} is empty: a study names at least its [grid] (tasks, models, acquisitions); "
+                              "see examples/tiny_study.toml")
         for section in ("study", "resources", "use"):
             if not isinstance(raw.get(section, {}), dict):
                 raise ConfigError(f"{source}: [{section}] must be a table")
