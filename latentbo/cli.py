@@ -498,11 +498,13 @@ def sample(
 ) -> None:
     """Sample latent codes, decode them and print validity (with the count of each reason a decode is invalid), uniqueness, novelty and the decoder's status counts."""
     from latentbo.data import load_strings
+    from latentbo.io import check_memory
     from latentbo.metrics import sample_quality
     from latentbo.models import load_model
     from latentbo.tasks import get_task
 
     ae = load_model(model, kind="sequence")
+    check_memory(n * (4 * ae.latent_dim + 1024), f"-n {n} samples")  # the codes and about 1 kB a decoded string
     ae.codec.set_semantic(semantic)
     task = get_task(ae.config.task)
     try:

@@ -75,3 +75,9 @@ class ObjectiveError(LatentboError):
 
 class SurrogateError(LatentboError):
     """The GP could not be fitted even after retries."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for one-line messages: torch's refusal of an unsafe
+    pickle goes on to suggest ``weights_only=False``, which would run the file's code."""
+    return (str(exc).strip().splitlines() or [""])[0][:200]

@@ -118,6 +118,7 @@ def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], Any]) -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would hide results from the user's group
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -128,8 +129,67 @@ def atomic_write_with(path: str | Path, write: Callable[[BinaryIO], Any]) -> Non
         raise
 
 
+def _umask() -> int:
+    """The process's umask: from /proc where there is one (reading it by setting it
+    would open a moment in which other threads' files get mode 0666)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (``MemAvailable`` where /proc tells it, else the
+    machine's physical memory)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(need: float, what: str) -> None:
+    """Refuse, before any work, a request that cannot fit in memory.
+
+    Raises:
+        ConfigError: naming the request, its estimate and what is available.
+    """
+    have = available_memory()
+    if need > have:
+        raise ConfigError(f"{what} needs about {need / 2**30:,.1f} GiB of memory; {have / 2**30:,.1f} GiB are "
+                          "available")
+
+
+def inside(root: str | Path, relative: str) -> Path:
+    """``root / relative``, refused when it would leave ``root`` (``..``, an absolute
+    path) or pass through a symbolic link below ``root``: latentbo writes nothing
+    outside a run's folder, and follows no link it did not make.
+
+    Raises:
+        ConfigError: naming the way out.
+    """
+    root = Path(root)
+    path = Path(os.path.normpath(root / relative))
+    if not path.is_relative_to(Path(os.path.normpath(root))):
+        raise ConfigError(f"{relative!r} would write outside {root}")
+    current = root
+    for part in path.relative_to(os.path.normpath(root)).parts:
+        current = current / part
+        if current.is_symlink():
+            raise ConfigError(f"{current} is a symbolic link; latentbo writes nothing through a link it did not "
+                              "make: remove it")
+    return path
 
 
 @contextmanager

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from latentbo.codecs import CODECS, Codec
 from latentbo.data.cache import encode_dataset
 from latentbo.devices import resolve_device
-from latentbo.errors import CheckpointError, ConfigError, DatasetError
+from latentbo.errors import CheckpointError, ConfigError, DatasetError, first_line
 from latentbo.io import atomic_write_bytes, atomic_write_text, run_folder
 from latentbo.models import LatentModel, SequenceAutoencoder, load_model, save_model
 from latentbo.models.checkpoint import weights_fingerprint
@@ -151,7 +151,7 @@ def load_state(out: Path, model: LatentModel, opt: torch.optim.Optimizer,
                 "best": float(state.get("best_val", math.inf)), "bad_epochs": int(state.get("bad_epochs", 0)),
                 "partial": state.get("partial"), "monitor": state.get("monitor", "val_loss")}
     except Exception as exc:  # any failure here (a missing key too) means the state file is unusable
-        raise CheckpointError(f"{path} is corrupt: {type(exc).__name__}: {exc}") from exc
+        raise CheckpointError(f"{path} is corrupt: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 @dataclass

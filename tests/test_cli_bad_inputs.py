@@ -170,6 +170,27 @@ def _latents(e: Env, array: np.ndarray) -> list[str]:
     return ["decode", "--model", str(e.model), "--input", str(path)]
 
 
+def _codec_number(e: Env) -> list[str]:
+    m = e.copy(e.model)
+    meta = json.loads((m / "meta.json").read_text())
+    meta["codec"] = 5
+    (m / "meta.json").write_text(json.dumps(meta))
+    return ["sample", "--model", str(m), "-n", "5"]
+
+
+class Planted:
+    """A pickled object: loading it would call its class."""
+
+    def __reduce__(self) -> tuple:
+        return (print, ("planted code ran",))
+
+
+def _crafted_state(e: Env) -> list[str]:
+    c = e.copy(e.campaign)
+    torch.save({"iteration": Planted()}, c / "trial_0" / "state.pt")
+    return ["--data-dir", str(e.data), "bo", "--model", str(e.model), *BO_ARGS, "--out", str(c), "--resume"]
+
+
 CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     # files that are binary, or directories where a file belongs
     "input not UTF-8": (lambda e: ["encode", "--model", str(e.model), "--input", str(e.write("in.txt", BINARY)),
@@ -254,6 +275,18 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
                          "is empty: a study names at least its"),
     "fine-tune with another codec": (lambda e: e.train_args("--init-from", str(e.model), "--codec", "character",
                                                             "--out", str(e.tmp / "f")), "codec cannot change"),
+    # seeds, sizes and saved files that used to end in a traceback
+    "bo --seed -1": (lambda e: e.bo_args("--seed", "-1", "--out", str(e.tmp / "c")), "seed must be an integer from 0"),
+    "bo --seed 1e20": (lambda e: e.bo_args("--seed", "99999999999999999999", "--out", str(e.tmp / "c")),
+                       "seed must be an integer from 0"),
+    "bo --init-size 1": (lambda e: e.bo_args("--init-size", "1", "--out", str(e.tmp / "c")),
+                         "init_size 1 leaves no search box"),
+    "meta.json codec a number": (_codec_number, "unreadable config/meta"),
+    "sample -n 200000000": (lambda e: ["sample", "--model", str(e.model), "-n", "200000000"],
+                            r"-n 200000000 samples needs about .* GiB of memory; .* GiB are available"),
+    "latent_dim 100000000": (lambda e: _config(e, "latent_dim = 100000000"),
+                             r"a model with latent_dim=100000000.* needs about .* GiB of memory"),
+    "crafted state.pt": (_crafted_state, r"corrupt or unsafe checkpoint \(UnpicklingError: [^)]*\); latentbo loads"),
     # usage errors: one line, not Typer's box
     "--iterations 0": (lambda e: e.bo_args("--iterations", "0", "--out", str(e.tmp / "c")),
                        r"latentbo bo: Invalid value for '--iterations'"),
@@ -274,6 +307,7 @@ def test_bad_input_is_one_line_and_exit_2(case: str, env: Env) -> None:
     assert code == 2, err
     assert len(lines) == 1 and lines[0].startswith("latentbo: error: "), err
     assert re.search(message, lines[0]), lines[0]
+    assert "weights_only=False" not in err  # never advise loading code
 
 
 def test_study_checks_come_before_any_training(env: Env) -> None:

@@ -56,3 +56,30 @@ def test_a_link_planted_at_the_lock_is_refused_and_its_target_untouched(tmp_path
         with output_lock(out):
             pass
     assert victim.read_text() == "precious"
+
+
+def test_written_files_get_the_users_umask(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "result.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "result.json").stat().st_mode) == 0o644
+
+
+def test_inside_refuses_ways_out_of_the_run_folder(tmp_path: Path) -> None:
+    from latentbo.errors import ConfigError
+    from latentbo.io import inside
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    assert inside(out, "cells/bo/a") == out / "cells" / "bo" / "a"
+    with pytest.raises(ConfigError, match="would write outside"):
+        inside(out, "cells/../../elsewhere")
+    (out / "cells").symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        inside(out, "cells/bo/a")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -47,9 +48,14 @@ from latentbo.objectives import Objective, callable_name, make_objective
 from latentbo.reports import write_campaign_reports
 from latentbo.tasks import get_task
 
+log = logging.getLogger("latentbo")
+
 #: A campaign folder's settings, model and initial-data record.
 META_FILE = "campaign.json"
 
+
+#: Campaign seeds are below this, so trial and iteration seeds fit a 64-bit generator.
+MAX_SEED = 2**40
 
 #: Largest score magnitude accepted from an objective: the GP standardises and
 #: squares the scores in float64, where (1e308)^2 overflows.
@@ -152,6 +158,11 @@ class CampaignConfig:
         for name in ("iterations", "batch", "trials", "init_size", "gp_points", "n_decode"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
+        if not 0 <= self.seed < MAX_SEED:  # trial and iteration seeds (seed * 1e6 + ...) must fit torch's 64 bits
+            raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED - 1}, got {self.seed}")
+        if self.init_size < 2:
+            raise ConfigError(f"init_size {self.init_size} leaves no search box (the box spans the initial codes); "
+                              "use at least 2, and better twice the latent dimensions")
         if (self.column or self.score_column) and not (self.dataset and is_dataset_path(self.dataset)):
             raise ConfigError("column and score_column need a dataset file (a CSV path as dataset)")
 
@@ -296,6 +307,12 @@ class Campaign:
         pick = np.sort(rng.choice(len(strings), size=min(cfg.init_size, len(strings)), replace=False))
         chosen = [strings[i] for i in pick]
         codes, batch = self.model.encode_strings(chosen)
+        if len(codes) < 2:
+            raise DatasetError(f"{len(codes)} of the initial strings could be encoded; the search box needs at "
+                               f"least 2 (better {2 * self.model.latent_dim}): {batch.report()}")
+        if len(codes) < 2 * self.model.latent_dim:
+            log.warning("%d initial codes for %d latent dimensions: the search box spans few directions; use "
+                        "--init-size %d or more", len(codes), self.model.latent_dim, 2 * self.model.latent_dim)
         kept = [chosen[i] for i in batch.kept]
         if known is not None:
             scores = self.checked_scores(known[pick][batch.kept], kept)

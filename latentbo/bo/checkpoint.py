@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from latentbo.bo.acquisition import Proposer
-from latentbo.errors import CheckpointError
+from latentbo.errors import CheckpointError, first_line
 from latentbo.io import atomic_write_bytes, atomic_write_text
 
 #: The batch an ask/tell loop asked and has not told yet.
@@ -82,7 +82,8 @@ def load_trial(folder: Path, proposer: Proposer, acquisition: str, batch: int) -
                                  state["trust_region"] if acquisition == "turbo" else {})
         expected = int(state.get("evaluations", trial.iteration * batch))
     except Exception as exc:  # unreadable or unsafe checkpoint: say so rather than guess
-        raise CheckpointError(f"{folder} holds a corrupt or unsafe checkpoint: {exc}") from exc
+        raise CheckpointError(f"{folder} holds a corrupt or unsafe checkpoint ({type(exc).__name__}: "
+                              f"{first_line(exc)}); latentbo loads tensors and numbers only") from exc
     if len(trial.records) != expected:
         raise CheckpointError(f"{folder}: {len(trial.records)} evaluations on disk, expected {expected}")
     return trial
@@ -128,7 +129,7 @@ def load_pending(trial: Trial) -> tuple[Batch, dict | None, float, dict | None] 
         extra = saved["gp_state"], float(saved["elapsed"]), saved.get("proposer")
         phases = {k: float(v) for k, v in saved.get("phases", {}).items() if k in PHASES}
     except Exception as exc:  # unreadable or unsafe: say so rather than guess
-        raise CheckpointError(f"{path} is unreadable: {exc}") from None
+        raise CheckpointError(f"{path} is unreadable or unsafe ({type(exc).__name__}: {first_line(exc)})") from None
     if int(saved["iteration"]) < trial.iteration:
         path.unlink()
         return None
@@ -142,3 +143,4 @@ def _save(path: Path, payload: dict[str, Any]) -> None:
     buf = io.BytesIO()
     torch.save(payload, buf)
     atomic_write_bytes(path, buf.getvalue())
+

@@ -94,7 +94,7 @@ def load_model(directory: str | Path, name: str = "model", kind: str | None = No
         model = KINDS[saved](config, meta)
     except CheckpointError:
         raise
-    except (LatentboError, ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or not UTF-8
+    except (LatentboError, ValueError, KeyError, TypeError, AttributeError) as exc:  # ValueError: bad JSON, not UTF-8
         raise CheckpointError(f"{directory}: unreadable config/meta: {exc}") from exc
     try:
         model.load_state_dict(st_load((directory / f"{name}.safetensors").read_bytes()))

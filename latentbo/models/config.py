@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import tomli_w
 
 from latentbo.errors import CheckpointError, ConfigError
-from latentbo.io import read_toml
+from latentbo.io import check_memory, read_toml
 from latentbo.tasks import get_task
 
 
@@ -296,6 +296,10 @@ class ModelConfig(Config):
         for name in ("patience", "lr_patience", "char_max_length"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        # A lower bound: the layers into and out of the code, fp32, with Adam's two moments.
+        check_memory(12 * self.latent_dim * (2 * self.hidden + self.decoder_hidden * self.decoder_layers),
+                     f"a model with latent_dim={self.latent_dim}, hidden={self.hidden}, "
+                     f"decoder_hidden={self.decoder_hidden}")
 
     @property
     def effective_lr(self) -> float:

@@ -38,7 +38,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from latentbo.errors import CheckpointError, ConfigError, StudyError
-from latentbo.io import atomic_write_text, output_lock
+from latentbo.io import atomic_write_text, inside, output_lock
 from latentbo.study.executors import Executor
 from latentbo.study.spec import Cell, StudySpec
 
@@ -63,12 +63,12 @@ def _sha256(path: Path) -> str:
 
 
 def cell_dir(out: Path, cell_id: str) -> Path:
-    """The cell's folder, refused unless it lies inside ``out/cells``."""
-    root = (out / "cells").resolve()
-    path = (root / cell_id).resolve()
-    if not path.is_relative_to(root):
-        raise StudyError(f"cell {cell_id!r} would write outside {root}")
-    return path
+    """The cell's folder, refused unless it lies inside ``out/cells`` and no link
+    below ``out`` leads elsewhere."""
+    try:
+        return inside(out, f"cells/{cell_id}")
+    except ConfigError as exc:
+        raise StudyError(f"cell {cell_id!r}: {exc}") from None
 
 
 def cell_state(out: Path, cell: Cell) -> str:
@@ -347,7 +347,7 @@ def aggregate(spec: StudySpec, out: Path, finished: set[str] | None = None) -> p
                         if line.strip()]
                 trials.append([{**r, "trial": c.settings.get("trial", t)} for r in recs])
                 seeds.append(seed)
-        s = write_campaign_reports(out / "groups" / name.removeprefix("bo/"), objective, trials,
+        s = write_campaign_reports(inside(out, f"groups/{name.removeprefix('bo/')}"), objective, trials,
                                    {"trial_seeds": seeds, "config": {k: v for k, v in s0.items() if k != "trial"}},
                                    molecules=get_task(s0["task"]).molecules)
         fmt = lambda d: None if d["mean"] is None else f"{d['mean']:.3f} ± {d['std']:.3f}"  # noqa: E731

@@ -307,3 +307,16 @@ def test_cells_of_a_retrained_model_are_refused_or_set_aside_and_rerun(serial_ru
     assert (out / f"stale/bo/expressions-gvae-expr-turbo.{ran}/trial_0/evaluations.jsonl").read_bytes() == before
     assert json.loads((cell / "campaign.json").read_text())["model_fingerprint"] != ran
     assert runner.stale_cells(StudySpec.from_toml(study), out) == {}
+
+
+def test_a_link_at_cells_or_groups_is_refused(tmp_path: Path) -> None:
+    from latentbo.errors import StudyError
+    from latentbo.study.runner import cell_dir
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "cells").symlink_to(elsewhere)
+    with pytest.raises(StudyError, match="is a symbolic link"):
+        cell_dir(tmp_path / "out", "bo/expressions-gvae-expr-turbo")
+    assert not any(elsewhere.iterdir())
