@@ -6,7 +6,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import gzip
+import logging
 import os
+import re
 import stat
 import tempfile
 import tomllib
@@ -74,22 +76,44 @@ def writable_folder(folder: str | Path) -> Path:
 
 LOCK_FILE = ".latentbo.lock"
 
-#: A file each kind of run leaves in its output folder: what --overwrite may replace.
+#: A file each kind of run leaves in its output folder: the sign that a folder holds a run.
 RUN_MARKERS = ("training_state.pt", "campaign.json", "config.toml")
+#: Everything latentbo writes at the top of a run folder (training, image training, a
+#: campaign, a study's cell), and in a campaign's ``trial_<t>`` folders: ``--overwrite``
+#: removes these and refuses a folder that holds anything else.
+RUN_FILES = frozenset({
+    "data_report.json", "config.toml", "meta.json", "model.safetensors", "last.safetensors", "metrics.csv",
+    "training_state.pt", "metrics.json", "samples.png", "reconstructions.png", "interpolations.png", "latent.png",
+    "campaign.json", "init.npz", "init_strings.json", "summary.json", "summary.csv", "report.md", "best_so_far.png",
+    "molecules.csv", "molecules.sdf", "top_molecules.png", "cell.json"})
+TRIAL_FILES = frozenset({"evaluations.jsonl", "state.pt", "pending.pt"})
+_TRIAL_DIR = re.compile(r"trial_\d+")
+_TEMP_FILE = re.compile(r"\..+\.[^.]+\.tmp")  # an atomic write that was interrupted
+
+
+def _written_by_latentbo(path: Path) -> bool:
+    if path.is_symlink():
+        return False
+    if path.is_dir():
+        return bool(_TRIAL_DIR.fullmatch(path.name)) and all(
+            not p.is_symlink() and p.is_file() and (p.name in TRIAL_FILES or _TEMP_FILE.fullmatch(p.name))
+            for p in path.iterdir())
+    return path.name in RUN_FILES or bool(_TEMP_FILE.fullmatch(path.name))
 
 
 def clear_run(folder: str | Path) -> bool:
-    """Empty ``folder`` (``--overwrite``) if it holds a latentbo run, so a new run
-    starts there; a folder without a run's marker file is left alone.
+    """Empty ``folder`` (``--overwrite``) if it holds a latentbo run and nothing else,
+    so a new run starts there. Only the files latentbo writes (:data:`RUN_FILES`,
+    ``trial_<t>`` folders of :data:`TRIAL_FILES`) are removed; a folder that holds
+    anything else (your notes, data, a link) is left whole and refused.
 
     Returns:
         Whether a run was removed.
 
     Raises:
-        ConfigError: the folder holds files but no run (never deleted), or cannot be emptied.
+        ConfigError: the folder holds files but no run, or a file latentbo did not
+            write (nothing is deleted), or cannot be emptied.
     """
-    import shutil
-
     folder = Path(folder)
     if not folder.is_dir():
         return False
@@ -98,9 +122,19 @@ def clear_run(folder: str | Path) -> bool:
         if entries:
             raise ConfigError(f"--overwrite: {folder} holds files but no latentbo run; refusing to delete them")
         return False
+    foreign = sorted(p.name for p in entries if not _written_by_latentbo(p))
+    if foreign:
+        raise ConfigError(f"--overwrite: {folder} also holds {foreign[0]!r}"
+                          f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}, which latentbo did not "
+                          "write; nothing was deleted: move them, or choose another --out")
     try:
         for p in entries:
-            shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+            if p.is_dir():
+                for child in p.iterdir():
+                    child.unlink()
+                p.rmdir()
+            else:
+                p.unlink()
     except OSError as exc:
         raise ConfigError(f"--overwrite: cannot empty {folder}: {exc.strerror or exc}") from None
     return True
@@ -145,6 +179,28 @@ def _umask() -> int:
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def writable_numba_cache(package_dir: Path) -> None:
+    """numba caches compiled functions beside their module or in the user's cache
+    folder; with neither writable (a read-only install and a read-only home) every
+    cached function fails. Then point ``NUMBA_CACHE_DIR`` at a new temporary folder,
+    with one warning. Call before numba is imported."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    home_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "numba"
+
+    def writable(path: Path) -> bool:
+        while not path.exists() and path != path.parent:
+            path = path.parent
+        return os.access(path, os.W_OK)
+
+    if writable(package_dir / "__pycache__") or writable(home_cache):
+        return
+    os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="latentbo-numba-")
+    logging.getLogger("latentbo").warning(
+        "neither %s nor %s is writable: numba caches compiled code in %s for this process (set NUMBA_CACHE_DIR to "
+        "keep it)", package_dir, home_cache, os.environ["NUMBA_CACHE_DIR"])
 
 
 def available_memory() -> int:

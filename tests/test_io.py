@@ -83,3 +83,43 @@ def test_inside_refuses_ways_out_of_the_run_folder(tmp_path: Path) -> None:
     (out / "cells").symlink_to(elsewhere)
     with pytest.raises(ConfigError, match="is a symbolic link"):
         inside(out, "cells/bo/a")
+
+
+def test_numba_gets_a_temporary_cache_when_nothing_is_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    import os
+
+    from latentbo.io import writable_numba_cache
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    writable_numba_cache(tmp_path)  # a writable package folder: numba's own choice stands
+    assert "NUMBA_CACHE_DIR" not in os.environ
+    monkeypatch.setattr(os, "access", lambda *_: False)  # a read-only install and home (root writes anywhere)
+    writable_numba_cache(tmp_path)
+    assert Path(os.environ["NUMBA_CACHE_DIR"]).is_dir() and "numba caches compiled code in" in caplog.text
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+
+
+def test_overwrite_removes_only_what_latentbo_wrote(tmp_path: Path) -> None:
+    """A folder with a file named like a run's beside a user's thesis and data is refused
+    whole; a real run's files (trial folders included) are removed."""
+    from latentbo.errors import ConfigError
+    from latentbo.io import clear_run
+
+    proj = tmp_path / "proj"
+    (proj / "data").mkdir(parents=True)
+    (proj / "config.toml").write_text("lr = 1\n")
+    (proj / "thesis.tex").write_text("draft")
+    with pytest.raises(ConfigError, match="also holds 'data' and 1 more, which latentbo did not write"):
+        clear_run(proj)
+    assert (proj / "thesis.tex").read_text() == "draft" and (proj / "data").is_dir()
+    run = tmp_path / "run"
+    (run / "trial_0").mkdir(parents=True)
+    for name in ("campaign.json", "summary.json", ".summary.json.abc123.tmp"):
+        (run / name).write_text("{}")
+    (run / "trial_0" / "evaluations.jsonl").write_text("")
+    (run / "trial_0" / "notes.txt").write_text("mine")  # a user's file inside a trial folder
+    with pytest.raises(ConfigError, match="'trial_0'"):
+        clear_run(run)
+    (run / "trial_0" / "notes.txt").unlink()
+    assert clear_run(run) and not any(run.iterdir())

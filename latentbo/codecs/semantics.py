@@ -36,12 +36,18 @@ attached to the SMILES grammar's productions by their text in :data:`_ACTIONS`.
 
 from __future__ import annotations
 
-import numba
-import numpy as np
-import torch
-from numba import njit, prange
+from pathlib import Path
 
-from latentbo.errors import GrammarError
+from latentbo.io import writable_numba_cache
+
+writable_numba_cache(Path(__file__).parent)  # before numba reads its settings
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from latentbo.errors import GrammarError  # noqa: E402
 
 # Row status after semantic decoding (NOT_KEKULE is the first pass's, never returned:
 # such a row goes to the fallback pass).

@@ -23,3 +23,28 @@ def test_cache_hit_and_corrupt_entry(tmp_path: Path) -> None:
     # a different grammar or different content is a different key
     _, hit4 = encode_dataset(codec, strings[:2])
     assert not hit4
+
+
+def test_poisoned_entries_are_rebuilt_not_trusted() -> None:
+    """Ids edited out of range, rows reordered, a skipped position moved: each entry is
+    rebuilt from the strings, never used."""
+    codec = GrammarCodec("expressions")
+    strings = ["x + 1", "sin( x )", "x * 2", "x ++"]
+    truth, _ = encode_dataset(codec, strings)
+    truth_ids = np.array(truth.indices)
+
+    def poison(edit) -> None:
+        (ids_path,) = cache_dir().glob("encoded-*.npy")
+        ids = np.load(ids_path)
+        np.save(ids_path, edit(ids))
+
+    for edit in (lambda a: np.full_like(a, 30000), lambda a: a[::-1].copy()):
+        poison(edit)
+        again, hit = encode_dataset(codec, strings)
+        assert not hit and (np.array(again.indices) == truth_ids).all()
+    (meta,) = cache_dir().glob("encoded-*.npz")
+    with np.load(meta) as z:
+        fields = dict(z)
+    np.savez(meta, **{**fields, "kept": np.array([0, 1, 3])})  # the skipped string's position
+    again, hit = encode_dataset(codec, strings)
+    assert not hit and [f.index for f in again.failures] == [3]
