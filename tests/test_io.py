@@ -122,4 +122,8 @@ def test_overwrite_removes_only_what_latentbo_wrote(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'trial_0'"):
         clear_run(run)
     (run / "trial_0" / "notes.txt").unlink()
-    assert clear_run(run) and not any(run.iterdir())
+    (run / "summary.csv").symlink_to(proj / "thesis.tex")  # a link named like a run's file
+    with pytest.raises(ConfigError, match="'summary.csv'"):
+        clear_run(run)
+    (run / "summary.csv").unlink()
+    assert clear_run(run) and not any(run.iterdir()) and (proj / "thesis.tex").read_text() == "draft"
