@@ -33,3 +33,23 @@ def molecule_invalidity(smiles: str | None) -> str | None:
     if not problems:
         return None
     return _PROBLEMS.get(problems[0].GetType(), "other")
+
+
+def randomized_smiles(smiles: list[str], copies: int, seed: int) -> list[str]:
+    """Up to ``copies`` other spellings of each molecule (RDKit's random atom orders,
+    seeded per molecule), each distinct from the molecule's other spellings; molecules
+    RDKit rejects give none."""
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    out = []
+    for i, s in enumerate(smiles):
+        mol = Chem.MolFromSmiles(s)
+        if mol is None:
+            continue
+        seen = {s}
+        for r in Chem.MolToRandomSmilesVect(mol, copies, randomSeed=seed * 1_000_003 + i + 1):
+            if r not in seen:
+                seen.add(r)
+                out.append(r)
+    return out

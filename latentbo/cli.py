@@ -349,6 +349,7 @@ def train(
     lr_scaling: Annotated[Optional[str], typer.Option(help="Scale --lr with the batch size: none | sqrt (Adam) | linear.")] = None,
     precision: Annotated[Optional[str], typer.Option(help="auto (bf16 autocast on CUDA, fp32 elsewhere) | fp32 | bf16.")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N strings only.", min=2)] = None,
+    augment: Annotated[Optional[int], typer.Option(help="Molecules read as SMILES: add up to N randomized SMILES of each training molecule (RDKit's random atom orders; the validation split stays as given).", min=0)] = None,
     dataset: Annotated[Optional[str], typer.Option(help=f"Data instead of the task's: {DATASET_HELP}; recorded with "
                                                         "the run (a file by its content hash).")] = None,
     column: ColumnOption = None,
@@ -366,7 +367,7 @@ def train(
 
     overrides = ModelConfig.from_toml(config) if config else {}
     for key, value in {"epochs": epochs, "decoder": decoder, "seed": seed, "codec": codec, "batch_size": batch_size,
-                       "lr": lr, "lr_scaling": lr_scaling, "precision": precision}.items():
+                       "lr": lr, "lr_scaling": lr_scaling, "precision": precision, "augment": augment}.items():
         if value is not None:
             overrides[key] = value
     _resume_epochs(out, resume, overrides)

@@ -385,6 +385,16 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         raise ConfigError(f"val_fraction={config.val_fraction} holds out {n_val} of the {len(perm)} encoded strings, "
                           "leaving fewer than 2 to train on; lower it or use more data")
     val_rows, train_rows = perm[:n_val], perm[n_val:]
+    data, augmented = batch.indices, 0
+    if config.augment:  # other spellings of the training molecules only: validation stays as given
+        from latentbo.chem import randomized_smiles
+
+        extra, _ = encode_dataset(codec, randomized_smiles([strings[batch.kept[i]] for i in sorted(train_rows)],
+                                                           config.augment, config.seed), progress=progress)
+        augmented = len(extra.kept)
+        data = np.concatenate([np.asarray(batch.indices), np.asarray(extra.indices)])
+        train_rows = np.concatenate([train_rows, len(batch.indices) + np.arange(augmented)])
+        log.info("augmentation: %d randomized SMILES added (%d could not be encoded)", augmented, len(extra.failures))
     held_out = "\n".join(strings[batch.kept[i]] for i in sorted(perm[:n_val]))
     atomic_write_text(out / "data_report.json", json.dumps({
         "source": source, "fingerprint": fingerprint, "read": batch.n_input, "encoded": len(batch.kept),
@@ -394,6 +404,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         "held_out": {"n": n_val, "fingerprint": hashlib.sha256(held_out.encode("utf-8")).hexdigest()[:16]},
         # fine-tuning: the weights it started from
         "init_from": None if init_from is None else weights_fingerprint(init_from),
+        "augmented": augmented,
     }, indent=2))
 
     torch.manual_seed(config.seed)
@@ -412,14 +423,14 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         return {f"val_{k}": v for k, v in terms.items()}
 
     result = fit(model, opt, out, epochs=config.epochs, seed=config.seed,
-                 batches=lambda gen: _batches(batch.indices, train_rows, config.batch_size, gen, device),
+                 batches=lambda gen: _batches(data, train_rows, config.batch_size, gen, device),
                  n_train=len(train_rows), evaluate=evaluate, patience=config.patience,
                  monitor=f"val_{model.regularizer.monitor}",
                  scheduler=sched, resume=resume, autocast=dtype, progress=progress, deadline=deadline, unit="seq")
     best = load_model(out, "model", kind="sequence")
     with torch.no_grad():
         codes = torch.cat([best.encode_stats(codec.one_hot(b))[0]
-                           for b in _batches(batch.indices, train_rows, 1024, None)])
+                           for b in _batches(data, train_rows, 1024, None)])
     fit_samplers(best, codes, config.seed)
     save_model(best, out, "model")
     return TrainResult(best, pd.DataFrame(result.rows), out, len(batch.failures), result.out_of_time)

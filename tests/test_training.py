@@ -321,3 +321,18 @@ def test_fine_tuning_a_selfies_model_refuses_symbols_outside_its_alphabet(tmp_pa
     with pytest.raises(ConfigError, match=r"2 molecules use SELFIES symbols the model's alphabet lacks"):
         train_model(None, None, tmp_path / "t", dataset=str(tmp_path / "mine.smi"), init_from=tmp_path / "base",
                     progress=False)
+
+
+def test_randomized_smiles_augment_the_training_split_only(tmp_path: Path) -> None:
+    import json
+
+    from latentbo.data.datasets import _nci_5k
+
+    molecules = [m for m in _nci_5k() if "." not in m and len(m) < 40][:120]
+    cfg = ModelConfig.for_model("zinc", "gmm_dae", epochs=1, augment=2, decoder="fast", **TINY)
+    result = train(cfg, molecules, tmp_path / "aug", progress=False)
+    report = json.loads((tmp_path / "aug" / "data_report.json").read_text())
+    assert 100 < report["augmented"] <= 2 * 108  # at most two new spellings of each of the 108 training molecules
+    assert report["held_out"]["n"] == 12 and result.model.config.augment == 2
+    with pytest.raises(ConfigError, match="augment adds randomized SMILES"):
+        ModelConfig.for_model("expressions", "gmm_dae", augment=1)

@@ -174,7 +174,7 @@ class Config:
 
 #: What fine-tuning may change: the training run, not the model.
 TRAINING_FIELDS = frozenset({"epochs", "batch_size", "lr", "lr_factor", "lr_patience", "min_lr", "patience",
-                             "val_fraction", "seed", "precision", "lr_scaling", "lr_reference_batch"})
+                             "val_fraction", "seed", "precision", "lr_scaling", "lr_reference_batch", "augment"})
 #: Fine-tuning on a chemist's series (hundreds to thousands of molecules) on a CPU: small
 #: batches for enough steps, a learning rate a tenth of training's so the weights move
 #: little, few epochs; every layer trains (benchmarks/finetune.py measured these).
@@ -224,6 +224,8 @@ class ModelConfig(Config):
     # LR_SCALINGS: lr is given for a batch of lr_reference_batch, scaled to batch_size (effective_lr)
     lr_scaling: str = "none"
     lr_reference_batch: int = 256
+    # molecules (SMILES codecs): randomized SMILES added per training molecule (the validation split stays canonical)
+    augment: int = 0
 
     @classmethod
     def for_model(cls, task: str, model: str, /, **overrides: Any) -> ModelConfig:
@@ -293,9 +295,12 @@ class ModelConfig(Config):
             raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if not 0 < self.lr_factor < 1 or self.min_lr < 0:
             raise ConfigError(f"lr_factor must be in (0, 1) and min_lr >= 0, got {self.lr_factor}, {self.min_lr}")
-        for name in ("patience", "lr_patience", "char_max_length"):
+        for name in ("patience", "lr_patience", "char_max_length", "augment"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.augment and (not get_task(self.task).molecules or self.codec == "selfies"):
+            raise ConfigError("augment adds randomized SMILES: it is for molecule models that read SMILES (the SELFIES "
+                              "codec encodes each molecule's canonical SMILES, so copies would be identical)")
         # A lower bound: the layers into and out of the code, fp32, with Adam's two moments.
         check_memory(12 * self.latent_dim * (2 * self.hidden + self.decoder_hidden * self.decoder_layers),
                      f"a model with latent_dim={self.latent_dim}, hidden={self.hidden}, "

@@ -62,3 +62,19 @@ def test_round_trip_on_real_molecules(molecules: list[str]) -> None:
     assert set(report["failures"]) <= {"fragments", "syntax"}
     assert report["parsed"] >= 0.97 * len(sample)
     assert np.isfinite(report["decode_per_second"])
+
+
+def test_alphabet_fitted_on_molecules_with_stereo_and_charges_keeps_them() -> None:
+    """A SELFIES codec fitted on data with stereocentres and charges encodes and decodes
+    them exactly; one fitted without them names the symbol it lacks."""
+    data = ["C[C@H](N)C(=O)O", "C[C@@H](O)CC", "CC[NH3+]", "CC(=O)[O-]", "F/C=C/F", "CCO"]
+    codec = SelfiesCodec.fit(data)
+    assert {"[C@H1]", "[C@@H1]", "[NH3+1]", "[O-1]", "[/C]"} <= set(codec.alphabet)
+    for smiles in data:
+        ids = codec.encode_one(smiles)
+        one_hot = torch.nn.functional.one_hot(torch.tensor([ids + [0] * (codec.max_length - len(ids))]),
+                                              codec.vocab_size).float()
+        assert codec.decode(one_hot) == [codec.canonical(smiles)]
+    plain = SelfiesCodec.fit(["CCO", "CCN", "CC(C)O"])
+    with pytest.raises(InvalidInputError, match=r"SELFIES symbol \[NH3\+1\] is not in the alphabet"):
+        plain.encode_one("CC[NH3+]")
