@@ -66,7 +66,7 @@ def cell_dir(out: Path, cell_id: str) -> Path:
     """The cell's folder, refused unless it lies inside ``out/cells`` and no link
     below ``out`` leads elsewhere."""
     try:
-        return inside(out, f"cells/{cell_id}")
+        return inside(inside(out, "cells"), cell_id)
     except ConfigError as exc:
         raise StudyError(f"cell {cell_id!r}: {exc}") from None
 
