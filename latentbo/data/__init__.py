@@ -4,8 +4,7 @@ parsed encodings.
 
 Names are imported on first use, so setting the data directory costs no torch import."""
 
-import importlib
-from typing import Any
+from latentbo.lazy import lazy_getattr
 
 _WHERE = {
     "encode_dataset": "cache", "DATASETS": "datasets", "DatasetSpec": "datasets", "data_dir": "datasets",
@@ -15,12 +14,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 __all__ = sorted(_WHERE)

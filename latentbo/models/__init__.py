@@ -4,8 +4,7 @@ config base, one checkpoint format and one training loop for sequence and image 
 Names are imported on first use (torch is slow to import), so a command that only
 reads the zoo's cards stays fast."""
 
-import importlib
-from typing import Any
+from latentbo.lazy import lazy_getattr
 
 _WHERE = {
     "LatentModel": "autoencoder", "SequenceAutoencoder": "autoencoder", "load_model": "checkpoint",
@@ -15,12 +14,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_getattr(__name__, _WHERE, globals())
 
 __all__ = sorted(_WHERE)
