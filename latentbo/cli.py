@@ -184,6 +184,7 @@ def models_evaluate(
     as_json: JsonFlag = False,
 ) -> None:
     """Measure a model on your strings as you would use it: encode -> decode (exact with and without stereo, mean Tanimoto, what was skipped and why), and prior samples (valid, made by the fallback pass, unique, QED, aromatic share, KL-divergence score against your strings)."""
+    _check_model(model)
     from latentbo.data import load_strings
     from latentbo.evaluation import evaluate_model
     from latentbo.models import load_model
@@ -303,6 +304,7 @@ def bo(
     as_json: JsonFlag = False,
 ) -> None:
     """Run a latent-space BO campaign: GP on latent codes, batch acquisition, decode, score; writes per-trial JSONL, summary.json/csv, report.md, plots and, for molecules, molecules.csv/.sdf with RDKit properties."""
+    _check_model(model)
     from latentbo.bo import Campaign, CampaignConfig
     from latentbo.filters import parse_filter_options
 
@@ -316,6 +318,13 @@ def bo(
                          filters=parse_filter_options(filter_) if filter_ else None)
     summary = Campaign.from_dir(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
     _emit(summary, as_json, lambda s: _print_summary(s, out))
+
+
+def _check_model(model: str) -> None:
+    """A wrong model name or folder fails at once, before torch and RDKit are imported."""
+    from latentbo.models.zoo import resolve_model
+
+    resolve_model(model)
 
 
 def _default_objective(model: str) -> str:
@@ -429,6 +438,7 @@ def encode(
     as_json: JsonFlag = False,
 ) -> None:
     """Encode strings to latent vectors; unparsable lines are skipped and reported."""
+    _check_model(model)
     import numpy as np
 
     from latentbo.errors import DatasetError
@@ -459,6 +469,7 @@ def decode(
     as_json: JsonFlag = False,
 ) -> None:
     """Decode latent vectors to strings, one line each; an invalid decode (unfinished, or a molecule RDKit rejects) is an empty line, counted by reason on stderr."""
+    _check_model(model)
     from collections import Counter
 
     import torch
@@ -498,6 +509,7 @@ def sample(
     as_json: JsonFlag = False,
 ) -> None:
     """Sample latent codes, decode them and print validity (with the count of each reason a decode is invalid), uniqueness, novelty and the decoder's status counts."""
+    _check_model(model)
     from latentbo.data import load_strings
     from latentbo.io import check_memory
     from latentbo.metrics import sample_quality
