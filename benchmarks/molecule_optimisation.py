@@ -246,6 +246,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/molopt"))
     ap.add_argument("--name", default="molecule_optimisation")
     ap.add_argument("--no-run", action="store_true", help="Only tabulate the cells already in --out.")
+    ap.add_argument("--note", default="", help="A paragraph for the table (e.g. the commands that made its cells).")
     args = ap.parse_args()
     if args.data_dir:
         set_data_dir(args.data_dir)
@@ -310,7 +311,8 @@ def main() -> None:
              *(f"| {b['task']} | {b['method']} | {b['score']} | {b['heavy_atoms']} | {b['qed']} | {b['sa']} | "
                f"{b['alerts']} | `{b['smiles']}` |" for b in best)]
     write_table(args.name, rows, notes=f"Model: {args.model}; start {args.start}, budget {args.budget}, batch "
-                                       f"{args.batch}, decodes per candidate {args.n_decode}.\n\n" + "\n".join(lines))
+                                       f"{args.batch}, decodes per candidate {args.n_decode}.\n\n"
+                                       + (f"{args.note}\n\n" if args.note else "") + "\n".join(lines))
 
 
 if __name__ == "__main__":
