@@ -620,6 +620,18 @@ def images_eval(
     _emit({"model": m.config.model, "dataset": m.config.dataset, "lenet_test_accuracy": accuracy, **result}, as_json)
 
 
+def _resume_hint(argv: list[str]) -> str:
+    """What an interrupted command saved and how to go on with it."""
+    import shlex
+
+    resumable = {"train", "bo"} & set(argv) or ("images" in argv and "train" in argv)
+    if not resumable or "--out" not in argv[:-1]:
+        return "nothing is left half-written"
+    out = argv[argv.index("--out") + 1]
+    again = [a for a in argv if a != "--overwrite"] + ([] if "--resume" in argv else ["--resume"])
+    return f"what was finished is saved in {out}; go on with: latentbo {shlex.join(again)}"
+
+
 def run() -> None:
     """Console-script entry point: usage errors (a bad option value, an unknown
     option), project errors, and failures to read or write a file (no permission, disk
@@ -640,6 +652,9 @@ def run() -> None:
     except OSError as exc:
         typer.echo(f"latentbo: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo(f"latentbo: interrupted; {_resume_hint(sys.argv[1:])}", err=True)
+        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)  # as Typer's standalone mode does
 
 

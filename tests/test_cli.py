@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from latentbo.cli import app
@@ -194,3 +195,25 @@ def test_decode_leaves_invalid_molecules_empty(tmp_path: Path, monkeypatch) -> N
     result = runner.invoke(app, ["decode", "--model", str(tmp_path), "--input", str(tmp_path / "z.csv"), "--json"])
     payload = json.loads(result.stdout)
     assert payload["strings"] == ["CCO", None, None] and sum(payload["invalid_reasons"].values()) == 2
+
+
+def test_an_interrupted_command_says_how_to_go_on(monkeypatch) -> None:
+    """Ctrl-C: one line naming the folder and the exact command with --resume, exit 130."""
+    import io
+    import sys
+    from contextlib import redirect_stderr
+
+    import latentbo.cli as cli
+
+    def interrupted(**_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "app", interrupted)
+    monkeypatch.setattr(sys, "argv", ["latentbo", "bo", "--model", "m", "--objective", "qed", "--out", "runs/x",
+                                      "--overwrite"])
+    err = io.StringIO()
+    with redirect_stderr(err), pytest.raises(SystemExit) as exit_:
+        cli.run()
+    assert exit_.value.code == 130
+    assert err.getvalue().strip() == ("latentbo: interrupted; what was finished is saved in runs/x; go on with: "
+                                      "latentbo bo --model m --objective qed --out runs/x --resume")

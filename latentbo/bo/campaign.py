@@ -364,9 +364,12 @@ class Campaign:
             codes, scores, _, meta = self._start(resume, progress)
             try:
                 trials = [self.run_trial(t, codes, scores, progress) for t in range(self.config.trials)]
-            except BaseException:
-                if fresh and not any(self.out.glob("trial_*/evaluations.jsonl")):
-                    self._clear_start()  # nothing was evaluated: the corrected command starts afresh
+            except BaseException as exc:
+                # Nothing evaluated after an error: the corrected command starts afresh. An
+                # interruption keeps the scored initial data for --resume.
+                if (fresh and not isinstance(exc, KeyboardInterrupt)
+                        and not any(self.out.glob("trial_*/evaluations.jsonl"))):
+                    self._clear_start()
                 raise
             return write_campaign_reports(self.out, self.objective, trials, meta, init_scores=scores,
                                           molecules=self.task.molecules)
@@ -389,8 +392,7 @@ class Campaign:
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise CheckpointError(f"{meta_path} is unreadable or lacks its config: {exc}") from None
             # Settings added since a campaign was written take their defaults.
-            if saved != meta["config"]:
-                raise CheckpointError(f"{self.out} was run with different settings: {saved}")
+            self._extend(saved_meta, saved, meta)
             if saved_meta.get("model_fingerprint", self.model_fingerprint) != self.model_fingerprint:  # older: none
                 raise CheckpointError(f"{self.out} was run with another model ({saved_meta.get('model')}, weights "
                                       f"{saved_meta['model_fingerprint']}; now {self.model_fingerprint})")
@@ -406,6 +408,29 @@ class Campaign:
         meta["initial_data"] = source
         atomic_write_text(meta_path, json.dumps(meta, indent=2))
         return codes, scores, strings, meta
+
+    def _extend(self, saved_meta: dict[str, Any], saved: dict[str, Any], meta: dict[str, Any]) -> None:
+        """Resume with the saved settings, or with more ``iterations`` or ``trials`` (the
+        campaign then goes on as if started with them: each trial's proposals depend on
+        its own seed and iteration only); ``campaign.json`` records the extension.
+
+        Raises:
+            CheckpointError: any other setting differs (the first one named, old -> new).
+        """
+        changed = {k: (saved.get(k), v) for k, v in meta["config"].items() if saved.get(k) != v}
+        grown = {k for k, (old, new) in changed.items() if k in ("iterations", "trials") and new > old}
+        other = sorted((k, c) for k, c in changed.items() if k not in grown)
+        if other:
+            key, (old, new) = other[0]
+            more = f" ({len(other) - 1} more settings differ)" if len(other) > 1 else ""
+            raise CheckpointError(f"{self.out} was run with {key} = {old!r}, not {new!r}{more}; a resumed campaign "
+                                  "takes more iterations or trials and nothing else (campaign.json holds its settings)")
+        if grown:
+            saved_meta["config"] = {**saved_meta["config"], **{k: meta["config"][k] for k in grown}}
+            saved_meta["trial_seeds"] = meta["trial_seeds"]
+            atomic_write_text(self.out / META_FILE, json.dumps(saved_meta, indent=2))
+            log.info("%s: extended (%s)", self.out, ", ".join(f"{k} {changed[k][0]} -> {changed[k][1]}"
+                                                              for k in sorted(grown)))
 
     def _clear_start(self) -> None:
         """Remove what a start writes before any evaluation: campaign.json and the initial data."""

@@ -121,9 +121,28 @@ def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path) -> Non
 
 def test_changed_settings_refuse_resume(model_dir: Path, tmp_path: Path) -> None:
     Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1}), tmp_path).run(progress=False)
-    with pytest.raises(CheckpointError, match="different settings"):
+    with pytest.raises(CheckpointError, match=r"was run with batch = 4, not 5; a resumed campaign takes more"):
         Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1, "batch": 5}), tmp_path).run(
             resume=True, progress=False)
+    Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 2}), tmp_path).run(
+        resume=True, progress=False)
+    with pytest.raises(CheckpointError, match=r"was run with iterations = 2, not 1"):  # fewer: refused
+        Campaign.from_dir(model_dir, CampaignConfig(**{**CFG, "trials": 1, "iterations": 1}), tmp_path).run(
+            resume=True, progress=False)
+
+
+def test_resume_with_more_iterations_and_trials_extends_exactly(model_dir: Path, tmp_path: Path) -> None:
+    """A finished 1-trial, 1-iteration campaign resumed with 2 trials of 3 iterations
+    records what a campaign started with them records."""
+    small = {**CFG, "trials": 1, "iterations": 1}
+    Campaign.from_dir(model_dir, CampaignConfig(**small), tmp_path / "grown").run(progress=False)
+    grown = Campaign.from_dir(model_dir, CampaignConfig(**CFG), tmp_path / "grown").run(resume=True, progress=False)
+    whole = Campaign.from_dir(model_dir, CampaignConfig(**CFG), tmp_path / "whole").run(progress=False)
+    for t in range(CFG["trials"]):
+        assert _records(tmp_path / "grown", t) == _records(tmp_path / "whole", t)
+    assert grown["evaluations"] == whole["evaluations"] == CFG["trials"] * CFG["iterations"] * CFG["batch"]
+    saved = json.loads((tmp_path / "grown" / "campaign.json").read_text())
+    assert saved["config"]["iterations"] == CFG["iterations"] and len(saved["trial_seeds"]) == CFG["trials"]
 
 
 def test_a_loaded_model_runs_and_another_model_refuses_resume(model_dir: Path, tmp_path: Path) -> None:
