@@ -397,11 +397,17 @@ def _resume_epochs(out: Path, resume: bool, overrides: dict[str, Any]) -> None:
 
 
 def _read_lines(path: Path) -> tuple[list[str], list[int]]:
-    """The non-blank lines of a UTF-8 text file and their 1-based line numbers."""
+    """The strings of an input file and their 1-based line numbers, read as ``--dataset``
+    reads a file: non-blank lines, a ``.smi`` file's first field, a CSV's string column."""
+    from latentbo.data import read_dataset_file
     from latentbo.errors import DatasetError
     from latentbo.io import read_text
 
-    numbered = [(i, line.strip()) for i, line in enumerate(read_text(path, "input file").splitlines(), 1)
+    if path.name.lower().endswith((".csv", ".csv.gz")):
+        strings = read_dataset_file(path)[0]
+        return strings, list(range(2, len(strings) + 2))
+    first = (lambda line: line.split()[0]) if path.suffix.lower() == ".smi" else (lambda line: line)
+    numbered = [(i, first(line.strip())) for i, line in enumerate(read_text(path, "input file").splitlines(), 1)
                 if line.strip()]
     if not numbered:
         raise DatasetError(f"input file {path} is empty")
@@ -433,7 +439,7 @@ def _read_latents(path: Path):
 @app.command()
 def encode(
     model: Annotated[str, typer.Option(help=MODEL_HELP)],
-    input: Annotated[Path, typer.Option(help="Text file, one string per line.")],
+    input: Annotated[Path, typer.Option(help="Strings to encode, read as --dataset reads a file: one per line (.txt), the first field of each line (.smi), or a CSV's string column.")],
     out: Annotated[Path, typer.Option(help="Output .npy or .csv of latent means (one row per kept line).")],
     as_json: JsonFlag = False,
 ) -> None:

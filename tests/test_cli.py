@@ -217,3 +217,16 @@ def test_an_interrupted_command_says_how_to_go_on(monkeypatch) -> None:
     assert exit_.value.code == 130
     assert err.getvalue().strip() == ("latentbo: interrupted; what was finished is saved in runs/x; go on with: "
                                       "latentbo bo --model m --objective qed --out runs/x --resume")
+
+
+def test_encode_reads_smi_and_csv_files_as_dataset_does(tmp_path: Path) -> None:
+    import numpy as np
+
+    (tmp_path / "mine.smi").write_text("CCO ethanol\nc1ccccc1O phenol\n")
+    (tmp_path / "mine.csv").write_text("name,smiles\nethanol,CCO\nphenol,c1ccccc1O\n")
+    for name in ("mine.smi", "mine.csv"):
+        out = tmp_path / f"{name}.npy"
+        result = runner.invoke(app, ["encode", "--model", "zinc-gvae", "--input", str(tmp_path / name), "--out",
+                                     str(out), "--json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["encoded"] == 2 and np.load(out).shape == (2, 56)

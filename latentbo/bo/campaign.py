@@ -21,6 +21,7 @@ import json
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +211,7 @@ class Campaign:
         if config.filters is not None and not self.task.molecules:
             raise ConfigError(f"filters are for molecule tasks; this model's task is {self.task.name!r}")
         self.filters = None if config.filters is None else MoleculeFilter.from_table(config.filters)
+        self.initial_skipped: dict[str, int] = {}  # initial strings left out, by reason
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,
                                                    config.target, config.minimize)
         self.sign = 1.0 if self.objective.maximize else -1.0
@@ -305,8 +307,19 @@ class Campaign:
                               "with a score column (--dataset FILE.csv --score-column NAME)")
         rng = np.random.default_rng(cfg.seed)
         pick = np.sort(rng.choice(len(strings), size=min(cfg.init_size, len(strings)), replace=False))
+        skipped: Counter[str] = Counter()
+        if self.task.molecules:  # RDKit's verdict: the grammar alone parses an unclosed ring
+            why = [self.task.invalidity(strings[i]) for i in pick]
+            skipped.update(r for r in why if r is not None)
+            pick = pick[[r is None for r in why]]
         chosen = [strings[i] for i in pick]
         codes, batch = self.model.encode_strings(chosen)
+        skipped.update(batch.failure_counts())
+        self.initial_skipped = dict(skipped)
+        if skipped:
+            log.warning("initial data: %d of %d strings skipped (%s)", sum(skipped.values()),
+                        len(chosen) + sum(skipped.values()) - len(batch.failures),
+                        ", ".join(f"{k} {v}" for k, v in sorted(skipped.items())))
         if len(codes) < 2:
             raise DatasetError(f"{len(codes)} of the initial strings could be encoded; the search box needs at "
                                f"least 2 (better {2 * self.model.latent_dim}): {batch.report()}")
@@ -326,8 +339,6 @@ class Campaign:
         np.savez(buf, codes=codes.numpy(), scores=scores)
         atomic_write_bytes(path, buf.getvalue())
         atomic_write_text(self.out / "init_strings.json", json.dumps(kept))
-        if progress and batch.failures:
-            tqdm.write(f"initial data: {batch.report()}")
         return codes, scores, kept, source
 
     def _saved_initial_data(self) -> tuple[Tensor, np.ndarray, list[str]]:
@@ -405,7 +416,7 @@ class Campaign:
         except BaseException:
             self._clear_start()
             raise
-        meta["initial_data"] = source
+        meta["initial_data"], meta["initial_skipped"] = source, self.initial_skipped
         atomic_write_text(meta_path, json.dumps(meta, indent=2))
         return codes, scores, strings, meta
 

@@ -387,3 +387,18 @@ def test_own_dataset_file(model_dir: Path, tmp_path: Path) -> None:
     Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(progress=False)
     assert set(json.loads((tmp_path / "run" / "init_strings.json").read_text())) <= set(data.read_text().split("\n"))
     assert json.loads((tmp_path / "run" / "campaign.json").read_text())["initial_data"].startswith(f"{data} (sha256 ")
+
+
+def test_initial_molecules_rdkit_rejects_are_counted_and_recorded(tmp_path: Path) -> None:
+    """An unclosed ring parses by the grammar but is no molecule: left out of the start,
+    counted by reason in campaign.json."""
+    from latentbo.testing import stub_model
+
+    data = tmp_path / "mine.smi"
+    data.write_text("CCO ethanol\nC1CC broken\nc1ccccc1O phenol\nCC(=O)O\nCCN\nC(C)(C)(C)(C)C\nCCCC\n")
+    cfg = CampaignConfig(objective="qed", iterations=1, batch=2, trials=1, init_size=7, gp_points=5, n_decode=1,
+                         num_restarts=1, raw_samples=16, dataset=str(data))
+    Campaign(stub_model(task="zinc"), cfg, tmp_path / "bo").run(progress=False)
+    meta = json.loads((tmp_path / "bo" / "campaign.json").read_text())
+    assert meta["initial_skipped"] == {"unclosed_ring": 1, "valence": 1}
+    assert "C1CC" not in json.loads((tmp_path / "bo" / "init_strings.json").read_text())
