@@ -329,6 +329,7 @@ class Campaign:
         kept = [chosen[i] for i in batch.kept]
         if known is not None:
             scores = self.checked_scores(known[pick][batch.kept], kept)
+            self._compare_scales(scores)
         else:
             scores, _ = self.score(kept, details=False)
             if scores is None:
@@ -340,6 +341,21 @@ class Campaign:
         atomic_write_bytes(path, buf.getvalue())
         atomic_write_text(self.out / "init_strings.json", json.dumps(kept))
         return codes, scores, kept, source
+
+    def _compare_scales(self, known: np.ndarray) -> None:
+        """Say the range of the known initial scores, and warn when the objective that
+        scores the proposals cannot give such numbers (pIC50 values told to a 0..1 QED
+        campaign would put the GP's two sources on different scales)."""
+        finite = known[np.isfinite(known)]
+        if not len(finite):
+            return
+        lo, hi = float(finite.min()), float(finite.max())
+        log.info("known initial scores (%s): %.4g .. %.4g", self.config.score_column, lo, hi)
+        bounds = getattr(self.objective, "bounds", None)
+        if bounds is not None and (lo < bounds[0] or hi > bounds[1]):
+            log.warning("known scores from column %r span %.4g .. %.4g, outside %s's %g .. %g: the proposals will be "
+                        "scored by %s on its own scale; use an objective that computes what the column measures",
+                        self.config.score_column, lo, hi, self.objective.name, *bounds, self.objective.name)
 
     def _saved_initial_data(self) -> tuple[Tensor, np.ndarray, list[str]]:
         try:

@@ -49,12 +49,16 @@ class Objective:
             (e.g. ``log(1001)`` for expressions); the GP never sees it.
         optimum: the best score any string can get, where it is known (expressions:
             0, the target itself); tables count the trials that reached it.
+        bounds: the range of every score, where it is fixed; known scores outside it
+            (``--score-column``) are warned about.
     """
 
     name: ClassVar[str] = "objective"
     maximize: ClassVar[bool] = True
     worst: float = float("nan")
     optimum: ClassVar[float | None] = None
+    #: the range every score lies in, where it is fixed (QED, the PMO tasks: 0..1)
+    bounds: ClassVar[tuple[float, float] | None] = None
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
         """``N`` strings (``None`` = failed decode) -> ``N`` float scores, NaN = invalid."""

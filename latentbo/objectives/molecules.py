@@ -107,6 +107,7 @@ class LogP(Objective):
 @register_objective("qed")
 class QED(Objective):
     name = "qed"
+    bounds = (0.0, 1.0)
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
         from rdkit.Chem import QED as rdqed

@@ -229,6 +229,7 @@ class PanelObjective(Objective):
 
     maximize = True
     worst = 0.0
+    bounds = (0.0, 1.0)
 
     def __init__(self, task: str) -> None:
         self.task = task

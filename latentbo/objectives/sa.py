@@ -17,6 +17,7 @@ class SyntheticAccessibility(Objective):
     name = "sa"
     maximize = False
     worst = 10.0
+    bounds = (1.0, 10.0)
 
     def __call__(self, strings: Sequence[str | None]) -> np.ndarray:
         return np.array([sascorer().calculateScore(m) if (m := to_mol(s)) is not None else np.nan for s in strings],

@@ -402,3 +402,17 @@ def test_initial_molecules_rdkit_rejects_are_counted_and_recorded(tmp_path: Path
     meta = json.loads((tmp_path / "bo" / "campaign.json").read_text())
     assert meta["initial_skipped"] == {"unclosed_ring": 1, "valence": 1}
     assert "C1CC" not in json.loads((tmp_path / "bo" / "init_strings.json").read_text())
+
+
+def test_known_scores_outside_the_objectives_scale_are_warned_about(tmp_path: Path,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from latentbo.testing import stub_model
+
+    data = tmp_path / "assayed.csv"
+    data.write_text("smiles,pIC50\nCCO,5.1\nc1ccccc1O,7.9\nCC(=O)O,6.2\nCCN,4.4\nCCCC,8.0\n")
+    cfg = CampaignConfig(objective="qed", iterations=1, batch=2, trials=1, init_size=5, gp_points=5, n_decode=1,
+                         num_restarts=1, raw_samples=16, dataset=str(data), score_column="pIC50")
+    with caplog.at_level("INFO", logger="latentbo"):
+        Campaign(stub_model(task="zinc"), cfg, tmp_path / "bo").run(progress=False)
+    assert "known initial scores (pIC50): 4.4 .. 8" in caplog.text
+    assert "outside qed's 0 .. 1" in caplog.text
