@@ -380,11 +380,22 @@ def train(
         if value is not None:
             overrides[key] = value
     _resume_epochs(out, resume, overrides)
+    if task is None and init_from is None and dataset and _looks_like_molecules(dataset):
+        raise ConfigError(f"{dataset} holds molecules: add --task zinc (the default task is expressions)")
     result, source = train_model(task, arch, out, overrides, dataset, limit, column, resume, init_from=init_from,
                                  progress=progress, device=device, max_minutes=max_minutes, overwrite=overwrite)
     last = result.metrics.iloc[-1].to_dict() if len(result.metrics) else {}
     _emit({"out": str(out), "source": source, "skipped": result.skipped, "epochs": len(result.metrics),
            "out_of_time": result.out_of_time, "last_epoch": last}, as_json)
+
+
+def _looks_like_molecules(dataset: str) -> bool:
+    """A molecule file or dataset given to a command that defaults to expressions."""
+    from latentbo.data.datasets import DATASETS
+
+    if dataset in DATASETS:
+        return DATASETS[dataset].kind == "molecules"
+    return Path(dataset).suffix.lower() == ".smi" or "smiles" in Path(dataset).name.lower()
 
 
 def _resume_epochs(out: Path, resume: bool, overrides: dict[str, Any]) -> None:
@@ -506,7 +517,7 @@ def decode(
 @app.command()
 def sample(
     model: Annotated[str, typer.Option(help=MODEL_HELP)],
-    n: Annotated[int, typer.Option("-n", help="Number of samples.", min=1)] = 1000,
+    n: Annotated[int, typer.Option("--samples", "-n", help="Number of samples.", min=1)] = 1000,
     expost: Annotated[bool, typer.Option(help="Sample the ex-post GMM fitted on training codes, not the prior.")] = False,
     stochastic: Annotated[bool, typer.Option(help="Stochastic decoding.")] = False,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
@@ -601,7 +612,7 @@ def images_train(
 def images_eval(
     model: Annotated[Path, typer.Option(help="Image model folder (from `latentbo images train`).")],
     out: Annotated[Optional[Path], typer.Option(help="Write metrics.json and PNG grids here (default: the model folder).")] = None,
-    n: Annotated[int, typer.Option("-n", help="Test images (and samples) per Fréchet distance.", min=2)] = 2000,
+    n: Annotated[int, typer.Option("--samples", "-n", help="Test images (and samples) per Fréchet distance.", min=2)] = 2000,
     seed: Annotated[int, typer.Option(help="Seed for sampling and interpolation pairs.")] = 0,
     inception_weights: Annotated[Optional[Path], typer.Option(help="FID Inception-v3 weights file (pt_inception-2015-12-05-*.pth): also compute true FID (needs the fid extra).")] = None,
     as_json: JsonFlag = False,

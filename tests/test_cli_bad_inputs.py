@@ -287,6 +287,8 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     "latent_dim 100000000": (lambda e: _config(e, "latent_dim = 100000000"),
                              r"a model with latent_dim=100000000.* needs about .* GiB of memory"),
     "crafted state.pt": (_crafted_state, r"corrupt or unsafe checkpoint \(UnpicklingError: [^)]*\); latentbo loads"),
+    "molecules without --task zinc": (lambda e: e.train_args("--dataset", str(e.write("my.smi", "CCO\n")), "--out",
+                                                              str(e.tmp / "o")), r"holds molecules: add --task zinc"),
     # usage errors: one line, not Typer's box
     "--iterations 0": (lambda e: e.bo_args("--iterations", "0", "--out", str(e.tmp / "c")),
                        r"latentbo bo: Invalid value for '--iterations'"),
