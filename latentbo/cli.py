@@ -660,7 +660,11 @@ def run() -> None:
     except NoArgsIsHelpError:  # the help is already on screen
         sys.exit(2)
     except UsageError as exc:
-        where = f"{exc.ctx.command_path}: " if exc.ctx is not None else ""
+        names, ctx = [], exc.ctx
+        while ctx is not None and ctx.parent is not None:  # the subcommands, not how Python was started
+            names.insert(0, ctx.info_name)
+            ctx = ctx.parent
+        where = " ".join(["latentbo", *names]) + ": "
         typer.echo(f"latentbo: error: {where}{exc.format_message()} (--help for the options)", err=True)
         sys.exit(2)
     except LatentboError as exc:

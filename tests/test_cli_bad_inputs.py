@@ -293,7 +293,7 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     "--iterations 0": (lambda e: e.bo_args("--iterations", "0", "--out", str(e.tmp / "c")),
                        r"latentbo bo: Invalid value for '--iterations'"),
     "--batch -1": (lambda e: e.bo_args("--batch", "-1", "--out", str(e.tmp / "c")), "Invalid value for '--batch'"),
-    "sample -n 0": (lambda e: ["sample", "--model", str(e.model), "-n", "0"], "Invalid value for '-n'"),
+    "sample -n 0": (lambda e: ["sample", "--model", str(e.model), "-n", "0"], "Invalid value for '--samples' / '-n'"),
     "an unknown option": (lambda e: ["train", "--nosuch", "1"], "No such option: --nosuch"),
     # nothing to encode
     "every line skipped": (lambda e: ["encode", "--model", str(e.model), "--input",
