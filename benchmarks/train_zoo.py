@@ -89,7 +89,8 @@ def package(run: Path, name: str, out: Path, card: dict, samples: int = 1000) ->
     report = run / "data_report.json"
     data = json.loads(report.read_text()).get("source") if report.exists() else None
     card = {"name": name, "task": model.config.task, "arch": model.config.model, "codec": model.codec.kind,
-            "decoder": model.config.decoder, "data": data, "prior_valid": quality["valid_fraction"],
+            "decoder": model.config.decoder, "data": data, "default": False,  # a task's default is chosen by hand
+            "prior_valid": quality["valid_fraction"],
             "prior_unique": quality["unique_fraction"], **measured(metrics),
             **{k: v for k, v in card.items() if v is not None}}
     missing = [f for f in CARD_FIELDS if f not in card]

@@ -164,12 +164,13 @@ def models_list(
     for c in cards:
         u = c.get("user_eval") or {}
         num = lambda k, w: f"{u[k]:>{w}.3f}" if u.get(k) is not None else f"{'-':>{w}}"  # noqa: E731
-        typer.echo(f"{c['name']:<22} {c['task']:<12} {c['codec'] + '/' + c['decoder']:<16} {num('exact', 6)} "
+        mark = "*" if c["default"] else " "
+        typer.echo(f"{c['name'] + mark:<22} {c['task']:<12} {c['codec'] + '/' + c['decoder']:<16} {num('exact', 6)} "
                    f"{num('exact_no_stereo', 9)} {num('prior_valid', 6)} {num('prior_fallback', 8)}  "
                    f"{u.get('test_set', 'not measured')}")
-    typer.echo("exact: encode -> decode of held-out strings (`latentbo models evaluate`); valid / fallback: of 1,000 "
-               "prior samples, the share valid and the share the semantic masks' fallback pass made. "
-               "--long for the cards; use one with --model NAME.")
+    typer.echo("*: the task's default (used when --model is left out). exact: encode -> decode of held-out strings "
+               "(`latentbo models evaluate`); valid / fallback: of 1,000 prior samples, the share valid and the share "
+               "the semantic masks' fallback pass made. --long for the cards; use one with --model NAME.")
 
 
 @models_app.command("evaluate")
@@ -261,8 +262,9 @@ def _print_summary(summary: dict, out: Path) -> None:
 
 @app.command()
 def bo(
-    model: Annotated[str, typer.Option(help=MODEL_HELP)],
     out: Annotated[Path, typer.Option(help="Campaign output folder.")],
+    model: Annotated[Optional[str], typer.Option(help=MODEL_HELP + " Default: the task's default pretrained model "
+                                                 "(`models list`), the task read from --objective.")] = None,
     objective: Annotated[Optional[str], typer.Option(help=f"{_objective_help()}, or your own function: "
                                                 "module:function (a module in the working directory or on the "
                                                 "path) or path/to/file.py:function; it receives a list of strings "
@@ -304,6 +306,8 @@ def bo(
     as_json: JsonFlag = False,
 ) -> None:
     """Run a latent-space BO campaign: GP on latent codes, batch acquisition, decode, score; writes per-trial JSONL, summary.json/csv, report.md, plots and, for molecules, molecules.csv/.sdf with RDKit properties."""
+    if model is None:
+        model = _default_model_for(objective)
     _check_model(model)
     from latentbo.bo import Campaign, CampaignConfig
     from latentbo.filters import parse_filter_options
@@ -318,6 +322,14 @@ def bo(
                          filters=parse_filter_options(filter_) if filter_ else None)
     summary = Campaign.from_dir(model, cfg, out, device=device).run(resume=resume, progress=progress, overwrite=overwrite)
     _emit(summary, as_json, lambda s: _print_summary(s, out))
+
+
+def _default_model_for(objective: str | None) -> str:
+    """The default pretrained model of the task an objective belongs to: expressions for
+    ``expr`` objectives (and none), molecules for the others."""
+    from latentbo.models.zoo import default_model
+
+    return default_model("expressions" if objective is None or objective.startswith("expr") else "zinc")
 
 
 def _check_model(model: str) -> None:

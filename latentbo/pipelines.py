@@ -10,12 +10,10 @@ from latentbo.bo import Campaign, CampaignConfig
 from latentbo.data import load_strings
 from latentbo.errors import ConfigError
 from latentbo.models import ModelConfig, load_model
-from latentbo.models.zoo import resolve_model
+from latentbo.models.zoo import default_model, resolve_model
 from latentbo.tasks import get_task
 from latentbo.training import TrainResult, train
 
-#: The pretrained model ``latentbo demo`` runs on.
-DEMO_MODEL = "expressions-gmm_dae"
 
 
 def train_model(task: str | None, arch: str | None, out: str | Path, overrides: dict[str, Any] | None = None,
@@ -69,8 +67,8 @@ def run_campaign(model: str | Path, config: CampaignConfig, out: str | Path, res
 
 
 def demo(out: str | Path, seed: int = 0, progress: bool = True) -> dict[str, Any]:
-    """``latentbo demo``: 2 trials x 4 iterations x 10 points on :data:`DEMO_MODEL`,
+    """``latentbo demo``: 2 trials x 4 iterations x 10 points on the default expression model,
     fitting ``1 / 3 + x + sin( x * x )``; resumed if ``out`` holds it already."""
     cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000,
                          gp_points=300, n_decode=5)
-    return run_campaign(DEMO_MODEL, cfg, out, progress=progress)
+    return run_campaign(default_model("expressions"), cfg, out, progress=progress)

@@ -20,7 +20,7 @@ CARD = "card.json"
 #: What every card states.
 CARD_FIELDS = ("name", "task", "arch", "codec", "decoder", "data", "command", "commit", "device", "wall_minutes",
                "epochs", "samples_per_s", "held_out_exact", "held_out_token_acc", "prior_valid", "prior_unique",
-               "provenance")
+               "provenance", "default")
 
 
 def zoo_names() -> list[str]:
@@ -49,6 +49,19 @@ def zoo_cards() -> list[dict[str, Any]]:
         size = sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
         cards.append({**card, "path": str(folder), "megabytes": round(size / 1e6, 2)})
     return cards
+
+
+def default_model(task: str) -> str:
+    """The pretrained model a command uses for ``task`` when none is named (the card
+    marked ``default``).
+
+    Raises:
+        CheckpointError: no pretrained model of that task is marked default.
+    """
+    names = [c["name"] for c in zoo_cards() if c["task"] == task and c["default"]]
+    if len(names) != 1:
+        raise CheckpointError(f"no single default pretrained model for task {task!r} ({names}); name one with --model")
+    return names[0]
 
 
 def resolve_model(spec: str | Path) -> Path:

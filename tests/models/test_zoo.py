@@ -88,3 +88,24 @@ def test_train_zoo_runs_on_cpu_at_a_small_budget(tmp_path: Path) -> None:
     assert card["epochs"] == 1 and card["device"] == "cpu" and "--max-minutes 0.01" in card["command"]
     assert card["data"].startswith(str(data / "equation2_15_dataset.txt"))
     assert load_model(tmp_path / "zoo" / "expressions-gmm_dae").config.model == "gmm_dae"
+
+
+def test_one_default_model_per_task_and_bo_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentbo.data.datasets import set_data_dir
+    from latentbo.models.zoo import default_model
+
+    defaults = {}
+    for card in zoo_cards():
+        if card["default"]:
+            assert card["task"] not in defaults, card["task"]  # one per task
+            defaults[card["task"]] = card["name"]
+    assert defaults == {"expressions": default_model("expressions"), "zinc": default_model("zinc")}
+    monkeypatch.delenv("LATENTBO_DATA_DIR", raising=False)
+    set_data_dir(None)  # the embedded expressions
+    runner = CliRunner()
+    result = runner.invoke(app, ["bo", "--out", str(tmp_path / "bo"), "--iterations", "1", "--batch", "2",
+                                 "--trials", "1", "--init-size", "60", "--gp-points", "30", "--n-decode", "1",
+                                 "--no-progress", "--json"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "bo" / "campaign.json").read_text())
+    assert Path(meta["model"]).name == defaults["expressions"] and meta["config"]["objective"] == "expr"
