@@ -66,7 +66,7 @@ def main() -> None:
                "prior_valid": prior["valid"], "prior_fallback": prior["fallback"], "prior_unique": prior["unique"],
                "prior_qed": prior.get("qed"), "test_qed": prior.get("reference_qed"),
                "prior_aromatic": prior.get("aromatic"), "test_aromatic": prior.get("reference_aromatic"),
-               "kl_score": prior.get("kl_score"), "seconds": time.perf_counter() - t0}
+               "kl_score": prior.get("kl_score"), "fcd": prior.get("fcd"), "seconds": time.perf_counter() - t0}
         rows.append(row)
         if not args.no_cards:
             path = Path(str(ZOO / card["name"])) / CARD
@@ -80,7 +80,8 @@ def main() -> None:
     write_table("zoo_eval", rows, notes="exact: canonical SMILES with stereo (a skipped molecule is a miss); "
                                         "prior_fallback: share of prior samples the semantic masks' fallback pass made; "
                                         "kl_score: GuacaMol's KL-divergence score of the prior samples against the "
-                                        "test set (1 = same distribution).")
+                                        "test set (1 = same distribution); fcd: Fréchet ChemNet distance to it "
+                                        "(fcd_torch's ChemNet; lower is closer).")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,19 @@ def test_prior_samples_of_an_untrained_molecule_model() -> None:
     strings, status = model.decode_latents_with_status(model.sample_latents(40, gen))
     assert out["fallback"] == status.count("fallback") / 40
     assert 0 < out["valid"] <= 1 and 0 < out["unique"] <= 1 and out["reference_aromatic"] == pytest.approx(1 / 3)
-    assert set(out) >= {"qed", "aromatic", "kl_score", "novel", "invalid_reasons"}
+    assert set(out) >= {"qed", "aromatic", "kl_score", "fcd", "novel", "invalid_reasons"}
+
+
+def test_fcd_is_small_for_the_same_distribution_and_large_for_another() -> None:
+    pytest.importorskip("fcd_torch")
+    from latentbo.data.datasets import _nci_5k
+    from latentbo.evaluation import frechet_chemnet_distance
+
+    nci = _nci_5k()
+    same = frechet_chemnet_distance(nci[:200], nci[200:400])
+    alkanes = frechet_chemnet_distance(["C" * n for n in range(2, 40)] * 5, nci[200:400])
+    assert same is not None and alkanes is not None and 0 < same < alkanes / 3
+    assert frechet_chemnet_distance(["CCO"], nci[:10]) is None
 
 
 def test_models_evaluate_command(tmp_path) -> None:
