@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test wheel-check bench-codec clean
+.PHONY: install demo test wheel-check bench-codec docs-cli clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 wheel-check: $(STAMP)
 	bash .ci/wheel_check.sh
+
+# docs/cli.md: the command-line reference, generated from the Typer app (a test checks it is current).
+docs-cli: $(STAMP)
+	$(BIN)/python -m typer latentbo.cli utils docs --name latentbo --output docs/cli.md
 
 bench-codec: $(STAMP)
 	cd benchmarks && OMP_NUM_THREADS=1 ../$(BIN)/python codec_speed.py

@@ -230,3 +230,14 @@ def test_encode_reads_smi_and_csv_files_as_dataset_does(tmp_path: Path) -> None:
                                      str(out), "--json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.output)["encoded"] == 2 and np.load(out).shape == (2, 56)
+
+
+def test_the_command_line_reference_is_current(tmp_path: Path) -> None:
+    """docs/cli.md is what Typer generates from the app now (`make docs-cli` remakes it)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "cli.md"
+    subprocess.run([sys.executable, "-m", "typer", "latentbo.cli", "utils", "docs", "--name", "latentbo", "--output",
+                    str(out)], check=True, capture_output=True, timeout=120)
+    assert out.read_text() == (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
