@@ -63,7 +63,10 @@ class MoleculeFilter:
         values: dict[str, Any] = {}
         for key, value in table.items():
             if key in ("alerts", "require", "forbid"):
-                items = value.replace("," if key == "alerts" else " ", " ").split() if isinstance(value, str) else value
+                if isinstance(value, str):
+                    items = value.replace(",", " ").split() if key == "alerts" else value.split()
+                else:
+                    items = value
                 if not isinstance(items, (list, tuple)) or not all(isinstance(x, str) for x in items):
                     raise ConfigError(f"filter {key} must be a string or a list of strings, got {value!r}")
                 values[key] = tuple(x.lower() for x in items) if key == "alerts" else tuple(items)

@@ -288,7 +288,7 @@ class Campaign:
         return vals
 
     # -- initial data -----------------------------------------------------------------
-    def initial_data(self, progress: bool) -> tuple[Tensor, np.ndarray, list[str], str | None]:
+    def initial_data(self) -> tuple[Tensor, np.ndarray, list[str], str | None]:
         """Codes, scores (NaN = invalid), strings and source of the initial set,
         computed once and cached in ``init.npz`` / ``init_strings.json`` (``source`` is
         ``None`` then: campaign.json records it); known scores (``score_column``) are
@@ -388,7 +388,7 @@ class Campaign:
         """
         with run_folder(self.out, resume, overwrite):
             fresh = not (self.out / META_FILE).exists()
-            codes, scores, _, meta = self._start(resume, progress)
+            codes, scores, _, meta = self._start(resume)
             try:
                 trials = [self.run_trial(t, codes, scores, progress) for t in range(self.config.trials)]
             except BaseException as exc:
@@ -401,7 +401,7 @@ class Campaign:
             return write_campaign_reports(self.out, self.objective, trials, meta, init_scores=scores,
                                           molecules=self.task.molecules)
 
-    def _start(self, resume: bool, progress: bool) -> tuple[Tensor, np.ndarray, list[str], dict[str, Any]]:
+    def _start(self, resume: bool) -> tuple[Tensor, np.ndarray, list[str], dict[str, Any]]:
         """Check or create ``campaign.json`` and the initial data. A start that fails
         before its first evaluation leaves nothing behind, so the corrected command
         runs in the same folder."""
@@ -423,12 +423,12 @@ class Campaign:
             if saved_meta.get("model_fingerprint", self.model_fingerprint) != self.model_fingerprint:  # older: none
                 raise CheckpointError(f"{self.out} was run with another model ({saved_meta.get('model')}, weights "
                                       f"{saved_meta['model_fingerprint']}; now {self.model_fingerprint})")
-            codes, scores, strings, _ = self.initial_data(progress)
+            codes, scores, strings, _ = self.initial_data()
             return codes, scores, strings, {**meta, "initial_data": saved_meta.get("initial_data")}
         self._clear_start()
         self.out.mkdir(parents=True, exist_ok=True)
         try:
-            codes, scores, strings, source = self.initial_data(progress)
+            codes, scores, strings, source = self.initial_data()
         except BaseException:
             self._clear_start()
             raise
@@ -561,7 +561,7 @@ class Campaign:
         if isinstance(q, bool) or not isinstance(q, int) or q < 1:
             raise ConfigError(f"q must be a positive integer, got {q!r}")
         with output_lock(self.out):
-            codes, scores, _, _ = self._start(resume=True, progress=False)
+            codes, scores, _, _ = self._start(resume=True)
             trial = self._load_trial(0)
             pending = load_pending(trial)
             if pending is not None:
@@ -614,7 +614,7 @@ class Campaign:
     def report(self) -> dict[str, Any]:
         """Write the summaries, plots and exports of what has been evaluated so far."""
         with output_lock(self.out):
-            _, scores, _, meta = self._start(resume=True, progress=False)
+            _, scores, _, meta = self._start(resume=True)
             trials = [self._load_trial(t).records for t in range(self.config.trials)]
             return write_campaign_reports(self.out, self.objective, [r for r in trials if r], meta,
                                           init_scores=scores, molecules=self.task.molecules)
