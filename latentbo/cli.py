@@ -423,13 +423,14 @@ def _read_lines(path: Path) -> tuple[list[str], list[int]]:
     """The strings of an input file and their 1-based line numbers, read as ``--dataset``
     reads a file: non-blank lines, a ``.smi`` file's first field, a CSV's string column."""
     from latentbo.data import read_dataset_file
+    from latentbo.data.datasets import line_string
     from latentbo.errors import DatasetError
     from latentbo.io import read_text
 
     if path.name.lower().endswith((".csv", ".csv.gz")):
         strings = read_dataset_file(path)[0]
         return strings, list(range(2, len(strings) + 2))
-    first = (lambda line: line.split()[0]) if path.suffix.lower() == ".smi" else (lambda line: line)
+    first = line_string(path)
     numbered = [(i, first(line.strip())) for i, line in enumerate(read_text(path, "input file").splitlines(), 1)
                 if line.strip()]
     if not numbered:

@@ -351,7 +351,7 @@ class Campaign:
             return
         lo, hi = float(finite.min()), float(finite.max())
         log.info("known initial scores (%s): %.4g .. %.4g", self.config.score_column, lo, hi)
-        bounds = getattr(self.objective, "bounds", None)
+        bounds = self.objective.bounds
         if bounds is not None and (lo < bounds[0] or hi > bounds[1]):
             log.warning("known scores from column %r span %.4g .. %.4g, outside %s's %g .. %g: the proposals will be "
                         "scored by %s on its own scale; use an objective that computes what the column measures",

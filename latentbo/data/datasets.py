@@ -263,6 +263,12 @@ def is_dataset_path(name: str) -> bool:
     return name not in DATASETS and (path.exists() or bool(path.suffix) or len(path.parts) > 1)
 
 
+def line_string(path: Path) -> Callable[[str], str]:
+    """How a stripped line of a non-CSV file gives its string: a ``.smi`` line's first
+    field (a name may follow), any other line whole."""
+    return (lambda line: line.split()[0]) if path.suffix.lower() == ".smi" else (lambda line: line)
+
+
 def read_dataset_file(
     path: str | Path, column: str | None = None, score_column: str | None = None
 ) -> tuple[list[str], np.ndarray | None, str]:
@@ -295,7 +301,7 @@ def read_dataset_file(
     if not is_csv:
         if column is not None or score_column is not None:
             raise DatasetError(f"{path}: --column and --score-column need a CSV file with a header row (.csv)")
-        first = (lambda line: line.split()[0]) if path.suffix.lower() == ".smi" else (lambda line: line)
+        first = line_string(path)
         strings = [first(line.strip()) for line in text.splitlines() if line.strip()]
         if not strings:
             raise DatasetError(f"{path} holds no data lines")
