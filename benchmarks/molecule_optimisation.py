@@ -17,7 +17,8 @@ Protocol (one cell = task x method x seed):
   of the model, decoded), ``molga`` (``mol-ga``'s default graph GA from the starting set,
   100 offspring a generation), and any latentbo acquisition (``turbo``, ``qlogei``,
   ``random``: a campaign through ask/tell, batches of ``--batch``, the starting set as
-  known data);
+  known data), with options after a ``+``: ``inv`` (inversion), ``cap`` (``gp_max``
+  500), e.g. ``turbo+inv+cap``;
 - metrics: AUC top-10 (PMO's: the mean of the top-10 scores logged every 100 calls,
   trapezoids, the last value carried to the budget, divided by the budget; here the
   top-10 is of the starting set and the calls so far, so every method starts from the
@@ -162,9 +163,10 @@ def run_latentbo(oracle: Oracle, start: list[str], seed: int, model: Any, acquis
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / "start.csv"
     pd.DataFrame({"smiles": start, "score": [oracle.known[s] for s in start]}).to_csv(csv, index=False)
-    cfg = CampaignConfig(objective=None, acquisition=acquisition, batch=batch, iterations=10 ** 6, trials=1, seed=seed,
+    base, *options = acquisition.split("+")
+    cfg = CampaignConfig(objective=None, acquisition=base, batch=batch, iterations=10 ** 6, trials=1, seed=seed,
                          init_size=len(start), gp_points=500, n_decode=n_decode, dataset=str(csv), column="smiles",
-                         score_column="score")
+                         score_column="score", **{k: v for o in options for k, v in VARIANTS[o].items()})
     campaign = Campaign(model, cfg, folder / "campaign")
     stalled = 0
     try:
@@ -176,7 +178,11 @@ def run_latentbo(oracle: Oracle, start: list[str], seed: int, model: Any, acquis
     except BudgetSpent:
         pass
     phases = campaign.phase_seconds()
-    return {k: phases[k] for k in ("fit", "acquisition", "decoding")}
+    return {k: phases[k] for k in ("fit", "acquisition", "decoding", "inversion")}
+
+
+#: Campaign options a latentbo method may add: ``turbo+inv+cap``.
+VARIANTS = {"inv": {"inversion": True}, "cap": {"gp_max": 500}}
 
 
 RUNNERS = {"screening": run_screening, "prior": run_prior, "molga": run_molga}
@@ -254,9 +260,11 @@ def main() -> None:
     methods = args.methods.split(",")
     from latentbo.bo.acquisition import ACQUISITIONS
 
-    unknown = set(methods) - set(BASELINES) - set(ACQUISITIONS)
+    unknown = {m for m in methods if m not in BASELINES and (m.split("+")[0] not in ACQUISITIONS
+                                                             or set(m.split("+")[1:]) - set(VARIANTS))}
     if unknown:
-        raise SystemExit(f"unknown methods {sorted(unknown)}; known: {', '.join([*BASELINES, *ACQUISITIONS])}")
+        raise SystemExit(f"unknown methods {sorted(unknown)}; known: {', '.join([*BASELINES, *ACQUISITIONS])}, "
+                         f"an acquisition with options +{' +'.join(VARIANTS)} (turbo+inv+cap)")
     zinc = [] if args.no_run else load_strings(args.start_from, allow_fallback=False)[0]
     model = None
     if set(methods) - {"screening", "molga"} and not args.no_run:
@@ -293,6 +301,7 @@ def main() -> None:
                          "beat_start": f"{sum((c['new_top1'] or -1) > c['start_top1'] for c in mine)}/{len(mine)}",
                          "calls": round(float(np.mean([c["calls"] for c in mine]))),
                          "s_fit+acq": round(phase("fit_s") + phase("acquisition_s"), 1),
+                         "s_inversion": round(phase("inversion_s"), 1),
                          "s_decode/gen": round(phase("decoding_s") + phase("generation_s"), 1),
                          "s_oracle": round(phase("oracle_s"), 1)})
             top = max((c for c in mine if c["best_new"]), key=lambda c: c["new_top1"], default=None)

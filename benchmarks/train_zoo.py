@@ -46,6 +46,9 @@ SPECS: dict[str, dict] = {
     "zinc-gmm_dae": {"task": "zinc", "arch": "gmm_dae", "decoder": "fast", "dataset": "moses"},
     "zinc-gvae": {"task": "zinc", "arch": "gvae", "decoder": "fast", "dataset": "moses"},
     "zinc-selfies-gmm_dae": {"task": "zinc", "arch": "gmm_dae", "codec": "selfies", "decoder": "ar", "dataset": "moses"},
+    # The default's candidate: drug-like data with stereo and charges (ZINC250k's training
+    # part first, then MOSES); one model per GPU run: --only zinc-druglike --minutes 8.
+    "zinc-druglike": {"task": "zinc", "arch": "gmm_dae", "decoder": "fast", "dataset": "zinc250k,moses"},
 }
 
 

@@ -255,7 +255,8 @@ def _print_summary(summary: dict, out: Path) -> None:
                    f"(best initial-data score {summary['initial_best']:.4f})")
     d = summary["decoding"]
     typer.echo(f"decoding: {d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
-               f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass")
+               f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass; "
+               f"{d['repeats_replaced']} repeats proposed again, {d['repeated']} left unscored")
     extra = ", molecules.csv, molecules.sdf, top_molecules.png" if (out / "molecules.csv").exists() else ""
     typer.echo(f"outputs: {out}/summary.json, summary.csv, report.md, best_so_far.png{extra}")
 
@@ -285,6 +286,14 @@ def bo(
     init_size: Annotated[int, typer.Option(help="Initial points drawn from the dataset.", min=1)] = 2000,
     gp_points: Annotated[int, typer.Option(help="exact surrogate: max initial points in the GP (best half + random "
                                                 "half); sparse: its inducing points.", min=1)] = 500,
+    gp_max: Annotated[Optional[int], typer.Option(help="exact surrogate: max points in the GP, initial and "
+                                                       "evaluated (best half + random half): a fit costs the same "
+                                                       "at every iteration. Default: every evaluation enters.",
+                                                  min=2)] = None,
+    inversion: Annotated[bool, typer.Option("--inversion/--no-inversion", help="Give the GP codes that decode to "
+                                            "the strings scored: initial and evaluated strings are encoded and "
+                                            "their codes refined by gradient steps where they do not decode back "
+                                            "(slower: see docs/campaigns.md).")] = False,
     surrogate: Annotated[str, typer.Option(help="exact (GP on --gp-points initial codes) | sparse (variational GP on "
                                                 "every initial code: the Grammar VAE protocol with --init-size "
                                                 "100000).")] = "exact",
@@ -316,7 +325,7 @@ def bo(
         objective = _default_objective(model)
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
-                         surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
+                         gp_max=gp_max, inversion=inversion, surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
                          score_column=score_column, semantic=semantic,
                          objective_timeout=objective_timeout, on_timeout=on_timeout,
                          filters=parse_filter_options(filter_) if filter_ else None)

@@ -46,14 +46,18 @@ def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
     semantic masks' fallback pass, those that needed the vote over ``n_decode``
     stochastic decodes (some invalid, the commonest valid one kept), those with no
     valid decode, and why (the commonest reason among their decodes; ``filtered``: how
-    many of those a chemist's filter rejected)."""
+    many of those a chemist's filter rejected); ``repeats_replaced``: candidates proposed
+    again because their decode was evaluated before, ``repeated``: those left invalid
+    (reason ``repeat``) after the last try."""
     how = [r["decode"] for r in records if "decode" in r]  # campaigns written before this field lack it
     return {
         "candidates": len(how),
         "semantic_fallback": sum(h["status"] == "fallback" for h in how),
         "vote_needed": sum(0 < h["valid_decodes"] < n_decode for h in how),
         "no_valid_decode": sum(h["valid_decodes"] == 0 for h in how),
-        "invalid_reasons": dict(Counter(h["reason"] for h in how if h["valid_decodes"] == 0)),
+        "invalid_reasons": dict(Counter(h["reason"] for h in how if h.get("reason"))),
+        "repeats_replaced": sum(h.get("replaced", 0) for h in how),
+        "repeated": sum(h.get("reason") == "repeat" for h in how),
         "filtered": sum(h["valid_decodes"] == 0 and h["reason"].startswith("filtered_") for h in how),
     }
 
@@ -117,7 +121,9 @@ def _decoding_line(d: dict[str, Any]) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(d["invalid_reasons"].items())) or "none"
     return (f"Decoding: of {d['candidates']} candidates, {d['no_valid_decode']} had no valid decode "
             f"(reasons: {reasons}; {d['filtered']} of them rejected by the filters); {d['vote_needed']} needed the vote over stochastic decodes; "
-            f"{d['semantic_fallback']} were made by the semantic masks' fallback pass.")
+            f"{d['semantic_fallback']} were made by the semantic masks' fallback pass; "
+            f"{d.get('repeats_replaced', 0)} repeats of earlier strings were proposed again, "
+            f"{d.get('repeated', 0)} left unscored.")
 
 
 def _fmt(v: Any) -> str:

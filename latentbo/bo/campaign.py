@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from latentbo.bo.acquisition import ACQUISITIONS, make_proposer
 from latentbo.bo.checkpoint import PENDING, PHASES, Batch, Trial, load_pending, load_trial, save_pending, save_trial
 from latentbo.bo.decoding import decode_candidates, search_box
+from latentbo.bo.inversion import canonical, invert
 from latentbo.bo.surrogate import SURROGATES, fit_surrogate, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.devices import resolve_device
@@ -58,6 +59,8 @@ META_FILE = "campaign.json"
 #: Campaign seeds are below this, so trial and iteration seeds fit a 64-bit generator.
 MAX_SEED = 2**40
 
+#: Times a candidate whose decode was evaluated before is proposed again.
+REPEAT_ROUNDS = 3
 #: Largest score magnitude accepted from an objective: the GP standardises and
 #: squares the scores in float64, where (1e308)^2 overflows.
 MAX_SCORE = 1e100
@@ -80,6 +83,14 @@ class CampaignConfig:
         init_size: initial points drawn (seeded) from the dataset, shared by all trials.
         gp_points: ``exact`` surrogate: at most this many initial points enter the GP (best
             half + random half); ``sparse``: its number of inducing points.
+        gp_max: ``exact`` surrogate: at most this many points in all, initial and
+            evaluated, enter the GP (best half + random half of their union), so that a
+            fit costs the same at the thousandth evaluation as at the first; ``None``:
+            every evaluation enters.
+        inversion: the GP learns each score at a code that decodes to the string
+            scored (:mod:`latentbo.bo.inversion`): initial codes and evaluated strings'
+            codes are refined by gradient steps where the encoding does not decode
+            back; the candidate proposed is kept in ``proposed``.
         surrogate: ``exact`` (BoTorch SingleTaskGP, cubic in the points it holds) or
             ``sparse`` (a variational GP on every initial code: the Grammar VAE protocol,
             whose GP sees the whole dataset); see :data:`~latentbo.bo.surrogate.SURROGATES`.
@@ -125,6 +136,8 @@ class CampaignConfig:
     seed: int = 0
     init_size: int = 2000
     gp_points: int = 500
+    gp_max: int | None = None
+    inversion: bool = False
     surrogate: str = "exact"
     acquisition: str = "qlogei"
     incumbent: str = "observed"
@@ -159,6 +172,8 @@ class CampaignConfig:
         for name in ("iterations", "batch", "trials", "init_size", "gp_points", "n_decode"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
+        if self.gp_max is not None and self.gp_max < 2:
+            raise ConfigError(f"gp_max must be >= 2 (or unset), got {self.gp_max}")
         if not 0 <= self.seed < MAX_SEED:  # trial and iteration seeds (seed * 1e6 + ...) must fit torch's 64 bits
             raise ConfigError(f"seed must be an integer from 0 to {MAX_SEED - 1}, got {self.seed}")
         if self.init_size < 2:
@@ -212,6 +227,8 @@ class Campaign:
             raise ConfigError(f"filters are for molecule tasks; this model's task is {self.task.name!r}")
         self.filters = None if config.filters is None else MoleculeFilter.from_table(config.filters)
         self.initial_skipped: dict[str, int] = {}  # initial strings left out, by reason
+        self.initial_inversion: dict[str, int] | None = None  # inversion of the initial codes (counts)
+        self._seen_initial: set[str | None] | None = None  # the initial strings, compared canonically
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,
                                                    config.target, config.minimize)
         self.sign = 1.0 if self.objective.maximize else -1.0
@@ -336,6 +353,10 @@ class Campaign:
                 raise DatasetError(f"scoring the initial strings took more than {cfg.objective_timeout} s")
         if not np.isfinite(scores).any():
             raise DatasetError(f"no initial string from {source} has a finite {self.objective.name} score")
+        if cfg.inversion:
+            codes, _, self.initial_inversion = invert(self.model, self.task, kept, codes)
+            log.info("initial codes: %(decoded_back)d of %(codes)d decoded back; %(decoded_back_after)d after "
+                     "refining %(refined)d", self.initial_inversion)
         buf = io.BytesIO()
         np.savez(buf, codes=codes.numpy(), scores=scores)
         atomic_write_bytes(path, buf.getvalue())
@@ -433,6 +454,8 @@ class Campaign:
             self._clear_start()
             raise
         meta["initial_data"], meta["initial_skipped"] = source, self.initial_skipped
+        if self.initial_inversion is not None:
+            meta["initial_inversion"] = self.initial_inversion
         atomic_write_text(meta_path, json.dumps(meta, indent=2))
         return codes, scores, strings, meta
 
@@ -473,7 +496,10 @@ class Campaign:
 
     def _propose(self, t: int, trial: Trial, init_codes: Tensor, init_scores: np.ndarray, q: int) -> Batch:
         """Fit the GP on the initial subset and the trial's valid evaluations, propose
-        ``q`` candidates and decode them (the GP state is kept in ``trial``)."""
+        ``q`` candidates and decode them (the GP state is kept in ``trial``). A
+        candidate whose decode was evaluated before (or is another's in the batch) is
+        proposed again, up to :data:`REPEAT_ROUNDS` times; one still repeated is
+        invalid by reason ``repeat``, never scored twice."""
         cfg = self.config
         seed = self.trial_seed(t)
         it_seed = seed * 1000 + trial.iteration
@@ -489,6 +515,9 @@ class Campaign:
                        torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
         y = torch.from_numpy(np.concatenate([self.sign * init_scores[subset],
                                              [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
+        if cfg.surrogate == "exact" and cfg.gp_max is not None:
+            keep = select_subset(y.squeeze(-1).numpy(), cfg.gp_max, np.random.default_rng(it_seed))
+            x, y = x[keep], y[keep]
         x, y, bounds = x.to(self.device), y.to(self.device), bounds.to(self.device)
         gp = None
         t0 = time.perf_counter()
@@ -496,22 +525,89 @@ class Campaign:
             gp = fit_surrogate(cfg.surrogate, x, y, bounds, cfg.gp_points, it_seed, trial.gp_state)
             trial.gp_state = {k: v.detach().cpu().clone() for k, v in gp.state_dict().items()}
         t1 = time.perf_counter()
-        cand = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, q, it_seed).cpu()
-        t2 = time.perf_counter()
-        strings, info = decode_candidates(self.model, self.task, cand.float(), cfg.n_decode, it_seed, self.filters)
-        for phase, seconds in zip(("fit", "acquisition", "decoding"), (t1 - t0, t2 - t1, time.perf_counter() - t2)):
-            trial.phases[phase] += seconds
+        trial.phases["fit"] += t1 - t0
+        cand = torch.empty(0, init_codes.shape[1])
+        strings: list[str | None] = []
+        info: list[dict[str, Any]] = []
+        again = list(range(q))
+        seen = self._seen(trial)
+        for round_ in range(REPEAT_ROUNDS + 1):
+            round_seed = it_seed + 7919 * round_
+            t1 = time.perf_counter()
+            more = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, len(again), round_seed).cpu()
+            t2 = time.perf_counter()
+            new, new_info = decode_candidates(self.model, self.task, more.float(), cfg.n_decode, round_seed,
+                                              self.filters)
+            trial.phases["acquisition"] += t2 - t1
+            trial.phases["decoding"] += time.perf_counter() - t2
+            if not round_:
+                cand, strings, info = more, new, new_info
+            else:
+                for k, i in enumerate(again):
+                    cand[i], strings[i] = more[k], new[k]
+                    info[i] = {**new_info[k], "replaced": info[i].get("replaced", 0) + 1}
+            again = self._repeats(strings, seen)
+            if not again:
+                break
+        for i in again:
+            strings[i], info[i] = None, {**info[i], "reason": "repeat"}
         return Batch(cand, strings, info, it_seed)
 
+    def _inverted(self, strings: list[str | None], proposed: Tensor) -> tuple[Tensor, list[bool | None]]:
+        """Codes of the decoded strings (encoded, refined where they do not decode
+        back); a string the codec cannot encode keeps its candidate's code."""
+        codes, back = proposed.clone().float(), [None] * len(strings)
+        rows = [i for i, s in enumerate(strings) if s is not None]
+        enc, batch = self.model.encode_strings([strings[i] for i in rows])
+        rows = [rows[k] for k in batch.kept]
+        if rows:
+            refined, ok, _ = invert(self.model, self.task, [strings[i] for i in rows], enc)
+            codes[rows] = refined
+            for i, b in zip(rows, ok):
+                back[i] = b
+        return codes, back
+
+    def _seen(self, trial: Trial) -> set[str | None]:
+        """What was evaluated before, canonically: the initial strings and the trial's."""
+        if self._seen_initial is None:
+            _, _, strings = self._saved_initial_data()
+            self._seen_initial = {canonical(self.task, self.model, s) for s in strings}
+        return self._seen_initial | {canonical(self.task, self.model, r["string"]) for r in trial.records
+                                     if r["string"] is not None}
+
+    def _repeats(self, strings: list[str | None], seen: set[str | None]) -> list[int]:
+        """Positions of the strings evaluated before or repeating an earlier one in the batch."""
+        batch: set[str | None] = set()
+        out = []
+        for i, s in enumerate(strings):
+            if s is None:
+                continue
+            key = canonical(self.task, self.model, s)
+            if key in seen or key in batch:
+                out.append(i)
+            batch.add(key)
+        return out
+
     def _record(self, t: int, trial: Trial, batch: Batch, vals: np.ndarray, details: list[dict]) -> None:
-        """Append one scored batch to the trial, update the trust region, save."""
+        """Append one scored batch to the trial, update the trust region, save. With
+        inversion the GP's code of a valid string (``latent``) is one that decodes to
+        it where refinement finds one (``decoded_back``); the candidate is ``proposed``."""
         batch_best = -np.inf
-        for z, s, v, d, how in zip(batch.latents, batch.strings, vals, details, batch.decode_info):
+        codes, back = batch.latents, [None] * len(batch.strings)
+        if self.config.inversion:
+            t0 = time.perf_counter()
+            codes, back = self._inverted(batch.strings, batch.latents)
+            trial.phases["inversion"] += time.perf_counter() - t0
+        for z, proposed, s, v, d, how, b in zip(codes, batch.latents, batch.strings, vals, details,
+                                                batch.decode_info, back):
             valid = s is not None and bool(np.isfinite(v))
-            trial.records.append({"trial": t, "iteration": trial.iteration, "seed": batch.seed,
-                                  "latent": [float(a) for a in z], "string": s, "valid": valid,
-                                  "score": float(v) if valid else None, "details": d, "decode": how,
-                                  "wall_time": trial.elapsed})
+            record = {"trial": t, "iteration": trial.iteration, "seed": batch.seed,
+                      "latent": [float(a) for a in z], "string": s, "valid": valid,
+                      "score": float(v) if valid else None, "details": d, "decode": how,
+                      "wall_time": trial.elapsed}
+            if self.config.inversion:
+                record.update(proposed=[float(a) for a in proposed], decoded_back=b)
+            trial.records.append(record)
             if valid:
                 batch_best = max(batch_best, self.sign * float(v))
         trial.proposer.update(batch_best)

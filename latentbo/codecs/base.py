@@ -136,13 +136,12 @@ class Codec(ABC):
 
     def decode_steps(
         self, start: Any, n: int, stochastic: bool = False, generator: torch.Generator | None = None,
-        teacher: Any = None, semantic: bool | None = None,
+        semantic: bool | None = None,
     ) -> tuple[list[str | None], list[str]]:
         """Decode an autoregressive model one step at a time: each row's argmax (or
         Gumbel-max sample) is fed back as its next input, and a row stops at its first
-        padding id. ``start``, ``teacher`` and the result are as in
-        :meth:`GrammarCodec.decode_steps <latentbo.codecs.GrammarCodec.decode_steps>`
-        (``teacher`` is not needed: token codecs have no semantic masks)."""
+        padding id. ``start`` and the result are as in
+        :meth:`GrammarCodec.decode_steps <latentbo.codecs.GrammarCodec.decode_steps>`."""
         self.set_semantic(semantic)  # refuses masks this codec does not have
         step = start(np.arange(n))
         ids = np.full((n, self.max_length), self.pad_index, dtype=np.int64)

@@ -26,8 +26,6 @@ from latentbo.errors import ConfigError, InvalidInputError
 StepFn = Callable[[np.ndarray | None, torch.Tensor | None], torch.Tensor]
 #: ``start(rows) -> step``: a fresh step-by-step decode of the given rows.
 StartFn = Callable[[np.ndarray], StepFn]
-#: ``teacher(rows, ids) -> len(rows) x L x n_rules`` teacher-forced logits.
-TeacherFn = Callable[[np.ndarray, torch.Tensor], torch.Tensor]
 BlockFn = Callable[[np.ndarray, int, int, "np.ndarray | None"], np.ndarray]
 
 # Semantic masks by the tokenizer a grammar names: the language, not the file.
@@ -199,13 +197,13 @@ class GrammarCodec(Codec):
             return [], []
         if semantic:
             return self._semantic_strings(*self._decode_semantic(scores)[:3])
-        strings, _ = self._decode_grammar(len(scores), scores.shape[1],
-                                          lambda active, t, steps, _: scores[active, t : t + steps], record=False)
+        strings = self._decode_grammar(len(scores), scores.shape[1],
+                                       lambda active, t, steps, _: scores[active, t : t + steps])
         return strings, ["ok" if s is not None else "unfinished" for s in strings]
 
     def decode_steps(
         self, start: StartFn, n: int, stochastic: bool = False, generator: torch.Generator | None = None,
-        teacher: TeacherFn | None = None, semantic: bool | None = None,
+        semantic: bool | None = None,
     ) -> tuple[list[str | None], list[str]]:
         """Decode an autoregressive model one step at a time under the grammar masks:
         the production chosen for each row is fed back to the model for the next step.
@@ -219,70 +217,52 @@ class GrammarCodec(Codec):
             n: rows.
             stochastic: Gumbel-max sampling from each step's masked softmax.
             generator: torch RNG for stochastic decoding.
-            teacher: ``teacher(rows, ids) -> len(rows) x L x n_rules`` teacher-forced
-                logits of the given rows for the given ``len(rows) x L`` productions;
-                needed with semantic masks (below).
             semantic: use the semantic masks (default: the codec's ``semantic``).
 
-        With semantic masks the numba decoder reads whole score matrices, so the
-        decode is the fixed point ``ids = semantic_decode(teacher(ids))``, iterated on
-        the rows that still change. It is reached in at most ``L + 1`` rounds: the
-        decoder's choice at step ``t`` depends only on logits ``0..t``, which depend
-        only on ids ``< t``, so each round fixes at least one more position. The first
-        pass and the fallback pass each get their own fixed point (the fallback for
-        the rows the first fails), as if each were decoded step by step; each starts
-        from a step-by-step grammar decode (for the fallback, without the productions
-        it forbids), which is usually close.
+        With semantic masks each step's choice is the semantic decoder's, its state
+        carried from step to step (:class:`~latentbo.codecs.semantics.SemanticSteps`):
+        the productions of a row are those :meth:`decode_with_status` chooses from the
+        logits the model gives for those same productions. The rows the first pass
+        fails are decoded again, from their first step, by the fallback pass.
 
         Returns:
             strings and status, as :meth:`decode_with_status`.
         """
-        semantic = self._use_semantic(semantic)
-        strings, ids = self._decode_steps_grammar(start, np.arange(n), stochastic, generator)
-        if not semantic:
+        if not self._use_semantic(semantic):
+            strings = self._decode_steps_grammar(start, np.arange(n), stochastic, generator)
             return strings, ["ok" if s is not None else "unfinished" for s in strings]
-        if teacher is None:
-            raise ConfigError("semantic decoding of an autoregressive model needs its teacher-forced logits")
-        noise = None
-        if stochastic:  # one draw per (row, step, production): every round sees the same sample
-            u = torch.rand((n, self.max_length, self.vocab_size), generator=generator).clamp_(1e-10, 1 - 1e-7)
-            noise = -torch.log(-torch.log(u))
-        out = np.zeros((n, 0), dtype=np.int64)
-        lengths, status = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-        for passes in (0, 1):
-            rows = np.arange(n) if passes == 0 else np.flatnonzero((status == NOT_KEKULE) | (status == DEAD_END))
-            if passes == 1 and rows.size:
-                ids[rows] = self._decode_steps_grammar(start, rows, stochastic, generator,
-                                                       self._semantic_tables().fallback_banned)[1]
-            for _ in range(self.max_length + 1):
+        tables = self._semantic_tables()
+        out = lengths = status = None
+        rows = np.arange(n)
+        for mode in (0, 1):
+            if mode == 1:
+                rows = np.flatnonzero((status == NOT_KEKULE) | (status == DEAD_END))
                 if not rows.size:
                     break
-                logits = teacher(rows, torch.from_numpy(ids[rows])).detach().to("cpu", torch.float32)
-                if noise is not None:
-                    logits = logits + noise[rows]
-                o, m, st, chosen = self._decode_semantic(self._scores(logits, False, None), passes)
-                if out.shape[1] != o.shape[1]:
-                    out = np.zeros((n, o.shape[1]), dtype=np.int64)
-                changed = (chosen != ids[rows]).any(1)
-                ids[rows], out[rows], lengths[rows], status[rows] = chosen, o, m, st
-                rows = rows[changed]
+            decode = tables.steps(len(rows), self.max_length, mode)
+            step, keep, prev = start(rows), None, None
+            while decode.active.size:
+                scores = self._scores(step(keep, prev).unsqueeze(1), stochastic, generator)[:, 0]
+                keep, chosen = decode.step(scores)
+                prev = torch.from_numpy(chosen)
+            o, m, st, _ = decode.result()
+            if out is None:
+                out, lengths, status = o, m, st
+            else:
+                out[rows], lengths[rows], status[rows] = o, m, st
         return self._semantic_strings(out, lengths, status)
 
     def _decode_steps_grammar(self, start: StartFn, rows: np.ndarray, stochastic: bool,
-                              generator: torch.Generator | None,
-                              banned: np.ndarray | None = None) -> tuple[list[str | None], np.ndarray]:
-        """Step-by-step grammar decode of ``rows``; ``banned`` productions are never chosen."""
+                              generator: torch.Generator | None) -> list[str | None]:
+        """Step-by-step grammar decode of ``rows``."""
         step = start(rows)
         state = {"rows": np.arange(len(rows))}
 
         def block_of(active: np.ndarray, t: int, steps: int, prev: np.ndarray | None) -> np.ndarray:
             keep = None if len(active) == len(state["rows"]) else np.searchsorted(state["rows"], active)
             state["rows"] = active
-            scores = self._scores(step(keep, None if prev is None else torch.from_numpy(prev)).unsqueeze(1),
-                                  stochastic, generator)
-            if banned is not None:
-                scores[:, :, banned] = -np.inf
-            return scores
+            return self._scores(step(keep, None if prev is None else torch.from_numpy(prev)).unsqueeze(1),
+                                stochastic, generator)
 
         return self._decode_grammar(len(rows), self.max_length, block_of)
 
@@ -293,7 +273,7 @@ class GrammarCodec(Codec):
         return semantic
 
     def _decode_semantic(self, scores: np.ndarray, passes: int = -1) -> tuple[np.ndarray, ...]:
-        return self._semantic_tables().decode(self, scores, passes)
+        return self._semantic_tables().decode(scores, passes)
 
     def _semantic_tables(self) -> SmilesSemantics:
         if self._semantics is None:
@@ -307,16 +287,13 @@ class GrammarCodec(Codec):
                    for row, m, st in zip(out, lengths, status)]
         return strings, [STATUS_NAMES[s] for s in status]
 
-    def _decode_grammar(self, n: int, length: int, block_of: BlockFn,
-                        record: bool = True) -> tuple[list[str | None], np.ndarray | None]:
+    def _decode_grammar(self, n: int, length: int, block_of: BlockFn) -> list[str | None]:
         """Masked greedy decoding of ``n`` rows for ``length`` steps; ``block_of(active,
         t, steps, prev)`` gives the scores (``len(active) x s x n_rules``, ``1 <= s <=
         steps``) of the live rows from step ``t``, ``prev`` being the productions they
-        chose at step ``t - 1``. Returns the strings and (if ``record``) the ``n x length``
-        productions."""
+        chose at step ``t - 1``. Returns the strings."""
         n_rules = self.vocab_size
         rows = np.arange(n)
-        chosen = np.full((n, length), self.pad_index, dtype=np.int64) if record else None
         lead, lead_len, rest, rest_len = self._lead, self._lead_len, self._rest, self._rest_len
         is_terminal, window, pad_nt = self._is_terminal, self._window, self._pad_nt
         # All rows share flat arrays; ``sp`` and ``n_out`` are absolute indices, so
@@ -362,8 +339,6 @@ class GrammarCodec(Codec):
             cols = window[top]
             picked = block[(row_offset + (t - block_start) * n_rules)[:, None] + cols].argmax(axis=1)
             rule = cols.reshape(-1)[row_window + picked]
-            if chosen is not None:
-                chosen[active, t] = rule
             # Fixed-width writes: slots past a row's length land beyond its stack
             # top / output end, where nothing reads them before they are overwritten.
             if lead.shape[1] == 1:
@@ -392,7 +367,7 @@ class GrammarCodec(Codec):
         done = sp == base
         return [
             join([terms[s - k] for s in out[out_base[i] : n_out[i]]]) if done[i] else None for i in range(n)
-        ], chosen
+        ]
 
     def _scores(self, logits: torch.Tensor, stochastic: bool, generator: torch.Generator | None) -> np.ndarray:
         if logits.ndim != 3 or logits.shape[2] != self.vocab_size or logits.shape[1] > self.max_length:

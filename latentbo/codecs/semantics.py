@@ -51,7 +51,7 @@ from latentbo.errors import GrammarError  # noqa: E402
 
 # Row status after semantic decoding (NOT_KEKULE is the first pass's, never returned:
 # such a row goes to the fallback pass).
-OK, FALLBACK, DEAD_END, UNFINISHED, NOT_KEKULE = 0, 1, 2, 3, 4
+OK, FALLBACK, DEAD_END, UNFINISHED, NOT_KEKULE, RUNNING = 0, 1, 2, 3, 4, 5
 STATUS_NAMES = ("ok", "fallback", "dead_end", "unfinished")
 # Productions budgeted for closing an open ring (three at least; the margin keeps a
 # row near the length limit from being cornered by a bond order it cannot close).
@@ -159,11 +159,6 @@ class SmilesSemantics:
         missing = sorted(set(_ACTIONS) - set(text))
         if missing:
             raise GrammarError(f"{g.path}: no SMILES semantics: productions {missing[:3]} ... are missing")
-        # What the fallback pass never chooses (it also budgets rings differently):
-        # step-by-step decodes start its fixed point without them.
-        self.fallback_banned = np.zeros(g.n_rules, dtype=bool)
-        for s in ("atom -> aromatic_organic", "atom -> bracket_atom", "ringbond -> bond DIGIT"):
-            self.fallback_banned[text[s]] = True
         self.action = np.zeros(g.n_rules, dtype=np.int64)
         self.arg = np.zeros(g.n_rules, dtype=np.int64)
         for s, (act, arg) in _ACTIONS.items():
@@ -191,58 +186,179 @@ class SmilesSemantics:
         for nt in range(k):
             cols = np.flatnonzero(g.masks[nt])
             self.window[nt, : cols.size] = cols
+        self.start, self.need_start, self.pad_rule = int(codec._start), int(codec._need_start), int(codec.pad_index)
+        self.pad_nt = int(codec._pad_nt)
+        # The grammar's and these rules' tables, in the order the numba functions take them.
+        self.tables = (self.window, codec._lead.astype(np.int64), codec._lead_len, codec._rest.astype(np.int64),
+                       codec._rest_len, codec._is_terminal, codec._need_delta, self.pad_nt, self.action,
+                       self.arg, self.atomish, self.rule_atomish, self.continues, int(self.close_branch),
+                       int(self.close_bracket), self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds)
+        self._rest_width, self._lead_width = codec._rest.shape[1], codec._lead.shape[1]
 
-    def decode(self, codec, scores: np.ndarray, passes: int = -1) -> tuple[np.ndarray, ...]:
+    def sizes(self, length: int) -> tuple[int, int]:
+        """A row's symbol-stack depth and output width (terminals, then their count)."""
+        return 2 + (length + 1) * self._rest_width, 3 + (length + 1) * self._rest_width + length * self._lead_width
+
+    def decode(self, scores: np.ndarray, passes: int = -1) -> tuple[np.ndarray, ...]:
         """Decode ``N x L x R`` float32 scores; returns (symbols, lengths, status, ``N x L``
         productions chosen). ``passes``: -1 the first pass and the fallback where it
         fails; 0 the first pass alone (failures keep ``NOT_KEKULE`` / ``DEAD_END``); 1
         the fallback pass alone (``OK`` reads ``FALLBACK``)."""
-        n, length, _ = scores.shape
-        # Rows run in parallel on as many threads as torch may use (one per test worker).
-        threads = torch.get_num_threads()
-        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, threads)))
-        width = 3 + (length + 1) * codec._rest.shape[1] + length * codec._lead.shape[1]
-        try:
-            return _decode_batch(
-                np.ascontiguousarray(scores, dtype=np.float32), self.window, codec._lead.astype(np.int64),
-                codec._lead_len, codec._rest.astype(np.int64), codec._rest_len, codec._is_terminal, codec._need_delta,
-                int(codec._need_start), int(codec._pad_nt), int(codec._start), self.action, self.arg,
-                self.atomish, self.rule_atomish, self.continues, int(self.close_branch), int(self.close_bracket),
-                self.cap, self.class_cap, self.valences, self.aromatic, self.two_bonds, width, int(codec.pad_index),
-                passes,
-            )
-        finally:
-            # Numba's OpenMP pool, started by the first parallel call, sets the process's OpenMP
-            # thread count (torch's) to every core: 2 study workers of 1 thread then ran 4 (4x slower qLogEI).
-            torch.set_num_threads(threads)
+        with _numba_threads():
+            return _decode_batch(np.ascontiguousarray(scores, dtype=np.float32), self.start, self.need_start,
+                                 self.pad_rule, *self.sizes(scores.shape[1]), passes, *self.tables)
+
+    def steps(self, n: int, length: int, mode: int) -> SemanticSteps:
+        """A one-pass decode of ``n`` rows of at most ``length`` steps, fed one step of
+        scores at a time (``mode`` 1: the fallback pass)."""
+        return SemanticSteps(self, n, length, mode)
+
+
+class SemanticSteps:
+    """The state of ``n`` rows decoded one step at a time, for autoregressive models:
+    the productions chosen at step ``t`` are the model's input at ``t + 1``. Each row
+    chooses what :meth:`SmilesSemantics.decode` would choose from the same scores.
+
+    Attributes:
+        active: the rows still decoding, in the order :meth:`step` takes their scores.
+    """
+
+    def __init__(self, semantics: SmilesSemantics, n: int, length: int, mode: int) -> None:
+        self._sem, self._mode, self.t = semantics, mode, 0
+        self._state = _alloc(n, length, *semantics.sizes(length))
+        ints, stack, _, _, _, rings, _, rules = self._state
+        _start_rows(ints, stack, rings, rules, semantics.start, semantics.pad_nt, semantics.need_start,
+                    semantics.atomish, semantics.pad_rule)
+        self.active = np.arange(n)
+        self.status = np.full(n, RUNNING, dtype=np.int64)
+
+    def step(self, scores: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """Choose step ``t``'s production of the active rows from their ``len(active) x R``
+        scores. Returns which of them go on (positions among them, ``None`` for all)
+        and the productions those chose."""
+        with _numba_threads():
+            st = _step_batch(np.ascontiguousarray(scores, dtype=np.float32), self.t, self.active, self._mode,
+                             *self._state, *self._sem.tables)
+        self.status[self.active] = st
+        going = st == RUNNING
+        keep = None if going.all() else np.flatnonzero(going)
+        self.active = self.active[going]
+        chosen = self._state[7][self.active, self.t]
+        self.t += 1
+        return keep, chosen
+
+    def result(self) -> tuple[np.ndarray, ...]:
+        """(symbols, lengths, status, productions), as :meth:`SmilesSemantics.decode`."""
+        if self.active.size:
+            raise RuntimeError("the semantic decode has rows still running")
+        out, rules = self._state[6], self._state[7]
+        status = self.status.copy()
+        if self._mode == 1:
+            status[status == OK] = FALLBACK
+        return out, out[:, -1].copy(), status, rules
+
+
+class _numba_threads:
+    """Rows run in parallel on as many threads as torch may use (one per test worker).
+    Numba's OpenMP pool, started by the first parallel call, sets the process's OpenMP
+    thread count (torch's) to every core: 2 study workers of 1 thread then ran 4 (4x
+    slower qLogEI), so torch's count is put back."""
+
+    def __enter__(self) -> None:
+        self.threads = torch.get_num_threads()
+        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, self.threads)))
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.threads)
+
+
+# A row's scalar state between calls of :func:`_decode_row` (indices into ``ints``).
+(S_SP, S_OUT, S_NEED, S_SLOTS, S_ATOMS, S_CUR, S_BSP, S_CHAIN, S_CTX, S_RING_BOND, S_OPEN, S_CL, S_NEW_NEED,
+ S_NEW_REST, S_NEW_RB, S_TODO, S_PENDING, S_RB_OPEN, S_BR_ELEM, S_BR_H, S_BR_CHARGE, S_BR_QMODE, S_RELAXED) = range(23)
+N_SCALARS = 23
+# The per-atom arrays, stacked in ``atoms`` (``rows x N_ATOM_ARRAYS x L+1``).
+N_ATOM_ARRAYS = 15
+
+
+@njit(cache=True)
+def _alloc(n, length, depth, width):
+    """State for ``n`` rows: scalars, symbol stacks, per-atom arrays, aromatic flags,
+    ring-closure partners, open ring labels (atom, bond order), terminals out and the
+    production chosen at each step."""
+    return (np.zeros((n, N_SCALARS), dtype=np.int64), np.empty((n, depth), dtype=np.int64),
+            np.empty((n, N_ATOM_ARRAYS, length + 1), dtype=np.int64), np.empty((n, length + 1), dtype=np.bool_),
+            np.empty((n, length + 1, 8), dtype=np.int64), np.empty((n, 2, 10), dtype=np.int64),
+            np.zeros((n, width), dtype=np.int64), np.empty((n, length), dtype=np.int64))
+
+
+@njit(cache=True)
+def _start_row(ints, stack, rings, rules, start, pad_nt, need_start, atomish, pad_rule):
+    """Reset one row's state to the start of a derivation."""
+    ints[:] = 0
+    ints[S_SP] = 1
+    ints[S_NEED] = need_start
+    ints[S_SLOTS] = atomish[start]  # pending atom-yielding symbols
+    ints[S_CUR] = -1
+    ints[S_BR_ELEM] = -1
+    ints[S_BR_QMODE] = 2
+    stack[0] = pad_nt
+    stack[1] = start
+    rings[0, :] = -1
+    rings[1, :] = 0
+    rules[:] = pad_rule
+
+
+@njit(cache=True)
+def _start_rows(ints, stack, rings, rules, start, pad_nt, need_start, atomish, pad_rule):
+    for i in range(len(ints)):
+        _start_row(ints[i], stack[i], rings[i], rules[i], start, pad_nt, need_start, atomish, pad_rule)
 
 
 @njit(cache=True, parallel=True)
-def _decode_batch(scores, window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start, pad_nt,
-                  start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket, cap_table,
-                  class_cap, val_table, elem_aromatic, elem_two, width, pad_rule, passes):
+def _decode_batch(scores, start, need_start, pad_rule, depth, width, passes, window, lead, lead_len, rest, rest_len,
+                  is_terminal, need_delta, pad_nt, action, arg, atomish, rule_atomish, continues, close_branch,
+                  close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two):
     n, length = scores.shape[0], scores.shape[1]
     out = np.zeros((n, width), dtype=np.int64)
     rules = np.full((n, length), pad_rule, dtype=np.int64)
     lengths = np.zeros(n, dtype=np.int64)
     status = np.zeros(n, dtype=np.int64)
     for i in prange(n):
+        ints, stack, atoms, aromatic, partners, rings, _, _ = _alloc(1, length, depth, 0)
         st = NOT_KEKULE
-        if passes != 1:
-            st = _decode_row(scores[i], window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start,
-                             pad_nt, start, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket,
-                             cap_table, class_cap, val_table, elem_aromatic, elem_two, 0, out[i], rules[i], pad_rule)
-        if passes != 0 and (st == NOT_KEKULE or st == DEAD_END):
-            # Decoded again from the same scores without aromatic atoms, bracket atoms
-            # or ring-bond symbols, keeping more steps for closing rings.
-            st = _decode_row(scores[i], window, lead, lead_len, rest, rest_len, is_terminal, need_delta,
-                             need_start, pad_nt, start, action, arg, atomish, rule_atomish, continues, close_branch,
-                             close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two, 1, out[i],
-                             rules[i], pad_rule)
-            st = FALLBACK if st == OK else st
+        for mode in range(2):
+            # The fallback pass (mode 1) decodes a row the first pass failed again from the
+            # same scores, without aromatic atoms, bracket atoms or ring-bond symbols,
+            # keeping more steps for closing rings.
+            if passes == 1 - mode or (mode == 1 and st != NOT_KEKULE and st != DEAD_END):
+                continue
+            _start_row(ints[0], stack[0], rings[0], rules[i], start, pad_nt, need_start, atomish, pad_rule)
+            st = _decode_row(scores[i], 0, length, window, lead, lead_len, rest, rest_len, is_terminal, need_delta,
+                             pad_nt, action, arg, atomish, rule_atomish, continues, close_branch, close_bracket,
+                             cap_table, class_cap, val_table, elem_aromatic, elem_two, mode, ints[0], stack[0],
+                             atoms[0], aromatic[0], partners[0], rings[0], out[i], rules[i])
+            if mode == 1 and st == OK:
+                st = FALLBACK
         lengths[i] = out[i, width - 1]
         status[i] = st
     return out, lengths, status, rules
+
+
+@njit(cache=True, parallel=True)
+def _step_batch(scores, t, rows, mode, ints, stack, atoms, aromatic, partners, rings, out, rules, window, lead,
+                lead_len, rest, rest_len, is_terminal, need_delta, pad_nt, action, arg, atomish, rule_atomish,
+                continues, close_branch, close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two):
+    """Advance ``rows`` (of the state) by step ``t``, ``scores`` being their ``len(rows) x
+    R`` scores; returns their status (``RUNNING`` while they go on)."""
+    length = rules.shape[1]
+    status = np.empty(len(rows), dtype=np.int64)
+    for k in prange(len(rows)):
+        i = rows[k]
+        status[k] = _decode_row(scores[k : k + 1], t, length, window, lead, lead_len, rest, rest_len, is_terminal,
+                                need_delta, pad_nt, action, arg, atomish, rule_atomish, continues, close_branch,
+                                close_bracket, cap_table, class_cap, val_table, elem_aromatic, elem_two, mode, ints[i],
+                                stack[i], atoms[i], aromatic[i], partners[i], rings[i], out[i], rules[i])
+    return status
 
 
 @njit(cache=True)
@@ -260,68 +376,43 @@ def _max_cap(cap_table, e, qmode, extra):
 
 
 @njit(cache=True)
-def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_delta, need_start, pad_nt, start,
-                action, arg, atomish, rule_atomish, continues, close_branch, close_bracket, cap_table, class_cap,
-                val_table, elem_aromatic, elem_two, mode, out, rules, pad_rule):
-    """Decode one row; ``mode`` 1 (the fallback pass) masks aromatic atoms, bracket
-    atoms and ring-bond symbols. Writes terminal ids to ``out`` and their
-    count to its last slot, the production chosen at each step to ``rules``
-    (padding after the last); returns the row's status."""
-    rules[:] = pad_rule
-    length = sc.shape[0]
+def _decode_row(sc, t0, length, window, lead, lead_len, rest, rest_len, is_terminal, need_delta, pad_nt, action, arg,
+                atomish, rule_atomish, continues, close_branch, close_bracket, cap_table, class_cap, val_table,
+                elem_aromatic, elem_two, mode, ints, stack, atoms, aromatic, partners, rings, out, rules):
+    """Decode steps ``t0 ..`` of one row of ``L`` steps from its scores ``sc`` (a row of
+    ``steps x R``, step ``t0`` first); ``mode`` 1 (the fallback pass) masks aromatic
+    atoms, bracket atoms and ring-bond symbols. The state (:func:`_alloc`, reset by
+    :func:`_start_row`) carries over to the next call; terminal ids go to ``out`` with
+    their count in its last slot, the production chosen at each step to ``rules``.
+    Returns the row's status, ``RUNNING`` if it goes on after the given steps."""
     width = out.shape[0] - 1
     ring_steps = SAFE_RING_STEPS if mode == 1 else RING_STEPS
-    depth = 2 + (length + 1) * rest.shape[1]
-    stack = np.empty(depth, dtype=np.int64)
     cand = np.empty(window.shape[1], dtype=np.float32)
-    stack[0] = pad_nt
-    stack[1] = start
-    sp = 1
-    n_out = 0
-    need = need_start
-    slots_f = atomish[start]  # pending atom-yielding symbols
-    # Atoms (each entry is written when its atom is added).
-    cap = np.empty(length + 1, dtype=np.int64)
-    used = np.empty(length + 1, dtype=np.int64)
-    promised = np.empty(length + 1, dtype=np.int64)
-    aromatic = np.empty(length + 1, dtype=np.bool_)
-    parent = np.empty(length + 1, dtype=np.int64)
-    porder = np.empty(length + 1, dtype=np.int64)  # bond to parent: 0 aromatic, else its order
-    level = np.empty(length + 1, dtype=np.int64)
-    a_elem = np.empty(length + 1, dtype=np.int64)
-    a_charge = np.empty(length + 1, dtype=np.int64)
-    a_h = np.empty(length + 1, dtype=np.int64)
-    arom_nb = np.empty(length + 1, dtype=np.int64)  # single or aromatic bonds to aromatic atoms
-    partners = np.empty((length + 1, 8), dtype=np.int64)  # ring-closure partners (valence <= 6)
-    n_partners = np.empty(length + 1, dtype=np.int64)
-    n_atoms = 0
-    cur = -1
-    branch_stack = np.empty(length + 1, dtype=np.int64)
-    bsp = 0
-    chain_bond = 0  # explicit order of the next chain bond, 0 = none written
-    ctx = 0  # what a DIGIT means: 0 none, 1 ring bond, 2 hydrogen count, 3 isotope
-    ring_bond = 0  # explicit order written before a ring digit
-    ring_atom = np.full(10, -1, dtype=np.int64)
-    ring_order = np.zeros(10, dtype=np.int64)
-    n_open = 0
-    cl_u = np.empty(length + 1, dtype=np.int64)
-    cl_v = np.empty(length + 1, dtype=np.int64)
-    cl_o = np.empty(length + 1, dtype=np.int64)
-    n_cl = 0
+    (cap, used, promised, parent, porder, level, a_elem, a_charge, a_h, arom_nb, n_partners, branch_stack, cl_u,
+     cl_v, cl_o) = (atoms[0], atoms[1], atoms[2], atoms[3], atoms[4], atoms[5], atoms[6], atoms[7], atoms[8],
+                    atoms[9], atoms[10], atoms[11], atoms[12], atoms[13], atoms[14])
+    # cap: capacity, used: bonds made, promised: bonds the structure chosen still owes,
+    # porder: bond to parent (0 aromatic, else its order), arom_nb: single or aromatic
+    # bonds to aromatic atoms, partners: ring-closure partners (valence <= 6),
+    # branch_stack: atoms a branch returns to, cl_*: ring closures (atoms, order).
+    ring_atom, ring_order = rings[0], rings[1]
+    sp, n_out, need, slots_f = ints[S_SP], ints[S_OUT], ints[S_NEED], ints[S_SLOTS]
+    n_atoms, cur, bsp = ints[S_ATOMS], ints[S_CUR], ints[S_BSP]
+    chain_bond = ints[S_CHAIN]  # explicit order of the next chain bond, 0 = none written
+    ctx = ints[S_CTX]  # what a DIGIT means: 0 none, 1 ring bond, 2 hydrogen count, 3 isotope
+    ring_bond = ints[S_RING_BOND]  # explicit order written before a ring digit
+    n_open, n_cl = ints[S_OPEN], ints[S_CL]
     # The atom being written: bonds it needs (incoming, chain, one ring bond, one branch).
-    new_need = 0
-    new_rest = 0
-    new_rb = False
-    ring_todo = 0  # ring digits the current atom has still to write
-    atom_pending = False
-    rb_open = False  # the current atom's RB may still add ring digits
-    br_elem = -1
-    br_h = 0
-    br_charge = 0
-    br_qmode = 2
-    relaxed = False
+    new_need, new_rest, new_rb = ints[S_NEW_NEED], ints[S_NEW_REST], ints[S_NEW_RB] != 0
+    ring_todo = ints[S_TODO]  # ring digits the current atom has still to write
+    atom_pending = ints[S_PENDING] != 0
+    rb_open = ints[S_RB_OPEN] != 0  # the current atom's RB may still add ring digits
+    br_elem, br_h, br_charge, br_qmode = ints[S_BR_ELEM], ints[S_BR_H], ints[S_BR_CHARGE], ints[S_BR_QMODE]
+    relaxed = ints[S_RELAXED] != 0
     finished = False
-    for t in range(length):
+    stuck = False
+    t = t0
+    for t in range(t0, t0 + sc.shape[0]):
         top = stack[sp]
         if top == pad_nt:
             finished = True
@@ -361,7 +452,7 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                 r = window[top, j]
                 if r < 0:
                     break
-                cand[j] = sc[t, r]
+                cand[j] = sc[t - t0, r]
                 n_cand += 1
             for _ in range(n_cand):
                 j = np.argmax(cand[:n_cand])
@@ -467,7 +558,8 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                 break
             relaxed = True  # no production keeps the molecule valid: fall back to the grammar alone
         if best < 0:
-            break  # cannot finish in the steps left
+            stuck = True  # cannot finish in the steps left
+            break
         r = best
         rules[t] = r
         # Apply the production's meaning.
@@ -597,11 +689,17 @@ def _decode_row(sc, window, lead, lead_len, rest, rest_len, is_terminal, need_de
                 if mode == 0 and (_doomed(cur, aromatic, promised, arom_nb, ring_atom)
                                   or _doomed(parent[cur], aromatic, promised, arom_nb, ring_atom)):
                     return NOT_KEKULE
-    if not finished and stack[sp] == pad_nt:
-        finished = True
     out[width] = n_out
-    if not finished:
-        return UNFINISHED
+    if not finished and stack[sp] != pad_nt:
+        if stuck or t + 1 >= length:
+            return UNFINISHED
+        ints[S_SP], ints[S_OUT], ints[S_NEED], ints[S_SLOTS] = sp, n_out, need, slots_f
+        ints[S_ATOMS], ints[S_CUR], ints[S_BSP], ints[S_CHAIN], ints[S_CTX] = n_atoms, cur, bsp, chain_bond, ctx
+        ints[S_RING_BOND], ints[S_OPEN], ints[S_CL] = ring_bond, n_open, n_cl
+        ints[S_NEW_NEED], ints[S_NEW_REST], ints[S_NEW_RB], ints[S_TODO] = new_need, new_rest, new_rb, ring_todo
+        ints[S_PENDING], ints[S_RB_OPEN], ints[S_RELAXED] = atom_pending, rb_open, relaxed
+        ints[S_BR_ELEM], ints[S_BR_H], ints[S_BR_CHARGE], ints[S_BR_QMODE] = br_elem, br_h, br_charge, br_qmode
+        return RUNNING
     if relaxed:
         return DEAD_END
     if not _kekulizable(n_atoms, aromatic, parent, porder, level, cl_u, cl_v, cl_o, n_cl, used, a_elem, a_charge,

@@ -191,17 +191,56 @@ class SequenceAutoencoder(LatentModel):
         def decode(codes: Tensor) -> Tensor:
             return self.decoder(codes, indices)
 
-        logits = decode(z)
-        mask = self.codec.target_mask(indices)
-        masked = logits.masked_fill(~mask, -1e9)
-        ce = F.cross_entropy(masked.reshape(-1, masked.shape[-1]).float(), indices.reshape(-1).long(), reduction="none")
-        recon = ce.view(indices.shape).sum(1).mean()
+        masked, ce = self._masked_nll(z, indices)
+        recon = ce.sum(1).mean()
         terms = self.regularised(recon, self.config.recon_weight, z, stats, decode)
         with torch.no_grad():
             right = masked.argmax(-1) == indices
             token_acc = (right & real).sum() / real.sum().clamp_min(1)
             seq_acc = right.all(1).float().mean()
         return {**terms, "token_acc": token_acc, "seq_acc": seq_acc}
+
+    def _masked_nll(self, z: Tensor, indices: Tensor) -> tuple[Tensor, Tensor]:
+        """The decoder's logits for ``N x T`` ids at ``N x d`` codes, with what the codec's
+        masks forbid set to -1e9, and each position's cross-entropy (``N x T``)."""
+        logits = self.decoder(z, indices)
+        masked = logits.masked_fill(~self.codec.target_mask(indices), -1e9)
+        ce = F.cross_entropy(masked.reshape(-1, masked.shape[-1]).float(), indices.reshape(-1).long(), reduction="none")
+        return masked, ce.view(indices.shape)
+
+    def invert(self, strings: list[str], z: Tensor, steps: int = 30, lr: float = 0.1,
+               batch_size: int = 256) -> Tensor:
+        """Codes whose decodes carry ``strings``: from ``N x d`` codes ``z`` (their
+        encodings), ``steps`` of Adam on the decoder's negative log-likelihood of each
+        string, the weights fixed. Returns ``N x d`` codes.
+
+        Raises:
+            InvalidInputError: a string the codec cannot encode.
+        """
+        if len(strings) != len(z):
+            raise ConfigError(f"{len(strings)} strings for {len(z)} codes")
+        self.eval()
+        device = next(self.parameters()).device
+        ids = self.codec.encode(strings)
+        out = []
+        frozen = [p for p in self.parameters() if p.requires_grad]
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            with torch.enable_grad():
+                for i in range(0, len(z), batch_size):
+                    code = z[i : i + batch_size].detach().float().to(device).requires_grad_(True)
+                    target = ids[i : i + batch_size].to(device)
+                    opt = torch.optim.Adam([code], lr=lr)
+                    for _ in range(steps):
+                        opt.zero_grad()
+                        self._masked_nll(code, target)[1].sum().backward()
+                        opt.step()
+                    out.append(code.detach().cpu())
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+        return torch.cat(out) if out else torch.empty(0, self.latent_dim)
 
     # -- user-facing operations (eval mode, no grad) ------------------------------
     @torch.no_grad()
@@ -262,12 +301,4 @@ class SequenceAutoencoder(LatentModel):
 
             return step
 
-        def teacher(rows: np.ndarray, ids: Tensor) -> Tensor:
-            # Only up to the first padding step after the longest derivation: a fixed
-            # point never reads the (zero) scores after it, or its ids would go on there.
-            used = (ids != self.codec.pad_index).any(0).nonzero()
-            t = min(ids.shape[1], int(used.max()) + 2 if len(used) else 1)
-            logits = self.decoder(z[torch.from_numpy(rows).to(z.device)], ids[:, :t].to(z.device)).float()
-            return F.pad(logits, (0, 0, 0, ids.shape[1] - t))
-
-        return self.codec.decode_steps(start, len(z), stochastic, generator, teacher)
+        return self.codec.decode_steps(start, len(z), stochastic, generator)

@@ -109,9 +109,35 @@ class PositionalDecoder(nn.Module):
         return self.out(self.body(h))
 
 
+class _KV:
+    """One block's keys and values (``rows x heads x T x W/heads``) of the positions
+    decoded so far. The time axis grows by doubling and finished rows are dropped only
+    once half the rows are done, so a decode of ``L`` steps copies ``O(L)`` entries per
+    row instead of the ``O(L^2)`` of concatenating every step."""
+
+    def __init__(self) -> None:
+        self.k: Tensor | None = None
+        self.v: Tensor | None = None
+
+    def append(self, k: Tensor, v: Tensor, t: int) -> tuple[Tensor, Tensor]:
+        """Store position ``t``'s ``rows x heads x 1 x W/heads`` keys/values; returns
+        those of positions ``0..t``."""
+        if self.k is None or t == self.k.shape[2]:
+            grown = [x.new_empty(x.shape[0], x.shape[1], max(16, 2 * t), x.shape[3]) for x in (k, v)]
+            if self.k is not None:
+                grown[0][:, :, :t], grown[1][:, :, :t] = self.k, self.v
+            self.k, self.v = grown
+        self.k[:, :, t : t + 1], self.v[:, :, t : t + 1] = k, v
+        return self.k[:, :, : t + 1], self.v[:, :, : t + 1]
+
+    def select(self, rows: Tensor, t: int) -> None:
+        if self.k is not None:
+            self.k, self.v = self.k[rows, :, :t].clone(), self.v[rows, :, :t].clone()
+
+
 class _CausalBlock(nn.Module):
-    """Pre-norm Transformer block with causal self-attention that can extend a
-    key/value cache by new positions."""
+    """Pre-norm Transformer block with causal self-attention; :meth:`extend` runs one
+    new position against a key/value cache."""
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
@@ -121,33 +147,50 @@ class _CausalBlock(nn.Module):
         self.proj = nn.Linear(width, width)
         self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
 
-    def forward(self, x: Tensor, past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """``N x T x W`` -> ``N x T x W`` and the keys/values (``N x heads x T' x W/heads``)
-        of every position so far; with ``past``, ``x`` holds the positions after it."""
+    def _qkv(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         n, t, w = x.shape
         q, k, v = self.qkv(self.ln1(x)).view(n, t, 3, self.heads, w // self.heads).permute(2, 0, 3, 1, 4)
-        if past is not None:
-            k, v = torch.cat([past[0], k], 2), torch.cat([past[1], v], 2)
-        # With a cache, the new position(s) may see every earlier one: only a fresh
-        # multi-position input needs the causal mask.
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=past is None and t > 1)
+        return q, k, v
+
+    def _rest(self, x: Tensor, y: Tensor) -> Tensor:
+        n, t, w = x.shape
         x = x + self.proj(y.transpose(1, 2).reshape(n, t, w))
-        return x + self.mlp(self.ln2(x)), (k, v)
+        return x + self.mlp(self.ln2(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``N x T x W`` -> ``N x T x W``, position ``t`` attending to ``0..t``."""
+        q, k, v = self._qkv(x)
+        return self._rest(x, F.scaled_dot_product_attention(q, k, v, is_causal=x.shape[1] > 1))
+
+    def extend(self, x: Tensor, kv: _KV, t: int) -> Tensor:
+        """``N x 1 x W`` (position ``t``) -> ``N x 1 x W``, attending to the cached
+        positions and itself."""
+        q, k, v = self._qkv(x)
+        k, v = kv.append(k, v, t)
+        return self._rest(x, F.scaled_dot_product_attention(q, k, v))
 
 
 class ARCache:
-    """What :meth:`ARDecoder.step` carries between steps for the rows still decoding:
-    the projected codes (``N x W``) and each block's keys/values."""
+    """What :meth:`ARDecoder.step` carries between steps: the projected codes
+    (``B x W``) and each block's keys/values for ``B`` rows, of which ``live`` (the
+    rows still decoding, in the caller's order; ``None`` for all) are returned."""
 
     def __init__(self, cond: Tensor, layers: int) -> None:
         self.cond = cond
-        self.past: list[tuple[Tensor, Tensor] | None] = [None] * layers
+        self.kv = [_KV() for _ in range(layers)]
+        self.live: Tensor | None = None
         self.t = 0
 
     def keep(self, rows: Tensor) -> None:
-        """Drop every row but ``rows`` (positions among the rows kept so far)."""
-        self.cond = self.cond[rows]
-        self.past = [None if p is None else (p[0][rows], p[1][rows]) for p in self.past]
+        """Keep only ``rows`` (positions among the live rows) of the decode. Finished
+        rows stay in the batch (their steps are wasted) until half the rows are done."""
+        live = rows if self.live is None else self.live[rows]
+        if 2 * len(live) > len(self.cond):
+            self.live = live
+            return
+        self.cond, self.live = self.cond[live], None
+        for kv in self.kv:
+            kv.select(live, self.t)
 
 
 class ARDecoder(nn.Module):
@@ -180,7 +223,7 @@ class ARDecoder(nn.Module):
         prev = torch.cat([targets.new_full((n, 1), self.vocab), targets[:, :-1]], 1).long()
         h = self.tok(prev) + self.pos[:t] + self.inp(z).unsqueeze(1)
         for block in self.blocks:
-            h, _ = block(h)
+            h = block(h)
         return self.out(h)
 
     def start(self, z: Tensor) -> ARCache:
@@ -188,15 +231,17 @@ class ARDecoder(nn.Module):
         return ARCache(self.inp(z), len(self.blocks))
 
     def step(self, cache: ARCache, prev: Tensor | None) -> Tensor:
-        """Logits (``N x V``) of the next position for the cache's rows, given the ids
-        they chose at the previous step (``None`` at the first)."""
-        if prev is None:
-            prev = torch.full((len(cache.cond),), self.vocab, dtype=torch.long, device=cache.cond.device)
-        h = (self.tok(prev.long()) + self.pos[cache.t] + cache.cond).unsqueeze(1)
-        for i, block in enumerate(self.blocks):
-            h, cache.past[i] = block(h, cache.past[i])
+        """Logits (``N x V``) of the next position for the cache's live rows, given the
+        ids they chose at the previous step (``None`` at the first)."""
+        ids = torch.full((len(cache.cond),), self.vocab, dtype=torch.long, device=cache.cond.device)
+        if prev is not None:
+            ids[slice(None) if cache.live is None else cache.live] = prev.long()
+        h = (self.tok(ids) + self.pos[cache.t] + cache.cond).unsqueeze(1)
+        for block, kv in zip(self.blocks, cache.kv):
+            h = block.extend(h, kv, cache.t)
         cache.t += 1
-        return self.out(h[:, 0])
+        logits = self.out(h[:, 0])
+        return logits if cache.live is None else logits[cache.live]
 
 
 DECODERS: dict[str, Callable[..., nn.Module]] = {"gru": GRUDecoder, "fast": PositionalDecoder, "ar": ARDecoder}

@@ -60,11 +60,12 @@ def test_end_to_end_outputs(model_dir: Path, tmp_path: Path, acquisition: str) -
     # how each candidate was decoded, summed up in the summary
     recs = [json.loads(line) for t in range(2) for line in (out / f"trial_{t}" / "evaluations.jsonl").read_text().splitlines()]
     assert all(0 <= r["decode"]["valid_decodes"] <= CFG["n_decode"] for r in recs)
-    assert all((r["string"] is None) == (r["decode"]["valid_decodes"] == 0) for r in recs)
+    assert all((r["string"] is None) == (r["decode"]["valid_decodes"] == 0 or r["decode"].get("reason") == "repeat")
+               for r in recs)
     decoding = summary["decoding"]
     assert decoding["candidates"] == 24
     assert decoding["no_valid_decode"] == sum(r["string"] is None for r in recs)
-    assert sum(decoding["invalid_reasons"].values()) == decoding["no_valid_decode"]
+    assert sum(decoding["invalid_reasons"].values()) == decoding["no_valid_decode"] + decoding["repeated"]
     assert decoding["vote_needed"] == sum(0 < r["decode"]["valid_decodes"] < CFG["n_decode"] for r in recs)
     assert decoding["semantic_fallback"] == 0  # expressions have no semantic masks
     assert "Decoding: of 24 candidates" in (out / "report.md").read_text()
@@ -87,8 +88,9 @@ class _Killed(Exception):
     pass
 
 
-def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path) -> None:
-    cfg = CampaignConfig(**CFG, acquisition="turbo")  # the trust-region state must survive the restart too
+@pytest.mark.parametrize("options", [{}, {"inversion": True, "gp_max": 40}])
+def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path, options: dict) -> None:
+    cfg = CampaignConfig(**CFG, acquisition="turbo", **options)  # the trust-region state must survive the restart too
     Campaign.from_dir(model_dir, cfg, tmp_path / "full").run(progress=False)
     interrupted = Campaign.from_dir(model_dir, cfg, tmp_path / "part")
     score, calls = interrupted.objective, []
@@ -416,3 +418,66 @@ def test_known_scores_outside_the_objectives_scale_are_warned_about(tmp_path: Pa
         Campaign(stub_model(task="zinc"), cfg, tmp_path / "bo").run(progress=False)
     assert "known initial scores (pIC50): 4.4 .. 8" in caplog.text
     assert "outside qed's 0 .. 1" in caplog.text
+
+
+def _records(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "trial_0" / "evaluations.jsonl").read_text().splitlines()]
+
+
+def test_no_string_is_evaluated_twice(model_dir: Path, tmp_path: Path) -> None:
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 4, "batch": 8, "n_decode": 1}, acquisition="turbo")
+    out = tmp_path / "run"
+    campaign = Campaign.from_dir(model_dir, cfg, out)
+    summary = campaign.run(progress=False)
+    recs = _records(out)
+    key = campaign.model.codec.canonical
+    evaluated = [key(r["string"]) for r in recs if r["string"] is not None]
+    initial = {key(s) for s in json.loads((out / "init_strings.json").read_text())}
+    assert len(set(evaluated)) == len(evaluated) and not set(evaluated) & initial
+    decoding = summary["decoding"]
+    assert decoding["repeats_replaced"] > 0  # a 4-d latent space repeats itself: proposed again
+    assert decoding["repeats_replaced"] == sum(r["decode"].get("replaced", 0) for r in recs)
+    assert decoding["repeated"] == sum(r["decode"].get("reason") == "repeat" for r in recs)
+    assert "repeats of earlier strings were proposed again" in (out / "report.md").read_text()
+
+
+def test_inversion_gives_the_gp_codes_of_the_strings_scored(model_dir: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentbo.bo import campaign as campaign_module
+
+    fitted: list[torch.Tensor] = []
+    real = campaign_module.fit_surrogate
+    monkeypatch.setattr(campaign_module, "fit_surrogate",
+                        lambda kind, x, *a, **k: fitted.append(x.clone()) or real(kind, x, *a, **k))
+    cfg = CampaignConfig(**{**CFG, "trials": 1}, acquisition="turbo", inversion=True)
+    out = tmp_path / "run"
+    campaign = Campaign.from_dir(model_dir, cfg, out)
+    campaign.run(progress=False)
+    meta = json.loads((out / "campaign.json").read_text())
+    report = meta["initial_inversion"]
+    assert report["codes"] == len(json.loads((out / "init_strings.json").read_text()))
+    assert report["refined"] == report["codes"] - report["decoded_back"]
+    assert report["decoded_back_after"] >= report["decoded_back"]  # refined codes: tests/bo/test_inversion.py
+    valid = [r for r in _records(out) if r["valid"]]
+    assert valid and any(r["latent"] != r["proposed"] for r in valid)
+    key = campaign.model.codec.canonical
+    decoded = campaign.model.decode_latents(torch.tensor([r["latent"] for r in valid]))
+    assert [key(d) == key(r["string"]) for d, r in zip(decoded, valid)] == [r["decoded_back"] for r in valid]
+    # The last fit holds the earlier iterations' inverted codes, not their candidates.
+    earlier = torch.tensor([r["latent"] for r in valid if r["iteration"] < cfg.iterations - 1], dtype=torch.float64)
+    assert torch.equal(fitted[-1][-len(earlier):].cpu(), earlier)
+    assert campaign.phase_seconds()["inversion"] > 0
+
+
+def test_gp_max_caps_every_fit(model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentbo.bo import campaign as campaign_module
+
+    sizes: list[int] = []
+    real = campaign_module.fit_surrogate
+    monkeypatch.setattr(campaign_module, "fit_surrogate",
+                        lambda kind, x, *a, **k: sizes.append(len(x)) or real(kind, x, *a, **k))
+    cfg = CampaignConfig(**{**CFG, "trials": 1, "gp_points": 30}, acquisition="turbo", gp_max=32)
+    Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(progress=False)
+    assert sizes == [30, 32, 32]  # 30 initial, then 30 + 4 and 30 + 8 capped
+    with pytest.raises(ConfigError, match="gp_max"):
+        CampaignConfig(gp_max=1).validate()

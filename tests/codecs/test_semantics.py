@@ -102,6 +102,49 @@ def test_fuzz_decoder_state(seed: int, scale: float, length: int, stochastic: bo
             assert CODEC.decode(CODEC.one_hot(CODEC.encode([s])), semantic=False) == [s]
 
 
+def _steps_of(logits: torch.Tensor, seen: list[tuple[int, np.ndarray]]):
+    """A stand-in autoregressive model whose step ``t`` gives ``logits[rows, t]``,
+    whatever was chosen before; it records the rows it was asked for."""
+    def start(rows: np.ndarray):
+        state = {"rows": rows, "t": 0}
+
+        def step(keep: np.ndarray | None, prev: torch.Tensor | None) -> torch.Tensor:
+            if keep is not None:
+                state["rows"] = state["rows"][keep]
+            assert (prev is None) == (state["t"] == 0) and (prev is None or len(prev) == len(state["rows"]))
+            seen.append((state["t"], state["rows"]))
+            state["t"] += 1
+            return logits[torch.from_numpy(state["rows"]), state["t"] - 1]
+
+        return step
+
+    return start
+
+
+def test_one_pass_decode_equals_the_whole_matrix_decode() -> None:
+    """Fed one step of scores at a time, with its state carried between steps, the
+    semantic decoder chooses what it chooses from the whole score matrix: first pass,
+    fallback pass, dead ends and rows that cannot finish alike."""
+    logits = torch.cat([random_logits(150, seed=21), random_logits(30, seed=22, scale=5.0, length=277)])
+    logits[:20, :, :] = random_logits(20, seed=23, scale=0.1)
+    seen: list[tuple[int, np.ndarray]] = []
+    stepped = CODEC.decode_steps(_steps_of(logits, seen), len(logits))
+    whole = CODEC.decode_with_status(logits)
+    assert stepped == whole
+    assert {"ok", "fallback"} <= set(whole[1])
+    # Rows leave as they finish: the model is asked for an ``ok`` row's steps and no more.
+    starts = [k for k, (t, _) in enumerate(seen) if t == 0]
+    asked = np.zeros(len(logits), dtype=int)
+    for _, rows in seen[: starts[1]]:
+        asked[rows] += 1
+    ok = [i for i, st_ in enumerate(whole[1]) if st_ == "ok"]
+    assert [asked[i] for i in ok] == [len(CODEC.encode_one(whole[0][i])) for i in ok]
+    # The fallback pass restarts only the rows the first pass failed.
+    again = {i for i, st_ in enumerate(whole[1]) if st_ in ("fallback", "dead_end")}
+    second = set(seen[starts[1]][1].tolist())
+    assert len(starts) == 2 and again <= second and second.isdisjoint(ok)
+
+
 def test_fallback_rows_have_no_aromatic_or_bracket_atoms() -> None:
     strings, status = CODEC.decode_with_status(random_logits(200, seed=2))
     fallback = [s for s, st_ in zip(strings, status) if st_ == "fallback"]

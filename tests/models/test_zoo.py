@@ -1,3 +1,4 @@
+import gzip
 import json
 import os
 import subprocess
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from latentbo.cli import app
@@ -73,21 +75,43 @@ def test_models_list_and_zoo_names_on_the_cli(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["encoded"] == 2
 
 
-def test_train_zoo_runs_on_cpu_at_a_small_budget(tmp_path: Path) -> None:
-    data = tmp_path / "data" / "expressions"
-    data.mkdir(parents=True)
-    (data / "equation2_15_dataset.txt").write_text("\n".join(generate_expressions(300, seed=2)) + "\n")
+def _train_zoo(tmp_path: Path, name: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LATENTBO_CACHE_DIR": str(tmp_path / "cache"),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "train_zoo.py"), "--device", "cpu", "--minutes", "0.01", "--only",
-         "expressions-gmm_dae", "--data-dir", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--out",
-         str(tmp_path / "zoo"), "--table", "", "--samples", "20"], capture_output=True, text=True, env=env, timeout=300)
+         name, "--data-dir", str(tmp_path / "data"), "--runs", str(tmp_path / "runs"), "--out",
+         str(tmp_path / "zoo"), "--table", "", "--samples", "20", "--limit", "300"],
+        capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    card = json.loads((tmp_path / "zoo" / "expressions-gmm_dae" / "card.json").read_text())
+    card = json.loads((tmp_path / "zoo" / name / "card.json").read_text())
     assert card["epochs"] == 1 and card["device"] == "cpu" and "--max-minutes 0.01" in card["command"]
+    assert load_model(tmp_path / "zoo" / name).config.model == "gmm_dae"
+    return card
+
+
+def test_train_zoo_runs_on_cpu_at_a_small_budget(tmp_path: Path) -> None:
+    data = tmp_path / "data" / "expressions"
+    data.mkdir(parents=True)
+    (data / "equation2_15_dataset.txt").write_text("\n".join(generate_expressions(300, seed=2)) + "\n")
+    card = _train_zoo(tmp_path, "expressions-gmm_dae")
     assert card["data"].startswith(str(data / "equation2_15_dataset.txt"))
-    assert load_model(tmp_path / "zoo" / "expressions-gmm_dae").config.model == "gmm_dae"
+
+
+def test_the_default_candidate_trains_on_drug_like_data_at_a_small_budget(tmp_path: Path,
+                                                                          molecules: list[str]) -> None:
+    """The GPU recipe (one model, ZINC with stereo and charges, then MOSES) end to end on the CPU."""
+    for folder, name, text in [("zinc250k", "valid.txt", "\n".join(molecules[:150])),
+                               ("moses", "train.csv", "SMILES,SPLIT\n" + "\n".join(f"{m},train" for m in molecules[150:300]))]:
+        (tmp_path / "data" / folder).mkdir(parents=True)
+        (tmp_path / "data" / folder / name).write_text(text + "\n")
+    with gzip.open(tmp_path / "data" / "moses" / "train.csv.gz", "wt") as fh:
+        fh.write((tmp_path / "data" / "moses" / "train.csv").read_text())
+    card = _train_zoo(tmp_path, "zinc-druglike")
+    assert "zinc250k/valid.txt" in card["data"] and "moses/train.csv.gz" in card["data"]
+    assert "--dataset zinc250k,moses" in card["command"]
+    weights = load_file(tmp_path / "zoo" / "zinc-druglike" / "model.safetensors")
+    assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.float16}
 
 
 def test_one_default_model_per_task_and_bo_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
