@@ -18,7 +18,7 @@ Protocol (one cell = task x method x seed):
   100 offspring a generation), and any latentbo acquisition (``turbo``, ``qlogei``,
   ``random``: a campaign through ask/tell, batches of ``--batch``, the starting set as
   known data), with options after a ``+``: ``inv`` (inversion), ``cap`` (``gp_max``
-  500), e.g. ``turbo+inv+cap``;
+  500), ``wr`` (weighted retraining every 2 iterations), e.g. ``turbo+inv+cap``;
 - metrics: AUC top-10 (PMO's: the mean of the top-10 scores logged every 100 calls,
   trapezoids, the last value carried to the budget, divided by the budget; here the
   top-10 is of the starting set and the calls so far, so every method starts from the
@@ -178,11 +178,11 @@ def run_latentbo(oracle: Oracle, start: list[str], seed: int, model: Any, acquis
     except BudgetSpent:
         pass
     phases = campaign.phase_seconds()
-    return {k: phases[k] for k in ("fit", "acquisition", "decoding", "inversion")}
+    return {k: phases[k] for k in ("fit", "acquisition", "decoding", "inversion", "retraining")}
 
 
 #: Campaign options a latentbo method may add: ``turbo+inv+cap``.
-VARIANTS = {"inv": {"inversion": True}, "cap": {"gp_max": 500}}
+VARIANTS = {"inv": {"inversion": True}, "cap": {"gp_max": 500}, "wr": {"retrain_every": 2}}
 
 
 RUNNERS = {"screening": run_screening, "prior": run_prior, "molga": run_molga}
@@ -302,6 +302,7 @@ def main() -> None:
                          "calls": round(float(np.mean([c["calls"] for c in mine]))),
                          "s_fit+acq": round(phase("fit_s") + phase("acquisition_s"), 1),
                          "s_inversion": round(phase("inversion_s"), 1),
+                         "s_retraining": round(phase("retraining_s"), 1),
                          "s_decode/gen": round(phase("decoding_s") + phase("generation_s"), 1),
                          "s_oracle": round(phase("oracle_s"), 1)})
             top = max((c for c in mine if c["best_new"]), key=lambda c: c["new_top1"], default=None)

@@ -294,6 +294,11 @@ def bo(
                                             "the strings scored: initial and evaluated strings are encoded and "
                                             "their codes refined by gradient steps where they do not decode back "
                                             "(slower: see docs/campaigns.md).")] = False,
+    retrain_every: Annotated[int, typer.Option(help="Weighted retraining: fine-tune the model every N iterations "
+                                                    "on the initial and evaluated strings weighted by rank, then "
+                                                    "re-encode them (each trial its own copy); 0: never.",
+                                               min=0)] = 0,
+    retrain_steps: Annotated[int, typer.Option(help="Optimiser steps (batches of 32) per retraining.", min=1)] = 100,
     surrogate: Annotated[str, typer.Option(help="exact (GP on --gp-points initial codes) | sparse (variational GP on "
                                                 "every initial code: the Grammar VAE protocol with --init-size "
                                                 "100000).")] = "exact",
@@ -325,7 +330,8 @@ def bo(
         objective = _default_objective(model)
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
-                         gp_max=gp_max, inversion=inversion, surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
+                         gp_max=gp_max, inversion=inversion, retrain_every=retrain_every,
+                         retrain_steps=retrain_steps, surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
                          score_column=score_column, semantic=semantic,
                          objective_timeout=objective_timeout, on_timeout=on_timeout,
                          filters=parse_filter_options(filter_) if filter_ else None)

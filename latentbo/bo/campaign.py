@@ -15,6 +15,7 @@ Layout of ``out_dir``::
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import json
@@ -36,6 +37,7 @@ from latentbo.bo.acquisition import ACQUISITIONS, make_proposer
 from latentbo.bo.checkpoint import PENDING, PHASES, Batch, Trial, load_pending, load_trial, save_pending, save_trial
 from latentbo.bo.decoding import decode_candidates, search_box
 from latentbo.bo.inversion import canonical, invert
+from latentbo.bo.retraining import load_retrained, retrain, save_retrained
 from latentbo.bo.surrogate import SURROGATES, fit_surrogate, select_subset
 from latentbo.data import is_dataset_path, load_strings, read_dataset_file
 from latentbo.devices import resolve_device
@@ -91,6 +93,12 @@ class CampaignConfig:
             scored (:mod:`latentbo.bo.inversion`): initial codes and evaluated strings'
             codes are refined by gradient steps where the encoding does not decode
             back; the candidate proposed is kept in ``proposed``.
+        retrain_every: weighted retraining (:mod:`latentbo.bo.retraining`): every this
+            many iterations of a trial the autoencoder is fine-tuned for
+            ``retrain_steps`` steps on the initial and evaluated strings, sampled by
+            rank weight, and every code is re-encoded; ``0``: never. Each trial
+            retrains its own copy.
+        retrain_steps: optimiser steps (batches of 32) per retraining.
         surrogate: ``exact`` (BoTorch SingleTaskGP, cubic in the points it holds) or
             ``sparse`` (a variational GP on every initial code: the Grammar VAE protocol,
             whose GP sees the whole dataset); see :data:`~latentbo.bo.surrogate.SURROGATES`.
@@ -138,6 +146,8 @@ class CampaignConfig:
     gp_points: int = 500
     gp_max: int | None = None
     inversion: bool = False
+    retrain_every: int = 0
+    retrain_steps: int = 100
     surrogate: str = "exact"
     acquisition: str = "qlogei"
     incumbent: str = "observed"
@@ -172,6 +182,9 @@ class CampaignConfig:
         for name in ("iterations", "batch", "trials", "init_size", "gp_points", "n_decode"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1")
+        if self.retrain_every < 0 or self.retrain_steps < 1:
+            raise ConfigError(f"retrain_every must be >= 0 and retrain_steps >= 1, got {self.retrain_every}, "
+                              f"{self.retrain_steps}")
         if self.gp_max is not None and self.gp_max < 2:
             raise ConfigError(f"gp_max must be >= 2 (or unset), got {self.gp_max}")
         if not 0 <= self.seed < MAX_SEED:  # trial and iteration seeds (seed * 1e6 + ...) must fit torch's 64 bits
@@ -220,6 +233,8 @@ class Campaign:
         self.device = resolve_device(device)
         self.model_fingerprint = weights_fingerprint(model)
         self.model_source = source
+        if config.retrain_every:  # retraining changes the weights: the caller's model stays as it was
+            model = copy.deepcopy(model)
         self.model = model.to(self.device).eval()
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
@@ -229,6 +244,11 @@ class Campaign:
         self.initial_skipped: dict[str, int] = {}  # initial strings left out, by reason
         self.initial_inversion: dict[str, int] | None = None  # inversion of the initial codes (counts)
         self._seen_initial: set[str | None] | None = None  # the initial strings, compared canonically
+        # Weighted retraining: the weights each trial starts from, and whose weights the
+        # model holds now (trial, iteration of its last retraining; -1: none).
+        self._base_weights = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                              if config.retrain_every else None)
+        self._weights_of: tuple[int, int] | None = None
         self.objective: Objective = make_objective(objective if objective is not None else config.objective,
                                                    config.target, config.minimize)
         self.sign = 1.0 if self.objective.maximize else -1.0
@@ -503,6 +523,7 @@ class Campaign:
         cfg = self.config
         seed = self.trial_seed(t)
         it_seed = seed * 1000 + trial.iteration
+        init_codes, eval_codes = self._adapted(t, trial, init_codes, init_scores)
         valid_init = np.flatnonzero(np.isfinite(init_scores))
         if cfg.surrogate == "exact":
             subset = valid_init[select_subset(self.sign * init_scores[valid_init], cfg.gp_points,
@@ -511,8 +532,10 @@ class Campaign:
             subset = valid_init
         bounds = search_box(self.model, init_codes[valid_init], cfg.bounds)
         done = [r for r in trial.records if r["valid"]]
-        x = torch.cat([init_codes[subset].double(),
-                       torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])])
+        latents = torch.tensor([r["latent"] for r in done], dtype=torch.float64).view(-1, init_codes.shape[1])
+        if eval_codes is not None:  # codes under the retrained weights
+            latents[: len(eval_codes)] = eval_codes.double()
+        x = torch.cat([init_codes[subset].double(), latents])
         y = torch.from_numpy(np.concatenate([self.sign * init_scores[subset],
                                              [self.sign * r["score"] for r in done]])).double().unsqueeze(-1)
         if cfg.surrogate == "exact" and cfg.gp_max is not None:
@@ -552,6 +575,49 @@ class Campaign:
         for i in again:
             strings[i], info[i] = None, {**info[i], "reason": "repeat"}
         return Batch(cand, strings, info, it_seed)
+
+    def _adapted(self, t: int, trial: Trial, init_codes: Tensor,
+                 init_scores: np.ndarray) -> tuple[Tensor, Tensor | None]:
+        """With weighted retraining: retrain when one is due (once per due iteration,
+        saved before it is used), give the model the trial's weights and return the
+        initial codes and the valid evaluations' codes under them (``None``: the
+        recorded ones); without: ``init_codes`` as given."""
+        cfg = self.config
+        if not cfg.retrain_every:
+            return init_codes, None
+        state = load_retrained(trial.dir)
+        due = trial.iteration > 0 and trial.iteration % cfg.retrain_every == 0
+        if due and (state is None or int(state["iteration"]) != trial.iteration):
+            self._hold_weights(t, state)
+            t0 = time.perf_counter()
+            _, _, strings = self._saved_initial_data()
+            ok = np.isfinite(init_scores)
+            done = [r for r in trial.records if r["valid"]]
+            retrain(self.model, [s for s, k in zip(strings, ok) if k] + [r["string"] for r in done],
+                    np.concatenate([self.sign * init_scores[ok], [self.sign * r["score"] for r in done]]),
+                    cfg.retrain_steps, seed=self.trial_seed(t) * 1000 + trial.iteration)
+            codes, batch = self.model.encode_strings(strings)
+            if len(batch.kept) != len(strings):
+                raise CheckpointError(f"{self.out}: the retrained model cannot encode the initial strings it could")
+            evaluated = torch.tensor([r["latent"] for r in done]).view(-1, codes.shape[1])
+            enc, batch = self.model.encode_strings([r["string"] for r in done])
+            evaluated[torch.as_tensor(batch.kept, dtype=torch.long)] = enc  # others keep their recorded codes
+            state = {"iteration": trial.iteration, "weights": self.model.state_dict(), "init_codes": codes,
+                     "eval_codes": evaluated}
+            save_retrained(trial.dir, state)
+            trial.phases["retraining"] += time.perf_counter() - t0
+            self._weights_of = (t, trial.iteration)
+        self._hold_weights(t, state)
+        return (init_codes, None) if state is None else (state["init_codes"], state["eval_codes"])
+
+    def _hold_weights(self, t: int, state: dict[str, Any] | None) -> None:
+        """Give the model trial ``t``'s weights: those of its last retraining, or the
+        weights every trial starts from."""
+        tag = (t, -1 if state is None else int(state["iteration"]))
+        if self._base_weights is not None and self._weights_of != tag:
+            self.model.load_state_dict(self._base_weights if state is None else state["weights"])
+            self.model.eval()
+            self._weights_of = tag
 
     def _inverted(self, strings: list[str | None], proposed: Tensor) -> tuple[Tensor, list[bool | None]]:
         """Codes of the decoded strings (encoded, refined where they do not decode
@@ -695,6 +761,8 @@ class Campaign:
                 raise CheckpointError("tell() got other strings than the batch asked; pass the strings ask() "
                                       "returned, in order")
             vals = self.checked_scores([np.nan if v is None else v for v in scores], batch.strings)
+            if self.config.retrain_every:  # a fresh process: the inversion needs the trial's weights
+                self._hold_weights(0, load_retrained(trial.dir))
             self._record(0, trial, batch, vals, [{} for _ in vals])
             (trial.dir / PENDING).unlink()
 

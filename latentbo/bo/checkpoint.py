@@ -27,7 +27,7 @@ from latentbo.io import atomic_write_bytes, atomic_write_text
 #: The batch an ask/tell loop asked and has not told yet.
 PENDING = "pending.pt"
 #: Where a trial's time goes (:attr:`Trial.phases`).
-PHASES = ("fit", "acquisition", "decoding", "inversion", "objective")
+PHASES = ("fit", "acquisition", "decoding", "inversion", "retraining", "objective")
 
 
 @dataclass
@@ -41,7 +41,7 @@ class Trial:
     gp_state: dict | None = None
     elapsed: float = 0.0
     #: Seconds spent so far in each phase: ``fit`` (GP), ``acquisition``, ``decoding``,
-    #: ``inversion`` (codes of the evaluated strings), ``objective``.
+    #: ``inversion`` (codes of the evaluated strings), ``retraining``, ``objective``.
     phases: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
 
 

@@ -481,3 +481,61 @@ def test_gp_max_caps_every_fit(model_dir: Path, tmp_path: Path, monkeypatch: pyt
     assert sizes == [30, 32, 32]  # 30 initial, then 30 + 4 and 30 + 8 capped
     with pytest.raises(ConfigError, match="gp_max"):
         CampaignConfig(gp_max=1).validate()
+
+
+def test_weighted_retraining_changes_the_weights_and_the_gp_sees_the_new_codes(
+        model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentbo.bo import campaign as campaign_module
+    from latentbo.bo.retraining import load_retrained
+    from latentbo.models import load_model
+
+    fitted: list[torch.Tensor] = []
+    real = campaign_module.fit_surrogate
+    monkeypatch.setattr(campaign_module, "fit_surrogate",
+                        lambda kind, x, *a, **k: fitted.append(x.clone()) or real(kind, x, *a, **k))
+    model = load_model(model_dir)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = CampaignConfig(**{**CFG, "trials": 2}, acquisition="turbo", retrain_every=2, retrain_steps=20)
+    out = tmp_path / "run"
+    campaign = Campaign(model, cfg, out)
+    campaign.run(progress=False)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())  # the caller's model is untouched
+    for t in range(2):
+        state = load_retrained(out / f"trial_{t}")
+        assert int(state["iteration"]) == 2  # the third iteration (index 2) retrained first
+        assert any(not torch.equal(v, before[k]) for k, v in state["weights"].items())
+    # Trial 0's third fit holds the re-encoded codes of the first two iterations' strings.
+    state = load_retrained(out / "trial_0")
+    valid = [r for r in _records(out) if r["valid"] and r["iteration"] < 2]
+    assert valid and len(state["eval_codes"]) == len(valid)
+    assert torch.equal(fitted[2][-len(valid):].float(), state["eval_codes"].float())
+    assert not torch.equal(state["eval_codes"].float(), torch.tensor([r["latent"] for r in valid]))
+    assert campaign.phase_seconds()["retraining"] > 0
+
+
+def test_a_campaign_killed_while_retraining_resumes_exactly(model_dir: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from latentbo.bo import campaign as campaign_module
+
+    cfg = CampaignConfig(**CFG, acquisition="turbo", retrain_every=1, retrain_steps=10)
+    Campaign.from_dir(model_dir, cfg, tmp_path / "full").run(progress=False)
+    real, calls = campaign_module.retrain, []
+
+    def dying(*args, **kwargs):  # killed in trial 0's second retraining, after a step
+        calls.append(1)
+        real(*args, **kwargs)
+        if len(calls) == 2:
+            raise _Killed
+
+    monkeypatch.setattr(campaign_module, "retrain", dying)
+    with pytest.raises(_Killed):
+        Campaign.from_dir(model_dir, cfg, tmp_path / "part").run(progress=False)
+    monkeypatch.setattr(campaign_module, "retrain", real)
+    Campaign.from_dir(model_dir, cfg, tmp_path / "part").run(resume=True, progress=False)
+    for t in range(2):
+        a, b = (_strip((tmp_path / run / f"trial_{t}" / "evaluations.jsonl").read_text()) for run in ("full", "part"))
+        assert a == b
+
+
+def _strip(text: str) -> list[dict]:
+    return [{k: v for k, v in json.loads(x).items() if k != "wall_time"} for x in text.splitlines()]
