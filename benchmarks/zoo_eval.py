@@ -9,12 +9,14 @@ which ``latentbo models list`` shows:
 
     python benchmarks/zoo_eval.py --data-dir ../shared/data [--limit 500] [--samples 1000] [--models a,b]
 
-Writes ``benchmarks/results/zoo_eval.{csv,md}``.
+Writes ``benchmarks/results/zoo_eval.{csv,md}``; with ``--models`` the other models' rows
+are kept from the table as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import time
 from datetime import datetime, timezone
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from _common import run, write_table
+from _common import RESULTS, run, write_table
 from latentbo.data import load_strings, set_data_dir
 from latentbo.data.datasets import grammar_vae_expressions
 from latentbo.evaluation import evaluate_model
@@ -38,6 +40,16 @@ def test_strings(task: str, limit: int) -> list[str]:
         return load_strings("zinc250k-test", allow_fallback=False)[0][:limit]
     seen = set(load_strings("expressions")[0])
     return [e for e in grammar_vae_expressions(122_880, seed=0) if e not in seen][:limit]
+
+
+def _number(text: str) -> object:
+    """A CSV cell as the number it was written from, where it is one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def main() -> None:
@@ -77,6 +89,10 @@ def main() -> None:
                                              f"--limit {args.limit} --samples {args.samples}",
                                   "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
             path.write_text(json.dumps(saved, indent=2) + "\n")
+    done = {r["model"] for r in rows}
+    if args.models and (RESULTS / "zoo_eval.csv").exists():
+        with open(RESULTS / "zoo_eval.csv", newline="") as fh:
+            rows = [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(fh) if r["model"] not in done] + rows
     write_table("zoo_eval", rows, notes="exact: canonical SMILES with stereo (a skipped molecule is a miss); "
                                         "prior_fallback: share of prior samples the semantic masks' fallback pass made; "
                                         "kl_score: GuacaMol's KL-divergence score of the prior samples against the "

@@ -11,8 +11,19 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperOption
 
 from latentbo.errors import ConfigError, LatentboError
+
+_option_type = TyperOption.display_type_rich
+
+
+def _no_type_for_flags(self: TyperOption, ctx: Any) -> str | None:
+    # A flag takes no value, yet typer shows a type for it (`--resume <bool>`).
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+TyperOption.display_type_rich = _no_type_for_flags
 
 app = typer.Typer(
     help="Latent-space Bayesian optimisation over structured data (molecules, expressions).",

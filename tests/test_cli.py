@@ -17,6 +17,7 @@ def test_every_command_has_help() -> None:
         result = runner.invoke(app, [*cmd.split(), "--help"])
         assert result.exit_code == 0 and f" {cmd} [OPTIONS]" in result.stdout, cmd
         assert "--json" in result.stdout, f"{cmd} lacks --json"
+        assert "<bool>" not in result.stdout, f"{cmd} shows a type for a flag"
 
 
 def test_data_list_json(tmp_path: Path) -> None:

@@ -42,6 +42,22 @@ def test_trust_region_grows_shrinks_and_restarts() -> None:
     assert lengths[3::4] == [0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.8]
 
 
+def test_a_crowded_region_grows_instead_of_shrinking() -> None:
+    """A batch that decoded mostly to molecules seen before failed for want of
+    resolution, not of scores: the region doubles (up to its maximum) and forgets
+    its failures."""
+    from latentbo.bo.acquisition.turbo import Turbo
+    from latentbo.bo.campaign import CampaignConfig
+
+    turbo = Turbo(D, CampaignConfig(batch=1))
+    turbo.region.length, turbo.region.failures = 0.1, 3
+    turbo.crowded()
+    assert (turbo.region.length, turbo.region.failures) == (0.2, 0)
+    turbo.region.length = 1.2
+    turbo.crowded()
+    assert turbo.region.length == turbo.region.length_max
+
+
 def test_candidates_lie_in_the_trust_region_around_the_best_point() -> None:
     """Each candidate is within ``length / 2`` of the best point (in the unit cube, per
     dimension stretched by the GP's lengthscales, as TuRBO does); a smaller region gives
