@@ -676,9 +676,10 @@ class Campaign:
             trial.records.append(record)
             if valid:
                 batch_best = max(batch_best, self.sign * float(v))
-        trial.proposer.update(batch_best)
         if 2 * sum(h.get("reason") == "repeat" for h in batch.decode_info) > len(batch.decode_info):
-            trial.proposer.crowded()
+            trial.proposer.crowded(batch_best)
+        else:
+            trial.proposer.update(batch_best)
         trial.iteration += 1
         save_trial(trial)
 

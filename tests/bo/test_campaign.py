@@ -426,7 +426,7 @@ def test_no_string_is_evaluated_twice(model_dir: Path, tmp_path: Path, monkeypat
     from latentbo.bo.acquisition.turbo import Turbo
 
     crowded, real = [], Turbo.crowded
-    monkeypatch.setattr(Turbo, "crowded", lambda self: crowded.append(1) or real(self))
+    monkeypatch.setattr(Turbo, "crowded", lambda self, best: crowded.append(1) or real(self, best))
     cfg = CampaignConfig(**{**CFG, "trials": 1, "iterations": 4, "batch": 8, "n_decode": 1}, acquisition="turbo")
     out = tmp_path / "run"
     campaign = Campaign.from_dir(model_dir, cfg, out)

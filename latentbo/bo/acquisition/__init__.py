@@ -61,10 +61,12 @@ class Proposer(ABC):
     def update(self, batch_best: float) -> None:
         """After a batch is scored: its best (maximised) score, ``-inf`` if none was valid."""
 
-    def crowded(self) -> None:
-        """Most of the last batch decoded to strings evaluated before (they were left
-        unscored): the proposals are finer than the decoder's resolution. Called after
-        :meth:`update`; stateless proposers ignore it."""
+    def crowded(self, batch_best: float) -> None:
+        """Called instead of :meth:`update` when most of the batch decoded to strings
+        evaluated before (left unscored): the proposals were finer than the decoder's
+        resolution, which says nothing of their scores. By default the same as
+        :meth:`update`."""
+        self.update(batch_best)
 
     def state_dict(self) -> dict[str, Any]:
         """What :meth:`load_state_dict` needs to go on after a restart (numbers only)."""

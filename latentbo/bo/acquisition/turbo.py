@@ -110,10 +110,12 @@ class Turbo(Proposer):
     def update(self, batch_best: float) -> None:
         self.region.update(batch_best)
 
-    def crowded(self) -> None:
+    def crowded(self, batch_best: float) -> None:
         # A region that decodes to molecules already seen is below the decoder's
         # resolution: shrinking it on the "failure" would only repeat them more.
-        self.region.length, self.region.failures = min(2 * self.region.length, self.region.length_max), 0
+        region = self.region
+        region.length, region.failures = min(2 * region.length, region.length_max), 0
+        region.best = max(region.best, batch_best)
 
     def state_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.region)

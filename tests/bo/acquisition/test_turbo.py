@@ -50,12 +50,12 @@ def test_a_crowded_region_grows_instead_of_shrinking() -> None:
     from latentbo.bo.campaign import CampaignConfig
 
     turbo = Turbo(D, CampaignConfig(batch=1))
-    turbo.region.length, turbo.region.failures = 0.1, 3
-    turbo.crowded()
-    assert (turbo.region.length, turbo.region.failures) == (0.2, 0)
+    turbo.region.length, turbo.region.failures, turbo.region.best = 0.1, 3, 1.0
+    turbo.crowded(-math.inf)
+    assert (turbo.region.length, turbo.region.failures, turbo.region.best) == (0.2, 0, 1.0)
     turbo.region.length = 1.2
-    turbo.crowded()
-    assert turbo.region.length == turbo.region.length_max
+    turbo.crowded(2.0)
+    assert (turbo.region.length, turbo.region.best) == (turbo.region.length_max, 2.0)
 
 
 def test_candidates_lie_in_the_trust_region_around_the_best_point() -> None:
