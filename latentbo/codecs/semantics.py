@@ -36,6 +36,8 @@ attached to the SMILES grammar's productions by their text in :data:`_ACTIONS`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from latentbo.io import writable_numba_cache
@@ -258,18 +260,18 @@ class SemanticSteps:
         return out, out[:, -1].copy(), status, rules
 
 
-class _numba_threads:
+@contextlib.contextmanager
+def _numba_threads() -> Iterator[None]:
     """Rows run in parallel on as many threads as torch may use (one per test worker).
     Numba's OpenMP pool, started by the first parallel call, sets the process's OpenMP
     thread count (torch's) to every core: 2 study workers of 1 thread then ran 4 (4x
     slower qLogEI), so torch's count is put back."""
-
-    def __enter__(self) -> None:
-        self.threads = torch.get_num_threads()
-        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, self.threads)))
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.threads)
+    threads = torch.get_num_threads()
+    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, threads)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 # A row's scalar state between calls of :func:`_decode_row` (indices into ``ints``).
