@@ -26,6 +26,25 @@ def run(main: Callable[[], None]) -> None:
         sys.exit(f"error: {exc}")
 
 
+def kept_rows(name: str, key: str, replaced: set) -> list[dict]:
+    """The rows of ``results/<name>.csv`` whose ``key`` is not in ``replaced``, numbers
+    read back as numbers: a script that measures part of a table keeps the rest."""
+    path = RESULTS / f"{name}.csv"
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(fh) if r[key] not in replaced]
+
+
+def _number(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def write_table(name: str, rows: list[dict], notes: str = "") -> None:
     RESULTS.mkdir(exist_ok=True)
     cols = list(dict.fromkeys(k for r in rows for k in r))  # rows may lack columns (e.g. not run)

@@ -17,7 +17,6 @@ table is rewritten from the CSV.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import subprocess
 import time
@@ -26,7 +25,7 @@ from collections import Counter
 import numpy as np
 import torch
 
-from _common import RESULTS, run, write_table
+from _common import kept_rows, run, write_table
 from latentbo.codecs import GrammarCodec
 from latentbo.models import ModelConfig, SequenceAutoencoder
 
@@ -91,12 +90,7 @@ def main() -> None:
         model.decode_latents_with_status(z[:2])
         row(f"ar {size} (random weights)", *_timed(lambda: model.decode_latents_with_status(z), args.repeats))
 
-    path = RESULTS / "ar_decode_speed.csv"
-    old = []
-    if path.exists():
-        with open(path, newline="") as fh:
-            old = [r for r in csv.DictReader(fh) if r["code"] != label]
-    write_table("ar_decode_speed", old + rows,
+    write_table("ar_decode_speed", kept_rows("ar_decode_speed", "code", {label}) + rows,
                 notes="One thread, one batch. `masks alone`: the semantic decoder stepped by a stand-in model "
                       "(fixed random logits): the cost of decoding itself. `ar WxK`: end to end with an ar decoder "
                       "of width W and K blocks (random weights, seed 0), model steps included. Codes before the "

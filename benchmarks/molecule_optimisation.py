@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from _common import run, write_table
+from latentbo.chem import canonical_smiles
 from latentbo.data import load_strings, set_data_dir
 from latentbo.objectives import make_objective
 from latentbo.objectives.pmo import PANEL_TASKS
@@ -73,7 +74,7 @@ class Oracle:
 
     def __call__(self, smiles: str | None) -> float:
         """The score (NaN for what RDKit rejects); raises BudgetSpent past the budget."""
-        key = canonical(smiles)
+        key = canonical_smiles(smiles)
         if key is None:
             return float("nan")
         if key not in self.known:
@@ -85,13 +86,6 @@ class Oracle:
             self.known[key] = score
             self.calls.append((key, score))
         return self.known[key]
-
-
-def canonical(smiles: str | None) -> str | None:
-    from rdkit import Chem
-
-    mol = Chem.MolFromSmiles(smiles) if smiles else None
-    return Chem.MolToSmiles(mol) if mol is not None else None
 
 
 def auc_top_k(start: list[float], calls: list[float], budget: int, k: int = 10, every: int = 100) -> float:
@@ -207,7 +201,7 @@ def run_cell(task: str, method: str, seed: int, args: argparse.Namespace, zinc: 
     if path.exists():
         return json.loads(path.read_text())
     rng = np.random.default_rng(seed)
-    start = sorted({c for i in rng.choice(len(zinc), size=args.start, replace=False) if (c := canonical(zinc[i]))})
+    start = sorted({c for i in rng.choice(len(zinc), size=args.start, replace=False) if (c := canonical_smiles(zinc[i]))})
     objective = make_objective(task)
     known = dict(zip(start, (float(v) for v in objective(start))))
     oracle = Oracle(objective, known, args.budget)

@@ -16,7 +16,6 @@ are kept from the table as it was.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from datetime import datetime, timezone
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from _common import RESULTS, run, write_table
+from _common import kept_rows, run, write_table
 from latentbo.data import load_strings, set_data_dir
 from latentbo.data.datasets import grammar_vae_expressions
 from latentbo.evaluation import evaluate_model
@@ -40,16 +39,6 @@ def test_strings(task: str, limit: int) -> list[str]:
         return load_strings("zinc250k-test", allow_fallback=False)[0][:limit]
     seen = set(load_strings("expressions")[0])
     return [e for e in grammar_vae_expressions(122_880, seed=0) if e not in seen][:limit]
-
-
-def _number(text: str) -> object:
-    """A CSV cell as the number it was written from, where it is one."""
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def main() -> None:
@@ -89,10 +78,8 @@ def main() -> None:
                                              f"--limit {args.limit} --samples {args.samples}",
                                   "measured": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
             path.write_text(json.dumps(saved, indent=2) + "\n")
-    done = {r["model"] for r in rows}
-    if args.models and (RESULTS / "zoo_eval.csv").exists():
-        with open(RESULTS / "zoo_eval.csv", newline="") as fh:
-            rows = [{k: _number(v) for k, v in r.items()} for r in csv.DictReader(fh) if r["model"] not in done] + rows
+    if args.models:
+        rows = kept_rows("zoo_eval", "model", {r["model"] for r in rows}) + rows
     write_table("zoo_eval", rows, notes="exact: canonical SMILES with stereo (a skipped molecule is a miss); "
                                         "prior_fallback: share of prior samples the semantic masks' fallback pass made; "
                                         "kl_score: GuacaMol's KL-divergence score of the prior samples against the "

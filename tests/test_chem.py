@@ -1,6 +1,6 @@
 import pytest
 
-from latentbo.chem import molecule_invalidity
+from latentbo.chem import canonical_smiles, molecule_invalidity
 
 
 @pytest.mark.parametrize(("smiles", "reason"), [
@@ -28,3 +28,9 @@ def test_randomized_smiles_are_other_spellings_of_the_same_molecule() -> None:
     canon = {Chem.MolToSmiles(Chem.MolFromSmiles(m)) for m in mols[:3]}
     assert {Chem.MolToSmiles(Chem.MolFromSmiles(r)) for r in out} == canon  # stereo and charges kept
     assert not set(out) & set(mols) and 3 < len(out) <= 15
+
+
+def test_canonical_smiles_keeps_stereo_and_refuses_what_rdkit_cannot_read() -> None:
+    assert canonical_smiles("OCC") == canonical_smiles("C(O)C") == "CCO"
+    assert canonical_smiles("C[C@H](N)O") != canonical_smiles("C[C@@H](N)O")
+    assert canonical_smiles("C1CC") is None and canonical_smiles(None) is None and canonical_smiles("") is None

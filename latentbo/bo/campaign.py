@@ -244,6 +244,7 @@ class Campaign:
         self.initial_skipped: dict[str, int] = {}  # initial strings left out, by reason
         self.initial_inversion: dict[str, int] | None = None  # inversion of the initial codes (counts)
         self._seen_initial: set[str | None] | None = None  # the initial strings, compared canonically
+        self._keys: dict[str, str | None] = {}  # string -> canonical form, computed once
         # Weighted retraining: the weights each trial starts from, and whose weights the
         # model holds now (trial, iteration of its last retraining; -1: none).
         self._base_weights = ({k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -637,9 +638,13 @@ class Campaign:
         """What was evaluated before, canonically: the initial strings and the trial's."""
         if self._seen_initial is None:
             _, _, strings = self._saved_initial_data()
-            self._seen_initial = {canonical(self.task, self.model, s) for s in strings}
-        return self._seen_initial | {canonical(self.task, self.model, r["string"]) for r in trial.records
-                                     if r["string"] is not None}
+            self._seen_initial = {self._key(s) for s in strings}
+        return self._seen_initial | {self._key(r["string"]) for r in trial.records if r["string"] is not None}
+
+    def _key(self, text: str) -> str | None:
+        if text not in self._keys:
+            self._keys[text] = canonical(self.task, self.model, text)
+        return self._keys[text]
 
     def _repeats(self, strings: list[str | None], seen: set[str | None]) -> list[int]:
         """Positions of the strings evaluated before or repeating an earlier one in the batch."""
@@ -648,7 +653,7 @@ class Campaign:
         for i, s in enumerate(strings):
             if s is None:
                 continue
-            key = canonical(self.task, self.model, s)
+            key = self._key(s)
             if key in seen or key in batch:
                 out.append(i)
             batch.add(key)

@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import Tensor
 
+from latentbo.chem import canonical_smiles
 from latentbo.models import SequenceAutoencoder
 from latentbo.tasks import Task
 
@@ -26,13 +27,7 @@ def canonical(task: Task, model: SequenceAutoencoder, text: str | None) -> str |
     for molecules, the codec's spelling otherwise; ``None`` for an unreadable string."""
     if text is None:
         return None
-    if task.molecules:
-        from rdkit import Chem, RDLogger
-
-        RDLogger.DisableLog("rdApp.*")
-        mol = Chem.MolFromSmiles(text)
-        return None if mol is None else Chem.MolToSmiles(mol)
-    return model.codec.canonical(text)
+    return canonical_smiles(text) if task.molecules else model.codec.canonical(text)
 
 
 def invert(model: SequenceAutoencoder, task: Task, strings: list[str], codes: Tensor,

@@ -15,18 +15,11 @@ import numpy as np
 import selfies as sf
 import torch
 
+from latentbo.chem import canonical_smiles
 from latentbo.codecs.base import Codec, register_codec
 from latentbo.errors import ConfigError, InvalidInputError
 
 PAD = "[nop]"  # SELFIES' own no-operation symbol; id 0, and a decode ends at the first
-
-
-def _canonical_smiles(smiles: str) -> str | None:
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    mol = Chem.MolFromSmiles(smiles)
-    return Chem.MolToSmiles(mol) if mol is not None else None
 
 
 @register_codec
@@ -63,7 +56,7 @@ class SelfiesCodec(Codec):
         can encode; the others are left for :meth:`encode_many` to report."""
         encoded = []
         for s in smiles:
-            canonical = _canonical_smiles(s) if isinstance(s, str) and s.strip() else None
+            canonical = canonical_smiles(s) if isinstance(s, str) and s.strip() else None
             try:
                 encoded.append(sf.encoder(canonical, strict=True))
             except (sf.EncoderError, TypeError):
@@ -77,7 +70,7 @@ class SelfiesCodec(Codec):
         """RDKit's canonical SMILES of ``text`` (what decoding its encoding returns)."""
         if not text.strip():
             raise InvalidInputError(text, "empty", "empty input")
-        out = _canonical_smiles(text)
+        out = canonical_smiles(text)
         if not out:
             raise InvalidInputError(text, "syntax", "RDKit cannot parse this SMILES")
         return out
@@ -111,7 +104,7 @@ class SelfiesCodec(Codec):
         out: list[str | None] = []
         for row in self._symbols[self.token_ids(logits, stochastic, generator)]:
             text = "".join(row)
-            smiles = _canonical_smiles(sf.decoder(text)) if text else None
+            smiles = canonical_smiles(sf.decoder(text)) if text else None
             out.append(smiles or None)  # symbols that derive no atom decode to nothing
         return out
 
