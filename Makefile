@@ -1,4 +1,5 @@
-# Two entry points: `make demo` (main job on embedded data) and `make test`.
+# Entry points: `make demo` (main job on embedded data), `make test` (the tests and the
+# tutorial notebooks), `make docs` (the site, warnings as errors).
 # The venv is created on first use. torch is installed first, pinned to the local
 # CPU build, so botorch/gpytorch find it satisfied and pull no CUDA wheels.
 PYTHON ?= python3
@@ -6,12 +7,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test wheel-check bench-codec docs-cli clean
+.PHONY: install demo test docs notebooks wheel-check bench-codec docs-cli clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[test,ray]'
+	$(BIN)/pip install --quiet -e '.[test,ray,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,6 +22,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
+
+# The site in build/site; mkdocs.yml sets strict mode (any warning fails the build).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build
+
+# Re-execute the tutorials and keep their outputs in the notebooks (what the site shows).
+notebooks: $(STAMP)
+	cd docs/tutorials && for nb in *.ipynb; do ../../$(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; done
 
 wheel-check: $(STAMP)
 	bash .ci/wheel_check.sh

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from latentbo.io import atomic_write_text
+from latentbo.io import atomic_write_bytes, atomic_write_text
 from latentbo.objectives import Objective
 
 
@@ -232,11 +232,14 @@ def _short(smiles: str, width: int = 42) -> str:
 
 
 def _molecule_grid(path: Path, rows: list[dict[str, Any]]) -> None:
-    """The best molecules, each with its score and SMILES underneath."""
+    """The best molecules, each with its score and SMILES underneath (drawn to PNG bytes:
+    ``Draw.MolsToGridImage`` returns an IPython image instead of a PIL one in a notebook)."""
     from rdkit import Chem
     from rdkit.Chem import Draw
 
-    img = Draw.MolsToGridImage([Chem.MolFromSmiles(r["canonical_smiles"]) for r in rows], molsPerRow=4,
-                               subImgSize=(300, 300), legends=[f"{r['score']:.2f}  {_short(r['canonical_smiles'])}"
-                                                                for r in rows])
-    img.save(str(path))
+    per_row, side = 4, 300
+    drawer = Draw.MolDraw2DCairo(per_row * side, -(-len(rows) // per_row) * side, side, side)
+    drawer.DrawMolecules([Chem.MolFromSmiles(r["canonical_smiles"]) for r in rows],
+                         legends=[f"{r['score']:.2f}  {_short(r['canonical_smiles'])}" for r in rows])
+    drawer.FinishDrawing()
+    atomic_write_bytes(path, drawer.GetDrawingText())

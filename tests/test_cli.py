@@ -242,3 +242,24 @@ def test_the_command_line_reference_is_current(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "typer", "latentbo.cli", "utils", "docs", "--name", "latentbo", "--output",
                     str(out)], check=True, capture_output=True, timeout=120)
     assert out.read_text() == (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
+
+
+@pytest.mark.parametrize("model, extra, acquisition, gp_max", [
+    ("zinc-gvae", [], "turbo", 500),                                      # molecule defaults
+    ("zinc-gvae", ["--acquisition", "qlogei", "--gp-max", "900"], "qlogei", 900),  # what the user says wins
+    ("expressions-gmm_dae", [], "qlogei", None),                          # expressions: the paper's protocol
+])
+def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: list[str], acquisition: str,
+                                               gp_max: int | None) -> None:
+    from latentbo.bo import campaign
+
+    seen = {}
+
+    def capture(model_dir, config, out, **kwargs):
+        seen["config"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr(campaign.Campaign, "from_dir", staticmethod(capture))
+    objective = ["--objective", "qed"] if model.startswith("zinc") else []
+    runner.invoke(app, ["bo", "--model", model, *objective, "--out", "unused", *extra])
+    assert (seen["config"].acquisition, seen["config"].gp_max) == (acquisition, gp_max)

@@ -33,6 +33,10 @@ def test_molecule_reports_with_grid(tmp_path: Path) -> None:
     assert summary["trials"][0]["fraction_valid"] == 0.75
     assert json.loads((tmp_path / "summary.json").read_text())["best"]["string"] == summary["best"]["string"]
     assert "top_molecules.png" in (tmp_path / "report.md").read_text()
+    grid = (tmp_path / "top_molecules.png").read_bytes()
+    # a PNG of one row of four 300-pixel cells (3 distinct valid molecules)
+    assert grid[:8] == b"\x89PNG\r\n\x1a\n"
+    assert int.from_bytes(grid[16:20], "big") == 1200 and int.from_bytes(grid[20:24], "big") == 300
 
 
 def test_molecule_exports_read_back_by_rdkit(tmp_path: Path) -> None:
