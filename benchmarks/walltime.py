@@ -1,8 +1,8 @@
 """How long the long things a newcomer runs take: ``latentbo demo`` (and whether its
-search beat its start) and the test suite as ``make test`` runs it (tests and tutorial
-notebooks), median wall time over runs.
+search beat its start), the test suite as ``make test`` runs it (tests and tutorial
+notebooks) and the tutorials alone, median wall time over runs.
 
-    python benchmarks/walltime.py [--runs 3] [--jobs demo,tests] [--busy "what else ran"]
+    python benchmarks/walltime.py [--runs 3] [--jobs demo,tests,tutorials] [--busy "what else ran"]
 
 Each demo run starts in a fresh temporary folder. Writes
 ``benchmarks/results/walltime.{csv,md}``; a job not measured keeps its earlier row.
@@ -36,9 +36,9 @@ def demo_once() -> dict:
     return {"wall_s": wall, "result": f"best {best:.3f} vs start {start:.3f}", "beat_start": best < start}
 
 
-def tests_once() -> dict:
+def pytest_once(*args: str) -> dict:
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider"],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
                           capture_output=True, text=True, check=False, cwd=ROOT)
     wall = time.perf_counter() - t0
     closing = done.stdout.strip().splitlines()[-1]
@@ -47,13 +47,17 @@ def tests_once() -> dict:
             "beat_start": "-" if done.returncode == 0 else f"exit {done.returncode}"}
 
 
-JOBS = {"demo": ("latentbo demo", demo_once), "tests": ("make test (pytest -n 2: tests + tutorials)", tests_once)}
+JOBS = {
+    "demo": ("latentbo demo", demo_once),
+    "tests": ("make test (pytest -n 2: tests + tutorials)", lambda: pytest_once("-n", "2")),
+    "tutorials": ("the tutorial notebooks alone, one after another", lambda: pytest_once("docs/tutorials")),
+}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--jobs", default="demo,tests", help=f"comma-separated: {', '.join(JOBS)}")
+    ap.add_argument("--jobs", default="demo,tests,tutorials", help=f"comma-separated: {', '.join(JOBS)}")
     ap.add_argument("--busy", default="nothing else", help="what else ran on the machine meanwhile (recorded)")
     args = ap.parse_args()
     jobs = [j.strip() for j in args.jobs.split(",")]

@@ -181,6 +181,12 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def cache_dir() -> Path:
+    """``LATENTBO_CACHE_DIR`` or ``~/.cache/latentbo``: parsed datasets and grammars, the
+    image suite's feature network."""
+    return Path(os.environ.get("LATENTBO_CACHE_DIR") or Path.home() / ".cache" / "latentbo")
+
+
 def writable_numba_cache(package_dir: Path) -> None:
     """numba caches compiled functions beside their module or in the user's cache
     folder; with neither writable (a read-only install and a read-only home) every

@@ -88,6 +88,7 @@ def test_inside_refuses_ways_out_of_the_run_folder(tmp_path: Path) -> None:
 def test_numba_gets_a_temporary_cache_when_nothing_is_writable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     import os
+    import tempfile
 
     from latentbo.io import writable_numba_cache
 
@@ -95,8 +96,9 @@ def test_numba_gets_a_temporary_cache_when_nothing_is_writable(tmp_path: Path, m
     writable_numba_cache(tmp_path)  # a writable package folder: numba's own choice stands
     assert "NUMBA_CACHE_DIR" not in os.environ
     monkeypatch.setattr(os, "access", lambda *_: False)  # a read-only install and home (root writes anywhere)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the temporary cache made inside the test's folder
     writable_numba_cache(tmp_path)
-    assert Path(os.environ["NUMBA_CACHE_DIR"]).is_dir() and "numba caches compiled code in" in caplog.text
+    assert Path(os.environ["NUMBA_CACHE_DIR"]).parent == tmp_path and "numba caches compiled code in" in caplog.text
     monkeypatch.delenv("NUMBA_CACHE_DIR")
 
 

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
+import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import nltk
 import numpy as np
 
 from latentbo.codecs.tokenizers import TOKENIZERS, Tokenizer
 from latentbo.errors import ConfigError, GrammarError
+from latentbo.io import atomic_write_text, cache_dir
 
 BUNDLED = importlib.resources.files("latentbo") / "grammars"  # package data: works from a wheel
 GRAMMAR_DIR = Path(__file__).resolve().parents[2] / "grammars"  # a source checkout's own grammars
@@ -70,6 +71,47 @@ def _locate(name: str | Path) -> Path:
     raise GrammarError(f"grammar {name!r} not found; available: {available} (or give a path to a .cfg file)")
 
 
+Parsed = tuple[str, list[tuple[str, tuple[str, ...], tuple[bool, ...]]]]
+
+
+def _parse(text: str, path: Path) -> Parsed:
+    """The start symbol and the productions ``(lhs, rhs, is_terminal)`` of a grammar's
+    text, as nltk parses it. Cached by the text's SHA-256 with a checksum of the result
+    (importing nltk takes 2-3 s of a command's start, reading the entry milliseconds);
+    an entry that is unreadable or fails its checksum is parsed again.
+
+    Raises:
+        GrammarError: nltk rejects the text.
+    """
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    entry = cache_dir() / "grammars" / f"{key[:24]}.json"
+    try:
+        stored = json.loads(entry.read_text(encoding="utf-8"))
+        body = json.dumps(stored["parsed"])
+        if stored["text_sha256"] == key and stored["parsed_sha256"] == hashlib.sha256(body.encode()).hexdigest():
+            start, rows = stored["parsed"]
+            return start, [(lhs, tuple(rhs), tuple(term)) for lhs, rhs, term in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    import nltk  # only on a cache miss: see above
+
+    try:
+        cfg = nltk.CFG.fromstring(text)
+    except ValueError as exc:
+        raise GrammarError(f"{path}: not a valid nltk CFG: {exc}") from exc
+    rows = []
+    for p in cfg.productions():
+        term = tuple(isinstance(s, str) for s in p.rhs())
+        rows.append((str(p.lhs()), tuple(s if t else str(s) for s, t in zip(p.rhs(), term)), term))
+    parsed = [str(cfg.start()), [[lhs, list(rhs), list(term)] for lhs, rhs, term in rows]]
+    checksum = hashlib.sha256(json.dumps(parsed).encode()).hexdigest()
+    try:
+        atomic_write_text(entry, json.dumps({"text_sha256": key, "parsed_sha256": checksum, "parsed": parsed}))
+    except OSError:  # a read-only cache only costs the next start the parse
+        pass
+    return str(cfg.start()), rows
+
+
 class Grammar:
     """A CFG with the tables grammar-constrained encoding and decoding need.
 
@@ -93,17 +135,8 @@ class Grammar:
             raise GrammarError(f"{path}: max_length must be an integer") from exc
         self.padding_symbol = header["padding"]
         self.tokenizer_name = header["tokenizer"]
-        try:
-            cfg = nltk.CFG.fromstring(self.text)
-        except ValueError as exc:
-            raise GrammarError(f"{path}: not a valid nltk CFG: {exc}") from exc
-        self.nltk_grammar = cfg
-        self.start = str(cfg.start())
-        self.productions: list[Production] = []
-        for i, p in enumerate(cfg.productions()):
-            is_term = tuple(isinstance(s, str) for s in p.rhs())
-            rhs = tuple(s if t else str(s) for s, t in zip(p.rhs(), is_term))
-            self.productions.append(Production(i, str(p.lhs()), rhs, is_term))
+        self.start, rows = _parse(self.text, path)
+        self.productions = [Production(i, lhs, rhs, term) for i, (lhs, rhs, term) in enumerate(rows)]
         pads = [p.index for p in self.productions if p.lhs == self.padding_symbol]
         if len(pads) != 1:
             raise GrammarError(f"{path}: padding nonterminal {self.padding_symbol!r} must have exactly one production")

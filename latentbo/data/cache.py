@@ -10,21 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 
 from latentbo.codecs.base import Codec, EncodedBatch, Failure
-from latentbo.io import atomic_write_with
-
-CACHE_ENV_VAR = "LATENTBO_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """``LATENTBO_CACHE_DIR`` or ``~/.cache/latentbo``."""
-    return Path(os.environ.get(CACHE_ENV_VAR) or Path.home() / ".cache" / "latentbo")
-
+from latentbo.io import atomic_write_with, cache_dir
 
 def cache_key(codec: Codec, strings: list[str]) -> str:
     h = hashlib.sha256(json.dumps(codec.spec(), sort_keys=True).encode())

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 
 from latentbo.data import ImageSet
-from latentbo.data.cache import cache_dir
+from latentbo.io import cache_dir
 from latentbo.errors import ConfigError
 
 

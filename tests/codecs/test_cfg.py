@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,24 @@ def test_grammar_builds_the_tokenizer_its_header_names(tmp_path: Path) -> None:
     path.write_text("#: max_length = 8\n#: padding = Nothing\n#: tokenizer = nope\nS -> 'c'\nNothing -> None\n")
     with pytest.raises(ConfigError, match=r"g.cfg: unknown tokenizer 'nope'; known: \["):
         _ = Grammar(path).tokenizer
+
+
+def test_parsed_grammars_are_cached_and_a_bad_entry_is_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grammar is parsed by nltk once; later loads read the cache (no nltk import), and
+    an entry that is truncated or edited is ignored and rewritten."""
+    import sys
+
+    from latentbo.io import cache_dir
+
+    first = Grammar("zinc_smiles")
+    (entry,) = (cache_dir() / "grammars").glob("*.json")
+    monkeypatch.setitem(sys.modules, "nltk", None)  # importing nltk now fails: the cache must serve
+    assert [str(p) for p in Grammar("zinc_smiles").productions] == [str(p) for p in first.productions]
+    monkeypatch.delitem(sys.modules, "nltk")
+    stored = json.loads(entry.read_text())
+    stored["parsed"][1][0][1] = ["tampered"]
+    for bad in (entry.read_text()[:50], json.dumps(stored)):
+        entry.write_text(bad)
+        again = Grammar("zinc_smiles")
+        assert [str(p) for p in again.productions] == [str(p) for p in first.productions]
+        assert json.loads(entry.read_text())["parsed"][1][0][1] != ["tampered"]

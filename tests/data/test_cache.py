@@ -4,7 +4,7 @@ import numpy as np
 
 from latentbo.codecs import GrammarCodec
 from latentbo.data import encode_dataset
-from latentbo.data.cache import cache_dir
+from latentbo.io import cache_dir
 
 
 def test_cache_hit_and_corrupt_entry(tmp_path: Path) -> None:
