@@ -48,7 +48,7 @@ def main() -> None:
     rows = []
 
     tokens = [codec.tokenize(m) for m in mols[: args.nltk]]
-    chart = nltk.ChartParser(codec.grammar.nltk_grammar)
+    chart = nltk.ChartParser(nltk.CFG.fromstring(codec.grammar.text))
     t_nltk = best_time(lambda: [next(chart.parse(t)) for t in tokens], 1)
     nltk_rate = len(tokens) / t_nltk
     rows.append({"task": "encode", "method": "nltk ChartParser (reference)", "batch": 1, "n": len(tokens),

@@ -7,14 +7,14 @@ Each point is a model (a zoo name or a folder: a snapshot of a run, copied while
 trains) and the training minutes behind it; each is measured as a user sees it
 (``latentbo models evaluate``: encode -> decode of held-out ZINC molecules, prior
 samples) on the first ``--limit`` molecules of ``zinc250k-test``. Writes
-``benchmarks/results/<name>.{csv,md}``.
+``benchmarks/results/<name>.{csv,md}``, keeping the rows of points not measured again.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from _common import run, write_table
+from _common import kept_rows, run, write_table
 from latentbo.data import load_strings, set_data_dir
 from latentbo.evaluation import evaluate_model
 from latentbo.models import load_model
@@ -46,6 +46,7 @@ def main() -> None:
                      "prior_valid": prior["valid"], "prior_fallback": round(prior["fallback"], 3),
                      "prior_qed": round(prior["qed"], 3), "kl_score": round(prior["kl_score"], 3)})
         print(rows[-1], flush=True)
+    rows = kept_rows(args.name, "point", {r["point"] for r in rows}) + rows
     write_table(args.name, rows, notes=f"Held-out: the first {len(test)} molecules of zinc250k-test (stereo and "
                                        f"charges as ZINC has them); {args.samples} prior samples. minutes: training "
                                        "time behind the point." + (f"\n\n{args.note}" if args.note else ""))

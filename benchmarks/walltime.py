@@ -5,7 +5,8 @@ notebooks) and the tutorials alone, median wall time over runs.
     python benchmarks/walltime.py [--runs 3] [--jobs demo,tests,tutorials] [--busy "what else ran"]
 
 Each demo run starts in a fresh temporary folder. Writes
-``benchmarks/results/walltime.{csv,md}``; a job not measured keeps its earlier row.
+``benchmarks/results/walltime.{csv,md}``; a job not measured keeps its earlier row, each
+row with the command that measured it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -71,7 +73,8 @@ def main() -> None:
         rows.append({"job": label, "runs": args.runs, "median_s": statistics.median(r["wall_s"] for r in runs),
                      "min_s": min(r["wall_s"] for r in runs), "max_s": max(r["wall_s"] for r in runs),
                      "results": "; ".join(r["result"] for r in runs),
-                     "beat_start / exit": ", ".join(str(r["beat_start"]) for r in runs), "meanwhile": args.busy})
+                     "beat_start / exit": ", ".join(str(r["beat_start"]) for r in runs), "meanwhile": args.busy,
+                     "measured_by": shlex.join(["python", "benchmarks/walltime.py", *sys.argv[1:]])})
     labels = {JOBS[j][0] for j in jobs}
     write_table("walltime", kept_rows("walltime", "job", labels) + rows,
                 notes="Whole-process wall time. The demo's score is the fit log(1 + MSE), lower is better: "
