@@ -343,8 +343,10 @@ def bo(
     if objective is None:
         objective = _default_objective(model)
     if _model_task(model).molecules:
-        acquisition = acquisition or MOLECULE_DEFAULTS["acquisition"]
-        gp_max = gp_max or MOLECULE_DEFAULTS["gp_max"]
+        # a resumed campaign keeps what it was started with, even from before these defaults
+        start = _recorded_config(out) if resume else MOLECULE_DEFAULTS
+        acquisition = acquisition or start.get("acquisition", MOLECULE_DEFAULTS["acquisition"])
+        gp_max = gp_max or start.get("gp_max", MOLECULE_DEFAULTS["gp_max"])
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition or "qlogei", incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          gp_max=gp_max, inversion=inversion, retrain_every=retrain_every,
@@ -378,6 +380,15 @@ def _check_model(model: str) -> None:
 #: but adds about 20 minutes per 1,000 starting molecules, so it stays an option.
 #: docs/campaigns.md has the table.
 MOLECULE_DEFAULTS = {"acquisition": "turbo", "gp_max": 500}
+
+
+def _recorded_config(out: Path) -> dict[str, Any]:
+    """The settings a campaign in ``out`` was started with (empty when there is none)."""
+    try:
+        config = json.loads((out / "campaign.json").read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def _model_task(model: str):

@@ -263,3 +263,20 @@ def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: l
     objective = ["--objective", "qed"] if model.startswith("zinc") else []
     runner.invoke(app, ["bo", "--model", model, *objective, "--out", "unused", *extra])
     assert (seen["config"].acquisition, seen["config"].gp_max) == (acquisition, gp_max)
+
+
+def test_a_resumed_molecule_campaign_keeps_the_settings_it_started_with(monkeypatch, tmp_path: Path) -> None:
+    """A campaign started before the molecule defaults (qLogEI, every evaluation in the GP)
+    resumes with those, not with today's defaults (which the resume check would refuse)."""
+    from latentbo.bo import campaign
+
+    seen = {}
+
+    def capture(model_dir, config, out, **kwargs):
+        seen["config"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr(campaign.Campaign, "from_dir", staticmethod(capture))
+    (tmp_path / "campaign.json").write_text(json.dumps({"config": {"acquisition": "qlogei", "gp_max": None}}))
+    runner.invoke(app, ["bo", "--model", "zinc-gvae", "--objective", "qed", "--out", str(tmp_path), "--resume"])
+    assert (seen["config"].acquisition, seen["config"].gp_max) == ("qlogei", None)
