@@ -340,9 +340,10 @@ def bo(
     from latentbo.bo import Campaign, CampaignConfig
     from latentbo.filters import parse_filter_options
 
+    task = _model_task(model)
     if objective is None:
-        objective = _default_objective(model)
-    if _model_task(model).molecules:
+        objective = _default_objective(model, task)
+    if task.molecules:
         # a resumed campaign keeps what it was started with, even from before these defaults
         start = _recorded_config(out) if resume else MOLECULE_DEFAULTS
         acquisition = acquisition or start.get("acquisition", MOLECULE_DEFAULTS["acquisition"])
@@ -392,6 +393,7 @@ def _recorded_config(out: Path) -> dict[str, Any]:
 
 
 def _model_task(model: str):
+    """The task (``latentbo.tasks``) a model folder or zoo name was trained for."""
     from latentbo.io import read_toml
     from latentbo.models.zoo import resolve_model
     from latentbo.tasks import get_task
@@ -399,12 +401,11 @@ def _model_task(model: str):
     return get_task(str(read_toml(resolve_model(model) / "config.toml").get("task", "expressions")))
 
 
-def _default_objective(model: str) -> str:
-    """``expr`` for an expression model; a molecule model has no default (its objective
-    is the chemist's), so the error lists the molecule objectives."""
+def _default_objective(model: str, task: Any) -> str:
+    """``expr`` for an expression model (``task``: the model's); a molecule model has no
+    default (its objective is the chemist's), so the error lists the molecule objectives."""
     from latentbo.objectives import OBJECTIVES
 
-    task = _model_task(model)
     if not task.molecules:
         return task.objective
     names = sorted(n for n in OBJECTIVES if not n.startswith("expr"))
