@@ -9,7 +9,7 @@ stopping), 20% are measured, split by the seed.
     python benchmarks/finetune.py --data-dir ../shared/data [--models zinc-gmm_dae,...]
         [--smarts '[#7;R]1CC[#6,#7]CC1'] [--minutes 10] [--out runs/finetune]
 
-Writes ``benchmarks/results/finetune.{csv,md}``.
+Writes ``benchmarks/results/finetune.{csv,md}`` (rows of models not named are kept).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 
-from _common import run, write_table
+from _common import kept_rows, run, write_table
 from latentbo.data import load_strings, set_data_dir
 from latentbo.errors import ConfigError
 from latentbo.evaluation import reconstruction
@@ -79,7 +79,7 @@ def main() -> None:
         rows.append({**row, "exact_after": after["exact"], "no_stereo_after": after["exact_no_stereo"],
                      "tanimoto_after": after["tanimoto"], "epochs": len(result.metrics),
                      "cpu_minutes": round((time.perf_counter() - t0) / 60, 1)})
-    write_table(args.name, rows, notes="exact: canonical SMILES with stereo of the series' 20% held-out molecules "
+    write_table(args.name, kept_rows(args.name, "model", set(names)) + rows, notes="exact: canonical SMILES with stereo of the series' 20% held-out molecules "
                                        "through encode -> decode (a skipped molecule is a miss); one CPU thread.")
 
 

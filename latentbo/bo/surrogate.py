@@ -40,8 +40,16 @@ def select_subset(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray
     return np.sort(np.concatenate([top, rest]))
 
 
+#: L-BFGS iterations of a fit from BoTorch's initial hyperparameters.
+COLD_MAXITER = 200
+#: ... and of one warm-started from the previous iteration's: on molecule codes, 20 held out
+#: better than 50 or 200 (more iterations overfit the 500 points), at a tenth of the time
+#: (``benchmarks/results/gp_fit_budget.md``).
+WARM_MAXITER = 20
+
+
 def fit_gp(x: Tensor, y: Tensor, bounds: Tensor, warm_state: dict | None = None, retries: int = 2,
-           maxiter: int = 200) -> SingleTaskGP:
+           maxiter: int | None = None) -> SingleTaskGP:
     """Fit an exact GP (BoTorch's default: an ARD RBF kernel whose lengthscale prior
     scales with the dimension) by marginal likelihood.
 
@@ -50,9 +58,10 @@ def fit_gp(x: Tensor, y: Tensor, bounds: Tensor, warm_state: dict | None = None,
         y: ``n x 1`` scores, higher is better, all finite.
         bounds: ``2 x d`` box for input normalisation.
         warm_state: hyperparameters of a previous fit (``state_dict``) to start from;
-            the previous optimum is usually close, so L-BFGS converges in few steps.
+            the previous optimum is close, so fewer steps are needed.
         retries: extra attempts from the default initialisation when a fit fails.
-        maxiter: L-BFGS iterations per attempt.
+        maxiter: L-BFGS iterations per attempt; default :data:`COLD_MAXITER`, or
+            :data:`WARM_MAXITER` for the warm-started attempt.
 
     Raises:
         SurrogateError: every attempt failed; the message carries the last error.
@@ -67,10 +76,11 @@ def fit_gp(x: Tensor, y: Tensor, bounds: Tensor, warm_state: dict | None = None,
             hyper = {k: v for k, v in warm_state.items() if "train" not in k and "outcome_transform" not in k}
             model.load_state_dict(hyper, strict=False)
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
+        budget = maxiter or (WARM_MAXITER if warm_state is not None and attempt == 0 else COLD_MAXITER)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": maxiter}})
+                fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": budget}})
             return model
         except (ModelFittingError, RuntimeError, ValueError) as exc:  # numerical failures of the fit
             last = exc
