@@ -5,15 +5,15 @@ MOSES has no charges and no stereo; ZINC250k has charges in a third of its molec
 builds a MOSES sample in both forms, the same molecules:
 
 - ``moses_plain.smi``: as MOSES has them;
-- ``moses_zinclike.smi``: protonated by dimorphite-dl at pH 7.0 (precision 0: one state;
-  it restores ZINC's own charge state for 82% of neutralised ZINC molecules, against 72%
-  left neutral: the calibration row), then every unassigned stereocentre or double bond
-  given a configuration drawn by RDKit's ``EnumerateStereoisomers`` (seeded).
+- ``moses_zinclike.smi``: through :func:`latentbo.chem.zinclike` (``latentbo data zinclike``):
+  protonated by dimorphite-dl at pH 7 (one state), then every unassigned stereocentre or
+  double bond given a configuration drawn by RDKit (seeded); the calibration row says how
+  often it gives back ZINC's own charge state.
 
 It writes the corpora's statistics beside ZINC's (``benchmarks/results/zinclike_moses_corpus``);
 the training arms that test whether the ZINC-like corpus lifts held-out ZINC reconstruction
-are ``latentbo train`` runs on these files (the commands are in ``docs/research.md``), measured
-by ``benchmarks/training_curve.py``.
+are ``latentbo train`` runs on these files, measured by ``benchmarks/training_curve.py``
+(``benchmarks/results/zinclike_moses.md`` has the commands).
 
     pip install dimorphite-dl
     python benchmarks/zinclike_moses.py --data-dir ../shared/data [--n 22445] [--out runs/zinclike]
@@ -22,48 +22,21 @@ by ``benchmarks/training_curve.py``.
 from __future__ import annotations
 
 import argparse
-import logging
-import random
 from pathlib import Path
 
 import numpy as np
 from rdkit import Chem, RDLogger
-from rdkit.Chem.EnumerateStereoisomers import EnumerateStereoisomers, StereoEnumerationOptions
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from _common import run, write_table
+from latentbo.chem import ZINCLIKE_PH, zinclike
 from latentbo.data import load_strings, set_data_dir
-
-PH = 7.0
 
 
 def _no_stereo(mol: Chem.Mol) -> str:
     mol = Chem.Mol(mol)
     Chem.RemoveStereochemistry(mol)
     return Chem.MolToSmiles(mol)
-
-
-def protonate(smiles: str) -> str | None:
-    """The one protonation state dimorphite-dl gives at pH 7 (``None`` if it gives none)."""
-    from dimorphite_dl import protonate_smiles
-
-    states = protonate_smiles(smiles, ph_min=PH, ph_max=PH, precision=0.0)
-    return states[0] if states else None
-
-
-def assign_stereo(mol: Chem.Mol, rng: random.Random) -> Chem.Mol:
-    """``mol`` with every unassigned stereo element given a random configuration."""
-    opts = StereoEnumerationOptions(onlyUnassigned=True, maxIsomers=1, tryEmbedding=False, unique=True,
-                                    rand=random.Random(rng.getrandbits(32)))
-    return next(iter(EnumerateStereoisomers(mol, options=opts)), mol)
-
-
-def zinclike(smiles: str, rng: random.Random) -> str | None:
-    """``smiles`` protonated at pH 7 with its stereo assigned; ``None`` when RDKit or
-    dimorphite-dl cannot read it."""
-    state = protonate(smiles)
-    mol = Chem.MolFromSmiles(state) if state else None
-    return Chem.MolToSmiles(assign_stereo(mol, rng)) if mol is not None else None
 
 
 def stats(name: str, smiles: list[str]) -> dict:
@@ -86,7 +59,7 @@ def calibration(zinc: list[str]) -> dict:
         mol = Chem.MolFromSmiles(s)
         truth.append(_no_stereo(mol))
         neutral.append(_no_stereo(uncharger.uncharge(mol)))
-    back = [protonate(n) for n in neutral]
+    back = zinclike(neutral)
     return {"molecules": len(zinc),
             "charge_state_restored": round(float(np.mean(
                 [b is not None and _no_stereo(Chem.MolFromSmiles(b)) == t for b, t in zip(back, truth)])), 3),
@@ -103,12 +76,10 @@ def main() -> None:
     args = ap.parse_args()
     set_data_dir(args.data_dir)
     RDLogger.DisableLog("rdApp.*")
-    logging.getLogger("dimorphite_dl").setLevel(logging.ERROR)
-    rng = random.Random(args.seed)
     zinc, _ = load_strings("zinc250k", allow_fallback=False)
     moses, _ = load_strings("moses", allow_fallback=False)
     plain = [moses[i] for i in np.random.default_rng(args.seed).choice(len(moses), args.n, replace=False)]
-    pairs = [(p, z) for p in plain if (z := zinclike(p, rng)) is not None]
+    pairs = [(p, z) for p, z in zip(plain, zinclike(plain, seed=args.seed)) if z is not None]
     args.out.mkdir(parents=True, exist_ok=True)
     for name, column in (("moses_plain", 0), ("moses_zinclike", 1)):
         (args.out / f"{name}.smi").write_text("\n".join(p[column] for p in pairs) + "\n")
@@ -117,7 +88,8 @@ def main() -> None:
             stats("MOSES sample, ZINC-like", [z for _, z in pairs])]
     write_table("zinclike_moses_corpus", rows, notes=(
         f"{len(plain) - len(pairs)} of {len(plain)} MOSES molecules unreadable by dimorphite-dl (left out of both). "
-        f"Calibration on {cal['molecules']} ZINC training molecules, neutralised and protonated again at pH {PH}: "
+        f"Calibration on {cal['molecules']} ZINC training molecules, neutralised and protonated again at pH "
+        f"{ZINCLIKE_PH}: "
         f"charge state as ZINC has it for {cal['charge_state_restored']:.0%} (left neutral: "
         f"{cal['left_neutral_agrees']:.0%})."))
 

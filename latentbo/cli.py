@@ -152,6 +152,34 @@ def data_list(as_json: JsonFlag = False) -> None:
         typer.echo(f"{r['name']:<14} {r['kind']:<12} {avail:<10} {size:>10}  {r['path']}  ({r['description']})")
 
 
+@data_app.command("zinclike")
+def data_zinclike(
+    dataset: Annotated[str, typer.Option(help="Molecules: a dataset name (`data list`) or a file, read as `train --dataset` reads it.")],
+    out: Annotated[Path, typer.Option(help="Output file: one SMILES per line.")],
+    limit: Annotated[Optional[int], typer.Option(help="Only the first N molecules.", min=1)] = None,
+    seed: Annotated[int, typer.Option(help="Seeds the stereo configurations drawn.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Write molecules as ZINC has them: protonated at pH 7 (dimorphite-dl) with every unassigned stereocentre given a configuration (RDKit), e.g. MOSES for training a model that reads drug-like molecules."""
+    from latentbo.chem import zinclike
+    from latentbo.data import load_strings
+    from latentbo.errors import DatasetError
+    from latentbo.io import atomic_write_text
+
+    strings, source = load_strings(dataset, limit=limit, allow_fallback=False)
+    converted = zinclike(strings, seed=seed)
+    kept = [s for s in converted if s is not None]
+    unread = [i + 1 for i, s in enumerate(converted) if s is None]
+    if not kept:
+        raise DatasetError(f"no molecule of {source} could be read, so nothing was written")
+    atomic_write_text(out, "\n".join(kept) + "\n")
+    _emit({"written": len(kept), "skipped": len(unread), "skipped_molecules": unread, "out": str(out)}, as_json,
+          lambda p: typer.echo(f"{p['written']} molecules written to {p['out']}"))
+    if unread:
+        typer.echo(f"skipped {len(unread)} molecules RDKit or dimorphite-dl could not read (molecule numbers "
+                   f"{', '.join(map(str, unread[:10]))}{', ...' if len(unread) > 10 else ''})", err=True)
+
+
 @models_app.command("list")
 def models_list(
     long: Annotated[bool, typer.Option("--long", help="Every field of every card (data, command, commit, how it was made).")] = False,

@@ -34,3 +34,35 @@ def test_canonical_smiles_keeps_stereo_and_refuses_what_rdkit_cannot_read() -> N
     assert canonical_smiles("OCC") == canonical_smiles("C(O)C") == "CCO"
     assert canonical_smiles("C[C@H](N)O") != canonical_smiles("C[C@@H](N)O")
     assert canonical_smiles("C1CC") is None and canonical_smiles(None) is None and canonical_smiles("") is None
+
+
+def test_zinclike_protonates_at_ph_7_and_assigns_stereo_reproducibly() -> None:
+    """Acids lose a proton and amines gain one at pH 7 (ZINC's states); a molecule with
+    unassigned stereocentres comes back with all of them assigned, the same way for the
+    same seed; an assigned one keeps its configuration; an unreadable one is None."""
+    from rdkit import Chem
+
+    from latentbo.chem import zinclike
+
+    inputs = ["CC(=O)O", "CCN(CC)CC", "CC(N)C(F)(Cl)Br", "C[C@H](O)CC", "not a molecule", "c1ccccc1"]
+    out = zinclike(inputs, seed=3)
+    assert out[0] == "CC(=O)[O-]" and out[1] == "CC[NH+](CC)CC"
+    stereo = Chem.FindPotentialStereo(Chem.MolFromSmiles(out[2]))
+    assert len(stereo) == 2 and all(s.specified == Chem.StereoSpecified.Specified for s in stereo)
+    assert "[NH3+]" in out[2]
+    assert out[3] == Chem.MolToSmiles(Chem.MolFromSmiles("C[C@H](O)CC"))
+    assert out[4] is None and out[5] == "c1ccccc1"
+    assert zinclike(inputs, seed=3) == out
+    # over seeds, the drawn configurations differ (a fixed choice would be one isomer every time)
+    assert len({zinclike(["CC(N)C(F)(Cl)Br"], seed=s)[0] for s in range(12)}) > 1
+
+
+def test_zinclike_without_dimorphite_says_how_to_install_it(monkeypatch) -> None:
+    import sys
+
+    from latentbo.chem import zinclike
+    from latentbo.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "dimorphite_dl", None)  # import fails as if not installed
+    with pytest.raises(ConfigError, match="pip install dimorphite-dl"):
+        zinclike(["CCO"])

@@ -280,3 +280,16 @@ def test_a_resumed_molecule_campaign_keeps_the_settings_it_started_with(monkeypa
     (tmp_path / "campaign.json").write_text(json.dumps({"config": {"acquisition": "qlogei", "gp_max": None}}))
     runner.invoke(app, ["bo", "--model", "zinc-gvae", "--objective", "qed", "--out", str(tmp_path), "--resume"])
     assert (seen["config"].acquisition, seen["config"].gp_max) == ("qlogei", None)
+
+
+def test_data_zinclike_writes_the_molecules_and_counts_what_it_skipped(tmp_path: Path) -> None:
+    """A file of molecules in, the ZINC-like forms out (one a line), the unreadable one
+    counted by its number."""
+    src = tmp_path / "mine.smi"
+    src.write_text("CC(=O)O acid\nnot_a_molecule x\nCCN(CC)CC amine\n")
+    out = tmp_path / "zinclike.smi"
+    result = runner.invoke(app, ["data", "zinclike", "--dataset", str(src), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["written"], report["skipped"], report["skipped_molecules"]) == (2, 1, [2])
+    assert out.read_text().splitlines() == ["CC(=O)[O-]", "CC[NH+](CC)CC"]

@@ -299,6 +299,9 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
     "every line skipped": (lambda e: ["encode", "--model", str(e.model), "--input",
                                       str(e.write("in.txt", "cos( x )\n\nnot one\n")), "--out", str(e.tmp / "z.npy")],
                            "no line of .* could be encoded.* line 1: .* line 3: "),
+    "zinclike of nothing readable": (lambda e: ["data", "zinclike", "--dataset", str(e.write("m.smi", "nope\n")),
+                                                "--out", str(e.tmp / "z.smi")],
+                                     "no molecule of .* could be read, so nothing was written"),
 }
 
 @pytest.mark.parametrize("case", sorted(CASES))
