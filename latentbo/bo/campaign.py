@@ -663,14 +663,14 @@ class Campaign:
         """Append one scored batch to the trial, update the trust region, save. With
         inversion the GP's code of a valid string (``latent``) is one that decodes to
         it where refinement finds one (``decoded_back``); the candidate is ``proposed``."""
-        batch_best = -np.inf
+        told = np.full(len(batch.strings), np.nan)  # the maximised scores the proposer is told
         codes, back = batch.latents, [None] * len(batch.strings)
         if self.config.inversion:
             t0 = time.perf_counter()
             codes, back = self._inverted(batch.strings, batch.latents)
             trial.phases["inversion"] += time.perf_counter() - t0
-        for z, proposed, s, v, d, how, b in zip(codes, batch.latents, batch.strings, vals, details,
-                                                batch.decode_info, back):
+        for i, (z, proposed, s, v, d, how, b) in enumerate(zip(codes, batch.latents, batch.strings, vals, details,
+                                                               batch.decode_info, back)):
             valid = s is not None and bool(np.isfinite(v))
             record = {"trial": t, "iteration": trial.iteration, "seed": batch.seed,
                       "latent": [float(a) for a in z], "string": s, "valid": valid,
@@ -680,11 +680,9 @@ class Campaign:
                 record.update(proposed=[float(a) for a in proposed], decoded_back=b)
             trial.records.append(record)
             if valid:
-                batch_best = max(batch_best, self.sign * float(v))
-        if 2 * sum(h.get("reason") == "repeat" for h in batch.decode_info) > len(batch.decode_info):
-            trial.proposer.crowded(batch_best)
-        else:
-            trial.proposer.update(batch_best)
+                told[i] = self.sign * float(v)
+        crowded = 2 * sum(h.get("reason") == "repeat" for h in batch.decode_info) > len(batch.decode_info)
+        trial.proposer.told(batch.latents, told, crowded)
         trial.iteration += 1
         save_trial(trial)
 

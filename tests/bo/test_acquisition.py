@@ -18,9 +18,9 @@ def problem():
 def test_registry_and_unknown_names() -> None:
     assert {"qlogei", "turbo", "random"} <= set(ACQUISITIONS)
     assert all(cls.name == name and cls.summary for name, cls in ACQUISITIONS.items())
-    with pytest.raises(ConfigError, match="unknown acquisition 'ucb'; known: qlogei, random, turbo"):
+    with pytest.raises(ConfigError, match="unknown acquisition 'ucb'; known: qlogei, random, turbo, turbo-m"):
         make_proposer("ucb", D, CampaignConfig())
-    with pytest.raises(ConfigError, match="acquisition must be one of qlogei, random, turbo"):
+    with pytest.raises(ConfigError, match="acquisition must be one of qlogei, random, turbo, turbo-m"):
         CampaignConfig(acquisition="ucb").validate()
 
 

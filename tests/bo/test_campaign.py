@@ -88,9 +88,10 @@ class _Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("options", [{}, {"inversion": True, "gp_max": 40}])
+@pytest.mark.parametrize("options", [{}, {"inversion": True, "gp_max": 40}, {"acquisition": "turbo-m"}])
 def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path, options: dict) -> None:
-    cfg = CampaignConfig(**CFG, acquisition="turbo", **options)  # the trust-region state must survive the restart too
+    # the trust regions' state must survive the restart too
+    cfg = CampaignConfig(**{**CFG, "acquisition": "turbo", **options})
     Campaign.from_dir(model_dir, cfg, tmp_path / "full").run(progress=False)
     interrupted = Campaign.from_dir(model_dir, cfg, tmp_path / "part")
     score, calls = interrupted.objective, []
@@ -109,7 +110,7 @@ def test_resume_reproduces_uninterrupted(model_dir: Path, tmp_path: Path, option
     with pytest.raises(CheckpointError, match="--resume"):
         Campaign.from_dir(model_dir, cfg, tmp_path / "part").run(progress=False)
     # saved as versions before the acquisition registry did: TuRBO's region under "trust_region"
-    for state_path in (tmp_path / "part").glob("trial_*/state.pt"):
+    for state_path in (tmp_path / "part").glob("trial_*/state.pt") if cfg.acquisition == "turbo" else ():
         state = torch.load(state_path, weights_only=True)
         state["trust_region"] = state.pop("proposer")
         torch.save(state, state_path)
@@ -256,10 +257,11 @@ def _records(out: Path, t: int = 0) -> list[dict]:
     return [{k: v for k, v in json.loads(x).items() if k not in ("wall_time", "details")} for x in lines]
 
 
-def test_ask_tell_equals_run_and_resumes(model_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("acquisition", ["turbo", "turbo-m"])  # the regions' state survives between ask and tell
+def test_ask_tell_equals_run_and_resumes(model_dir: Path, tmp_path: Path, acquisition: str) -> None:
     from latentbo.objectives import make_objective
 
-    cfg = CampaignConfig(**{**CFG, "trials": 1}, acquisition="turbo")
+    cfg = CampaignConfig(**{**CFG, "trials": 1}, acquisition=acquisition)
     Campaign.from_dir(model_dir, cfg, tmp_path / "run").run(progress=False)
     lab = make_objective("expr")  # measured "elsewhere"
     out = tmp_path / "asktell"

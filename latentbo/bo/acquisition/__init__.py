@@ -14,6 +14,7 @@ registry for its help text without loading them.
 from __future__ import annotations
 
 import importlib
+import math
 import pkgutil
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from latentbo.errors import ConfigError
 
 if TYPE_CHECKING:
+    import numpy as np
     from botorch.models import SingleTaskGP
     from torch import Tensor
 
@@ -67,6 +69,18 @@ class Proposer(ABC):
         resolution, which says nothing of their scores. By default the same as
         :meth:`update`."""
         self.update(batch_best)
+
+    def told(self, candidates: Tensor, scores: np.ndarray, crowded: bool) -> None:
+        """After a batch is scored, what the campaign calls: the ``q x d`` candidates
+        proposed and their ``q`` scores (maximised; NaN where invalid or unscored), and
+        whether the batch was crowded. By default :meth:`crowded` or :meth:`update` with
+        the batch's best; a proposer that needs each candidate's score (several trust
+        regions) overrides this."""
+        import numpy as np
+
+        finite = scores[np.isfinite(scores)]
+        best = float(finite.max()) if len(finite) else -math.inf
+        self.crowded(best) if crowded else self.update(best)
 
     def state_dict(self) -> dict[str, Any]:
         """What :meth:`load_state_dict` needs to go on after a restart (numbers only)."""

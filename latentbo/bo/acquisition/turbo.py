@@ -53,6 +53,13 @@ class TrustRegion:
             self.length = 0.8  # restart the region
         self.best = max(self.best, batch_best)
 
+    def crowded(self, batch_best: float) -> None:
+        """A batch that decoded mostly to strings seen before: the region was finer than
+        the decoder's resolution, so it doubles (up to ``length_max``) instead of
+        counting a failure."""
+        self.length, self.failures = min(2 * self.length, self.length_max), 0
+        self.best = max(self.best, batch_best)
+
 
 def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, state: TrustRegion, q: int,
                   seed: int, n_candidates: int | None = None) -> Tensor:
@@ -67,36 +74,53 @@ def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, sta
         ``q x d`` proposals.
     """
     import torch
-    from torch.quasirandom import SobolEngine
-
-    from latentbo.bo.surrogate import lengthscales
 
     torch.manual_seed(seed)
     n_candidates = n_candidates or min(100 * x.shape[-1], 5000)
     lo, hi = bounds[0].double(), bounds[1].double()
-    unit = (x.double() - lo) / (hi - lo)
-    center = unit[y.argmax()]
-    ls = lengthscales(model).double()
-    weights = ls / ls.mean()
-    weights = weights / weights.prod().pow(1.0 / len(weights))
-    tr_lo = (center - weights * state.length / 2).clamp(0, 1)
-    tr_hi = (center + weights * state.length / 2).clamp(0, 1)
-    sobol = SobolEngine(x.shape[-1], scramble=True, seed=seed)
-    pert = tr_lo + (tr_hi - tr_lo) * sobol.draw(n_candidates).to(unit)  # Sobol and the masks are drawn on the CPU
-    # perturb only a few dimensions per candidate (TuRBO's trick for higher d)
-    prob = min(20.0 / x.shape[-1], 1.0)
-    gen = torch.Generator().manual_seed(seed)
-    mask = torch.rand(n_candidates, x.shape[-1], generator=gen) <= prob
-    empty = mask.sum(1) == 0
-    mask[empty, torch.randint(x.shape[-1], (int(empty.sum()),), generator=gen)] = True
-    cand_unit = torch.where(mask.to(unit.device), pert, center.expand_as(pert))
+    center = ((x.double() - lo) / (hi - lo))[y.argmax()]
+    cand_unit, _ = region_candidates(center, box_weights(model), state.length, n_candidates, seed)
     cand = lo + (hi - lo) * cand_unit
     return cand[thompson_select(model, cand, q)]
 
 
-def thompson_select(model: SingleTaskGP, cand: Tensor, q: int) -> Tensor:
+def box_weights(model: SingleTaskGP) -> Tensor:
+    """TuRBO's per-dimension stretch of a region (``d``): the GP's lengthscales over
+    their mean, scaled to a product of one (a region keeps its volume)."""
+    from latentbo.bo.surrogate import lengthscales
+
+    ls = lengthscales(model).double()
+    weights = ls / ls.mean()
+    return weights / weights.prod().pow(1.0 / len(weights))
+
+
+def region_candidates(center: Tensor, weights: Tensor, length: float, n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """``n x d`` Sobol candidates in the unit cube, in the box of side ``length * weights``
+    around ``center`` (``d``, unit cube), each moving only a few of its coordinates
+    from the centre (TuRBO's trick for higher ``d``: about 20 of them).
+
+    Returns:
+        The candidates and the box, ``2 x d`` (clipped to the unit cube).
+    """
+    import torch
+    from torch.quasirandom import SobolEngine
+
+    d = center.shape[-1]
+    box = torch.stack([(center - weights * length / 2).clamp(0, 1), (center + weights * length / 2).clamp(0, 1)])
+    sobol = SobolEngine(d, scramble=True, seed=seed)
+    pert = box[0] + (box[1] - box[0]) * sobol.draw(n).to(center)  # Sobol and the masks are drawn on the CPU
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.rand(n, d, generator=gen) <= min(20.0 / d, 1.0)
+    empty = mask.sum(1) == 0
+    mask[empty, torch.randint(d, (int(empty.sum()),), generator=gen)] = True
+    return torch.where(mask.to(center.device), pert, center.expand_as(pert)), box
+
+
+def thompson_select(model: SingleTaskGP, cand: Tensor, q: int, group: Tensor | None = None) -> Tensor:
     """Indices of ``q`` distinct candidates: sample ``i`` of the posterior takes its
-    best candidate not taken by samples ``0 .. i-1`` (RNG: torch's global generator).
+    best candidate not taken by samples ``0 .. i-1`` (RNG: torch's global generator);
+    with ``group`` (``N`` integers ``0 .. k-1``, each group at least as large as its
+    share), only among the candidates of group ``i mod k``.
 
     The samples are pathwise (Wilson et al. 2020: random Fourier features of the prior,
     updated exactly by the data), so their cost grows linearly with the ``N``
@@ -107,6 +131,7 @@ def thompson_select(model: SingleTaskGP, cand: Tensor, q: int) -> Tensor:
         model: the fitted GP.
         cand: ``N x d`` candidates, ``N >= q``.
         q: proposals.
+        group: the group of each candidate (several trust regions: the region).
 
     Returns:
         ``q`` indices into ``cand``.
@@ -117,9 +142,11 @@ def thompson_select(model: SingleTaskGP, cand: Tensor, q: int) -> Tensor:
     with torch.no_grad():
         values = draw_matheron_paths(model, sample_shape=torch.Size([q]))(cand).view(q, -1)
     taken = torch.zeros(values.shape[-1], dtype=torch.bool, device=values.device)
+    groups = 1 if group is None else int(group.max()) + 1
     chosen = []
-    for row in values:
-        i = int(row.masked_fill(taken, -math.inf).argmax())
+    for k, row in enumerate(values):
+        barred = taken if group is None else taken | (group.to(taken.device) != k % groups)
+        i = int(row.masked_fill(barred, -math.inf).argmax())
         taken[i] = True
         chosen.append(i)
     return torch.tensor(chosen, device=cand.device)
@@ -143,11 +170,7 @@ class Turbo(Proposer):
         self.region.update(batch_best)
 
     def crowded(self, batch_best: float) -> None:
-        # A region that decodes to molecules already seen is below the decoder's
-        # resolution: shrinking it on the "failure" would only repeat them more.
-        region = self.region
-        region.length, region.failures = min(2 * region.length, region.length_max), 0
-        region.best = max(region.best, batch_best)
+        self.region.crowded(batch_best)
 
     def state_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.region)
