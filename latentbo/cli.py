@@ -403,12 +403,13 @@ def _check_model(model: str) -> None:
 
 
 #: What ``bo`` uses for a molecule model when the options are not given: the best
-#: measured on the molecule benchmark at a cost a user waits for. TuRBO with the GP
-#: capped: median1 AUC 0.210 against uncapped TuRBO's 0.207 at a quarter of the fit
-#: time (qLogEI proposed 171 distinct molecules in 250); inversion scored higher, 0.221,
-#: but adds about 20 minutes per 1,000 starting molecules, so it stays an option.
-#: docs/campaigns.md has the table.
-MOLECULE_DEFAULTS = {"acquisition": "turbo", "gp_max": 500}
+#: measured on the molecule benchmark at a cost a user waits for. Five trust regions
+#: with the GP capped (turbo-m): AUC equal to one region's (median1 0.207 vs 0.206,
+#: celecoxib 0.324 vs 0.328, 3 seeds), the only campaign to beat its celecoxib start
+#: (1 of 3), a third of the fit and acquisition time, and 53-60 re-proposed repeats
+#: per 1,000 calls against 1,082-3,043; inversion adds about 20 minutes per 1,000
+#: starting molecules, so it stays an option. docs/campaigns.md has the tables.
+MOLECULE_DEFAULTS = {"acquisition": "turbo-m", "gp_max": 500}
 
 
 def _recorded_config(out: Path) -> dict[str, Any]:
