@@ -30,7 +30,7 @@ from latentbo.bo import Campaign, CampaignConfig
 from latentbo.data import set_data_dir
 
 #: ``latentbo bo``'s molecule defaults, spelled out so that an earlier commit runs the same campaign.
-DEFAULTS = {"acquisition": "turbo-m", "gp_max": 500, "n_decode": 10}
+DEFAULTS = {"acquisition": "turbo", "gp_max": 500, "n_decode": 10}
 
 
 def main() -> None:

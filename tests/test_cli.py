@@ -245,7 +245,7 @@ def test_the_command_line_reference_is_current(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("model, extra, acquisition, gp_max", [
-    ("zinc-gvae", [], "turbo-m", 500),                                    # molecule defaults
+    ("zinc-gvae", [], "turbo", 500),                                      # molecule defaults
     ("zinc-gvae", ["--acquisition", "qlogei", "--gp-max", "900"], "qlogei", 900),  # what the user says wins
     ("expressions-gmm_dae", [], "qlogei", None),                          # expressions: the paper's protocol
 ])
