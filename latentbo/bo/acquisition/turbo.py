@@ -79,8 +79,7 @@ def propose_turbo(model: SingleTaskGP, x: Tensor, y: Tensor, bounds: Tensor, sta
     n_candidates = n_candidates or min(100 * x.shape[-1], 5000)
     lo, hi = bounds[0].double(), bounds[1].double()
     center = ((x.double() - lo) / (hi - lo))[y.argmax()]
-    cand_unit, _ = region_candidates(center, box_weights(model), state.length, n_candidates, seed)
-    cand = lo + (hi - lo) * cand_unit
+    cand = lo + (hi - lo) * region_candidates(center, box_weights(model), state.length, n_candidates, seed)
     return cand[thompson_select(model, cand, q)]
 
 
@@ -94,14 +93,10 @@ def box_weights(model: SingleTaskGP) -> Tensor:
     return weights / weights.prod().pow(1.0 / len(weights))
 
 
-def region_candidates(center: Tensor, weights: Tensor, length: float, n: int, seed: int) -> tuple[Tensor, Tensor]:
+def region_candidates(center: Tensor, weights: Tensor, length: float, n: int, seed: int) -> Tensor:
     """``n x d`` Sobol candidates in the unit cube, in the box of side ``length * weights``
-    around ``center`` (``d``, unit cube), each moving only a few of its coordinates
-    from the centre (TuRBO's trick for higher ``d``: about 20 of them).
-
-    Returns:
-        The candidates and the box, ``2 x d`` (clipped to the unit cube).
-    """
+    around ``center`` (``d``, unit cube; the box clipped to the cube), each moving only
+    a few of its coordinates from the centre (TuRBO's trick for higher ``d``: about 20)."""
     import torch
     from torch.quasirandom import SobolEngine
 
@@ -113,7 +108,7 @@ def region_candidates(center: Tensor, weights: Tensor, length: float, n: int, se
     mask = torch.rand(n, d, generator=gen) <= min(20.0 / d, 1.0)
     empty = mask.sum(1) == 0
     mask[empty, torch.randint(d, (int(empty.sum()),), generator=gen)] = True
-    return torch.where(mask.to(center.device), pert, center.expand_as(pert)), box
+    return torch.where(mask.to(center.device), pert, center.expand_as(pert))
 
 
 def thompson_select(model: SingleTaskGP, cand: Tensor, q: int, group: Tensor | None = None) -> Tensor:

@@ -56,7 +56,7 @@ class TurboM(Proposer):
         for r, i in enumerate(centres):
             region = self.regions[r]
             region.best = float(y[i])  # a region improves on its own centre
-            cands.append(region_candidates(unit[i], weights, region.length, n, seed * REGIONS + r)[0])
+            cands.append(region_candidates(unit[i], weights, region.length, n, seed + r))
             groups.append(torch.full((n,), r))
         cand, group = lo + (hi - lo) * torch.cat(cands), torch.cat(groups)
         chosen = thompson_select(model, cand, q, group)
