@@ -29,14 +29,8 @@ from rdkit import Chem, RDLogger
 from rdkit.Chem.MolStandardize import rdMolStandardize
 
 from _common import run, write_table
-from latentbo.chem import ZINCLIKE_PH, zinclike
+from latentbo.chem import ZINCLIKE_PH, canonical_smiles, zinclike
 from latentbo.data import load_strings, set_data_dir
-
-
-def _no_stereo(mol: Chem.Mol) -> str:
-    mol = Chem.Mol(mol)
-    Chem.RemoveStereochemistry(mol)
-    return Chem.MolToSmiles(mol)
 
 
 def stats(name: str, smiles: list[str]) -> dict:
@@ -54,15 +48,12 @@ def calibration(zinc: list[str]) -> dict:
     """Neutralise ZINC molecules (stereo dropped), protonate them again: the share whose
     charge state comes back as ZINC has it, beside the share that was neutral already."""
     uncharger = rdMolStandardize.Uncharger()
-    truth, neutral = [], []
-    for s in zinc:
-        mol = Chem.MolFromSmiles(s)
-        truth.append(_no_stereo(mol))
-        neutral.append(_no_stereo(uncharger.uncharge(mol)))
+    truth = [canonical_smiles(s, stereo=False) for s in zinc]
+    neutral = [Chem.MolToSmiles(uncharger.uncharge(Chem.MolFromSmiles(s)), isomericSmiles=False) for s in zinc]
     back = zinclike(neutral)
     return {"molecules": len(zinc),
             "charge_state_restored": round(float(np.mean(
-                [b is not None and _no_stereo(Chem.MolFromSmiles(b)) == t for b, t in zip(back, truth)])), 3),
+                [canonical_smiles(b, stereo=False) == t for b, t in zip(back, truth)])), 3),
             "left_neutral_agrees": round(float(np.mean([n == t for n, t in zip(neutral, truth)])), 3)}
 
 

@@ -35,15 +35,16 @@ def molecule_invalidity(smiles: str | None) -> str | None:
     return _PROBLEMS.get(problems[0].GetType(), "other")
 
 
-def canonical_smiles(smiles: str | None) -> str | None:
-    """RDKit's canonical SMILES (stereo kept), ``None`` for what RDKit cannot read."""
+def canonical_smiles(smiles: str | None, stereo: bool = True) -> str | None:
+    """RDKit's canonical SMILES (stereo kept unless ``stereo`` is False), ``None`` for what
+    RDKit cannot read."""
     if not smiles:
         return None
     from rdkit import Chem, RDLogger
 
     RDLogger.DisableLog("rdApp.*")
     mol = Chem.MolFromSmiles(smiles)
-    return Chem.MolToSmiles(mol) if mol is not None else None
+    return Chem.MolToSmiles(mol, isomericSmiles=stereo) if mol is not None else None
 
 
 def randomized_smiles(smiles: list[str], copies: int, seed: int) -> list[str]:

@@ -33,6 +33,7 @@ def test_randomized_smiles_are_other_spellings_of_the_same_molecule() -> None:
 def test_canonical_smiles_keeps_stereo_and_refuses_what_rdkit_cannot_read() -> None:
     assert canonical_smiles("OCC") == canonical_smiles("C(O)C") == "CCO"
     assert canonical_smiles("C[C@H](N)O") != canonical_smiles("C[C@@H](N)O")
+    assert canonical_smiles("C[C@H](N)O", stereo=False) == canonical_smiles("C[C@@H](N)O", stereo=False) == "CC(N)O"
     assert canonical_smiles("C1CC") is None and canonical_smiles(None) is None and canonical_smiles("") is None
 
 

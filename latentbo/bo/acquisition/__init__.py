@@ -76,10 +76,7 @@ class Proposer(ABC):
         whether the batch was crowded. By default :meth:`crowded` or :meth:`update` with
         the batch's best; a proposer that needs each candidate's score (several trust
         regions) overrides this."""
-        import numpy as np
-
-        finite = scores[np.isfinite(scores)]
-        best = float(finite.max()) if len(finite) else -math.inf
+        best = batch_best(scores)
         self.crowded(best) if crowded else self.update(best)
 
     def state_dict(self) -> dict[str, Any]:
@@ -88,6 +85,14 @@ class Proposer(ABC):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output (stateless proposers have nothing to restore)."""
+
+
+def batch_best(scores: np.ndarray) -> float:
+    """The best finite score of a batch (maximised), ``-inf`` when none is finite."""
+    import numpy as np
+
+    finite = scores[np.isfinite(scores)]
+    return float(finite.max()) if len(finite) else -math.inf
 
 
 ACQUISITIONS: dict[str, type[Proposer]] = {}

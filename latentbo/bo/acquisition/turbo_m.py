@@ -7,7 +7,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
-from latentbo.bo.acquisition import Proposer, register
+from latentbo.bo.acquisition import Proposer, batch_best, register
 from latentbo.bo.acquisition.turbo import TrustRegion, box_weights, region_candidates, thompson_select
 
 if TYPE_CHECKING:
@@ -74,11 +74,9 @@ class TurboM(Proposer):
         self.pending = {"codes": [], "regions": []}
         for r, region in enumerate(self.regions):
             mine = scores[owner == r]
-            if not len(mine):
-                continue
-            finite = mine[np.isfinite(mine)]
-            best = float(finite.max()) if len(finite) else -math.inf
-            region.crowded(best) if crowded else region.update(best)
+            if len(mine):
+                best = batch_best(mine)
+                region.crowded(best) if crowded else region.update(best)
 
     def state_dict(self) -> dict[str, Any]:
         return {"regions": [dataclasses.asdict(r) for r in self.regions], "pending": self.pending}
