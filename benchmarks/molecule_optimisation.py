@@ -18,7 +18,8 @@ Protocol (one cell = task x method x seed):
   100 offspring a generation), and any latentbo acquisition (``turbo``, ``qlogei``,
   ``random``: a campaign through ask/tell, batches of ``--batch``, the starting set as
   known data), with options after a ``+``: ``inv`` (inversion), ``cap`` (``gp_max``
-  500), ``wr`` (weighted retraining every 2 iterations), e.g. ``turbo+inv+cap``;
+  500), ``wr`` (weighted retraining every 2 iterations), ``joint`` (the same with joint
+  updates), e.g. ``turbo+inv+cap``;
 - metrics: AUC top-10 (PMO's: the mean of the top-10 scores logged every 100 calls,
   trapezoids, the last value carried to the budget, divided by the budget; here the
   top-10 is of the starting set and the calls so far, so every method starts from the
@@ -176,7 +177,8 @@ def run_latentbo(oracle: Oracle, start: list[str], seed: int, model: Any, acquis
 
 
 #: Campaign options a latentbo method may add: ``turbo+inv+cap``.
-VARIANTS = {"inv": {"inversion": True}, "cap": {"gp_max": 500}, "wr": {"retrain_every": 2}}
+VARIANTS = {"inv": {"inversion": True}, "cap": {"gp_max": 500}, "wr": {"retrain_every": 2},
+            "joint": {"retrain_every": 2, "joint": True}}
 
 
 RUNNERS = {"screening": run_screening, "prior": run_prior, "molga": run_molga}

@@ -341,6 +341,9 @@ def bo(
                                                     "re-encode them (each trial its own copy); 0: never.",
                                                min=0)] = 0,
     retrain_steps: Annotated[int, typer.Option(help="Optimiser steps (batches of 32) per retraining.", min=1)] = 100,
+    joint: Annotated[bool, typer.Option("--joint/--no-joint", help="Joint updates (LOL-BO): each retraining also "
+                                        "trains the encoder so that a GP fits the best strings' scores at their "
+                                        "codes; needs --retrain-every.")] = False,
     surrogate: Annotated[str, typer.Option(help="exact (GP on --gp-points initial codes) | sparse (variational GP on "
                                                 "every initial code: the Grammar VAE protocol with --init-size "
                                                 "100000).")] = "exact",
@@ -379,7 +382,7 @@ def bo(
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition or "qlogei", incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          gp_max=gp_max, inversion=inversion, retrain_every=retrain_every,
-                         retrain_steps=retrain_steps, surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
+                         retrain_steps=retrain_steps, joint=joint, surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
                          score_column=score_column, semantic=semantic,
                          objective_timeout=objective_timeout, on_timeout=on_timeout,
                          filters=parse_filter_options(filter_) if filter_ else None)
@@ -685,6 +688,7 @@ def images_train(
     seed: Annotated[int, typer.Option(help="Random seed (recorded in config.toml).")] = 0,
     config: Annotated[Optional[Path], typer.Option(help="TOML of ImageConfig overrides (latent_dim, lr, reg_params, ...).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run saved in --out.")] = False,
+    max_minutes: Annotated[Optional[float], typer.Option(help="Stop starting batches after this many minutes (the first epoch always finishes); go on later with --resume.")] = None,
     overwrite: OverwriteFlag = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     device: Annotated[str, typer.Option(help="Where to train: cpu | cuda | cuda:N | mps | auto (a GPU when there is one).")] = "cpu",
@@ -703,9 +707,11 @@ def images_train(
     cfg = ImageConfig.for_model(dataset, arch, **overrides)
     train, test = load_images(dataset, "train"), load_images(dataset, "test")
     _, metrics = train_image_model(cfg, train, test, out, resume=resume, progress=progress, device=device,
-                                   overwrite=overwrite)
-    _emit({"out": str(out), "source": train.source, "epochs": len(metrics), "last_epoch": metrics.iloc[-1].to_dict()},
-          as_json)
+                                   overwrite=overwrite, max_minutes=max_minutes)
+    _emit({"out": str(out), "source": train.source, "epochs": len(metrics), "finished": len(metrics) >= cfg.epochs,
+           "last_epoch": metrics.iloc[-1].to_dict()}, as_json)
+    if len(metrics) < cfg.epochs and not as_json:
+        typer.echo(f"stopped by --max-minutes after epoch {len(metrics)} of {cfg.epochs}; go on with --resume")
 
 
 @images_app.command("eval")

@@ -135,3 +135,25 @@ def test_molecule_benchmark_gives_every_method_the_same_start_and_budget(monkeyp
     assert run_cell("median1", "molga", 0, args, zinc, None) == cells["molga"]  # a finished cell is read back
     # PMO's AUC: the top-10 mean logged every 100 calls, trapezoids, the last value carried on
     assert auc_top_k([0.0] * 10, [1.0] * 100, 200) == pytest.approx((100 * 0.5 + 100 * 1.0) / 200)
+
+
+def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_validation_fd(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from image_table import SWEEP, aggregate, choose, tag, verdict
+
+    assert {len(grid) for grid in SWEEP.values()} == {6}
+    assert tag({"lr": 0.001, "reg_params": {"scale": 2.0}}) == "lr0.001-scale2.0" and tag({}) == "default"
+    spread, near = {"lr": 1e-3, "reg_params": {"scale": 2.0}}, {"lr": 2e-4, "reg_params": {"scale": 1.0}}
+    rows = [{"dataset": "d", "model": "latentbo gmm_dae", "settings": near, "fd_sampling": 50.0},
+            {"dataset": "d", "model": "latentbo gmm_dae", "settings": spread, "fd_sampling": 40.0},
+            {"dataset": "d", "model": "pythae RAE_GP", "settings": {"lr": 2e-4}, "fd_sampling": 30.0}]
+    assert choose(rows) == {"d": {"latentbo gmm_dae": spread, "pythae RAE_GP": {"lr": 2e-4}}}
+    seeds = [{"dataset": "d", "model": "m", "settings": "x", "fd_sampling": v, "s_per_epoch": 1.0} for v in (10.0, 20.0)]
+    row, = aggregate(seeds, ("dataset", "model", "settings"))
+    assert (row["seeds"], row["fd_sampling"], row["s_per_epoch"]) == (2, "15 ± 5", "1 ± 0")
+    means = [{"dataset": "d", "model": m, "fd_sampling": v}
+             for m, v in (("latentbo gmm_dae", 32.0), ("pythae VAE", 100.0), ("pythae RAE_GP", 30.0))]
+    said = verdict(means, "d")
+    assert "best of the samplers of a training prior (next: pythae VAE 100)" in said
+    assert "1.07 x the best ex-post sampler (pythae RAE_GP 30" in said

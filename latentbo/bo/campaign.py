@@ -99,6 +99,10 @@ class CampaignConfig:
             rank weight, and every code is re-encoded; ``0``: never. Each trial
             retrains its own copy.
         retrain_steps: optimiser steps (batches of 32) per retraining.
+        joint: joint updates (LOL-BO): each retraining step also trains the encoder, and
+            a GP, so that the GP fits the best strings' scores at their codes
+            (:func:`~latentbo.bo.retraining.joint_gp_term`); needs ``retrain_every`` and
+            the ``exact`` surrogate.
         surrogate: ``exact`` (BoTorch SingleTaskGP, cubic in the points it holds) or
             ``sparse`` (a variational GP on every initial code: the Grammar VAE protocol,
             whose GP sees the whole dataset); see :data:`~latentbo.bo.surrogate.SURROGATES`.
@@ -148,6 +152,7 @@ class CampaignConfig:
     inversion: bool = False
     retrain_every: int = 0
     retrain_steps: int = 100
+    joint: bool = False
     surrogate: str = "exact"
     acquisition: str = "qlogei"
     incumbent: str = "observed"
@@ -185,6 +190,9 @@ class CampaignConfig:
         if self.retrain_every < 0 or self.retrain_steps < 1:
             raise ConfigError(f"retrain_every must be >= 0 and retrain_steps >= 1, got {self.retrain_every}, "
                               f"{self.retrain_steps}")
+        if self.joint and not (self.retrain_every and self.surrogate == "exact"):
+            raise ConfigError("joint updates train the model during retrainings with an exact GP: set retrain_every "
+                              "(e.g. 2) and keep the exact surrogate")
         if self.gp_max is not None and self.gp_max < 2:
             raise ConfigError(f"gp_max must be >= 2 (or unset), got {self.gp_max}")
         if not 0 <= self.seed < MAX_SEED:  # trial and iteration seeds (seed * 1e6 + ...) must fit torch's 64 bits
@@ -594,9 +602,13 @@ class Campaign:
             _, _, strings = self._saved_initial_data()
             ok = np.isfinite(init_scores)
             done = [r for r in trial.records if r["valid"]]
+            box = None
+            if cfg.joint:  # the box of the codes the GP was fitted at last
+                box = search_box(self.model, (init_codes if state is None else state["init_codes"])[ok], cfg.bounds)
             retrain(self.model, [s for s, k in zip(strings, ok) if k] + [r["string"] for r in done],
                     np.concatenate([self.sign * init_scores[ok], [self.sign * r["score"] for r in done]]),
-                    cfg.retrain_steps, seed=self.trial_seed(t) * 1000 + trial.iteration)
+                    cfg.retrain_steps, seed=self.trial_seed(t) * 1000 + trial.iteration, joint_bounds=box,
+                    gp_state=trial.gp_state)
             codes, batch = self.model.encode_strings(strings)
             if len(batch.kept) != len(strings):
                 raise CheckpointError(f"{self.out}: the retrained model cannot encode the initial strings it could")

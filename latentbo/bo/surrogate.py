@@ -40,6 +40,12 @@ def select_subset(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray
     return np.sort(np.concatenate([top, rest]))
 
 
+def hyperparameters(state: dict) -> dict:
+    """An exact GP's ``state_dict`` less its training data and outcome transform: what
+    a fit on other points starts from."""
+    return {k: v for k, v in state.items() if "train" not in k and "outcome_transform" not in k}
+
+
 #: L-BFGS iterations of a fit from BoTorch's initial hyperparameters.
 COLD_MAXITER = 200
 #: ... and of one warm-started from the previous iteration's: on molecule codes, 20 held out
@@ -73,8 +79,7 @@ def fit_gp(x: Tensor, y: Tensor, bounds: Tensor, warm_state: dict | None = None,
         model = SingleTaskGP(x.double(), y.double(), input_transform=Normalize(x.shape[-1], bounds=bounds.double()),
                              outcome_transform=Standardize(1))
         if warm_state is not None and attempt == 0:
-            hyper = {k: v for k, v in warm_state.items() if "train" not in k and "outcome_transform" not in k}
-            model.load_state_dict(hyper, strict=False)
+            model.load_state_dict(hyperparameters(warm_state), strict=False)
         mll = ExactMarginalLogLikelihood(model.likelihood, model)
         budget = maxiter or (WARM_MAXITER if warm_state is not None and attempt == 0 else COLD_MAXITER)
         try:

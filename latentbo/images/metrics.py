@@ -1,5 +1,5 @@
-"""Image metrics: Fréchet distance on LeNet features ("FD-LeNet") and unsupervised
-clustering accuracy.
+"""Image metrics: Fréchet distance on LeNet features ("FD-LeNet"), precision and recall
+of samples on the same features, and unsupervised clustering accuracy.
 
 Inception weights cannot be downloaded here, so the default Fréchet distance uses
 the penultimate (84-d) features of a LeNet-5 classifier that the project trains
@@ -10,7 +10,9 @@ extractor. FD-LeNet values are not comparable to published Inception FIDs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -130,6 +132,47 @@ def frechet_distance(real: Tensor, fake: Tensor, features: nn.Module, num_featur
             for i in range(0, len(imgs), batch_size):
                 fid.update(imgs[i : i + batch_size].float(), real=is_real)
         return float(fid.compute())
+
+
+#: Nearest neighbours whose distance is each feature vector's radius (Naeem et al.'s k).
+PR_NEIGHBOURS = 5
+#: At most this many images per set enter precision and recall (the radii need N x N distances).
+PR_MAX = 5000
+
+
+def image_features(images: Tensor, features: nn.Module, batch_size: int = 500) -> np.ndarray:
+    """``N x F`` features (float64) of ``N x C x S x S`` images in [0, 1]."""
+    with torch.no_grad():
+        return torch.cat([features(images[i : i + batch_size].float()).double()
+                          for i in range(0, len(images), batch_size)]).numpy()
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_NEIGHBOURS) -> dict[str, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) of ``M x F`` fake
+    features against ``N x F`` real ones, by the ``prdc`` package (Naeem et al. 2020):
+    precision is the share of fake vectors inside some real vector's ``k``-NN ball
+    (fidelity), recall the share of real vectors inside some fake vector's (diversity),
+    so that a sampler that draws sharp images of a few modes scores high precision and
+    low recall, where a Fréchet distance sees one number.
+
+    Returns:
+        ``precision``, ``recall`` in [0, 1].
+
+    Raises:
+        ConfigError: fewer than ``k + 1`` vectors in a set, or the feature widths differ.
+    """
+    from prdc import compute_prdc
+
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ConfigError(f"precision and recall need two N x F feature sets of one width, got {real.shape} and "
+                          f"{fake.shape}")
+    if min(len(real), len(fake)) <= k:
+        raise ConfigError(f"precision and recall with k = {k} need more than {k} vectors per set, got "
+                          f"{len(real)} and {len(fake)}")
+    with contextlib.redirect_stdout(io.StringIO()):  # prdc prints the set sizes
+        out = compute_prdc(real, fake, nearest_k=k)
+    return {"precision": float(out["precision"]), "recall": float(out["recall"])}
 
 
 def clustering_accuracy(pred: np.ndarray | Tensor, labels: np.ndarray | Tensor) -> float:

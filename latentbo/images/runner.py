@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,8 +22,8 @@ from torch import Tensor
 
 from latentbo.data import ImageSet
 from latentbo.devices import resolve_device
-from latentbo.errors import CheckpointError
-from latentbo.images.metrics import clustering_accuracy, frechet_distance
+from latentbo.errors import CheckpointError, ConfigError
+from latentbo.images.metrics import PR_MAX, clustering_accuracy, frechet_distance, image_features, precision_recall
 from latentbo.io import atomic_write_text
 from latentbo.models import ImageAutoencoder, ImageConfig, load_model, save_model
 from latentbo.training import STATE_FILE, check_same_data, fit, fit_samplers, training_run
@@ -29,7 +31,7 @@ from latentbo.training import STATE_FILE, check_same_data, fit, fit_samplers, tr
 
 def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out: str | Path,
                       resume: bool = False, progress: bool = True, device: str | torch.device | None = None,
-                      overwrite: bool = False) -> tuple[ImageAutoencoder, pd.DataFrame]:
+                      overwrite: bool = False, max_minutes: float | None = None) -> tuple[ImageAutoencoder, pd.DataFrame]:
     """Train with Adam in the shared loop (:func:`latentbo.training.fit`): per epoch the
     loss terms, the test MSE and the time in ``metrics.csv``, the checkpoint after
     every epoch (atomic; the latest epoch is the model), then the ex-post GMM (10
@@ -37,7 +39,10 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
     where the epochs run (CPU by default); the returned model is on the CPU.
     ``overwrite`` replaces a run already in ``out`` (:func:`~latentbo.io.clear_run`).
     A resumed run goes on with the config it was started with (only ``epochs`` may
-    differ: train longer or shorter), and only on the same images.
+    differ: train longer or shorter), and only on the same images. ``max_minutes``:
+    no batch starts after that many minutes (the first epoch always finishes); a run
+    so stopped returns fewer metrics rows than ``config.epochs``, has saved its state
+    and no samplers, and goes on from the next batch with ``resume``.
 
     Raises:
         ConfigError: the device is not available.
@@ -46,12 +51,15 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
         BusyError: another process is training into ``out``.
     """
     device = resolve_device(device)
+    if max_minutes is not None and not max_minutes > 0:
+        raise ConfigError(f"max_minutes must be positive, got {max_minutes}")
+    deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf
     with training_run(out, resume, overwrite) as folder:
-        return _train_image_model(config, train, test, folder, resume, progress, device)
+        return _train_image_model(config, train, test, folder, resume, progress, device, deadline)
 
 
 def _train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out: Path, resume: bool,
-                       progress: bool, device: torch.device) -> tuple[ImageAutoencoder, pd.DataFrame]:
+                       progress: bool, device: torch.device, deadline: float) -> tuple[ImageAutoencoder, pd.DataFrame]:
     if (out / STATE_FILE).exists() and not resume:
         raise CheckpointError(f"{out} already holds a training run; pass --resume or choose another --out")
     if resume:
@@ -80,10 +88,11 @@ def _train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out
     result = fit(model, opt, out, epochs=config.epochs, seed=config.seed,
                  batches=lambda gen: (x[idx].to(device) for idx in torch.randperm(len(x), generator=gen).split(
                      config.batch_size)),
-                 n_train=len(x), evaluate=evaluate, resume=resume, progress=progress, unit="image")
+                 n_train=len(x), evaluate=evaluate, resume=resume, progress=progress, deadline=deadline, unit="image")
     model.to("cpu")
-    fit_samplers(model, model.encode(x), config.seed)
-    save_model(model, out)
+    if not result.out_of_time:
+        fit_samplers(model, model.encode(x), config.seed)
+        save_model(model, out)
     return model.eval(), pd.DataFrame(result.rows)
 
 
@@ -111,7 +120,9 @@ def evaluate(gen_model: Generative, test: ImageSet, features: torch.nn.Module, n
              n: int = 2000, seed: int = 0, out: str | Path | None = None, name: str = "") -> dict[str, Any]:
     """The Table-1 columns on ``n`` test images: sampling FD (the model's sampler),
     GMM FD, reconstruction FD, interpolation FD (midpoints of random test pairs),
-    test MSE, and clustering accuracy when the prior has modes and the data labels.
+    test MSE, precision and recall of both samplers' images on the same features (the
+    first :data:`~latentbo.images.metrics.PR_MAX` of each set), and clustering accuracy
+    when the prior has modes and the data labels.
     With ``out``, also writes ``samples.png``, ``reconstructions.png``,
     ``interpolations.png`` and ``latent.png``.
     """
@@ -129,6 +140,10 @@ def evaluate(gen_model: Generative, test: ImageSet, features: torch.nn.Module, n
         "fd_sampling": fd(samples), "fd_gmm": fd(gmm_samples), "fd_reconstruction": fd(recon),
         "fd_interpolation": fd(mid), "test_mse": float((recon - real).pow(2).mean()), "clustering_acc": None,
     }
+    real_features = image_features(real[:PR_MAX], features)
+    for sampler, fake in (("sampling", samples), ("gmm", gmm_samples)):
+        pr = precision_recall(real_features, image_features(fake[:PR_MAX], features))
+        result.update({f"precision_{sampler}": pr["precision"], f"recall_{sampler}": pr["recall"]})
     if gen_model.assign is not None and test.y is not None:
         result["clustering_acc"] = clustering_accuracy(gen_model.assign(codes).numpy(), test.y[:n].numpy())
     if out is not None:

@@ -516,11 +516,15 @@ def test_weighted_retraining_changes_the_weights_and_the_gp_sees_the_new_codes(
     assert campaign.phase_seconds()["retraining"] > 0
 
 
-def test_a_campaign_killed_while_retraining_resumes_exactly(model_dir: Path, tmp_path: Path,
+@pytest.mark.parametrize("options", [dict(acquisition="turbo"), dict(acquisition="turbo-m", joint=True)],
+                         ids=["weighted", "joint-turbo-m"])
+def test_a_campaign_killed_while_retraining_resumes_exactly(model_dir: Path, tmp_path: Path, options: dict,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Joint updates with several trust regions: the regions' state and the retrained
+    weights come back as they were."""
     from latentbo.bo import campaign as campaign_module
 
-    cfg = CampaignConfig(**CFG, acquisition="turbo", retrain_every=1, retrain_steps=10)
+    cfg = CampaignConfig(**CFG, **options, retrain_every=1, retrain_steps=10)
     Campaign.from_dir(model_dir, cfg, tmp_path / "full").run(progress=False)
     real, calls = campaign_module.retrain, []
 
@@ -537,3 +541,10 @@ def test_a_campaign_killed_while_retraining_resumes_exactly(model_dir: Path, tmp
     Campaign.from_dir(model_dir, cfg, tmp_path / "part").run(resume=True, progress=False)
     for t in range(2):
         assert _records(tmp_path / "full", t) == _records(tmp_path / "part", t)
+
+
+def test_joint_updates_need_retraining_and_the_exact_gp() -> None:
+    CampaignConfig(retrain_every=2, joint=True).validate()
+    for bad in (dict(joint=True), dict(retrain_every=2, joint=True, surrogate="sparse")):
+        with pytest.raises(ConfigError, match="joint updates"):
+            CampaignConfig(**bad).validate()

@@ -1,4 +1,4 @@
-"""Weighted retraining's rank weights and checkpoint."""
+"""Weighted retraining's rank weights, joint updates and checkpoint."""
 
 from pathlib import Path
 
@@ -6,8 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from latentbo.bo.retraining import RANK_K, load_retrained, rank_weights, save_retrained
+from latentbo.bo.retraining import (JOINT_BATCH, RANK_K, joint_gp_term, load_retrained, rank_weights, retrain,
+                                    save_retrained)
+from latentbo.data.datasets import generate_expressions
 from latentbo.errors import CheckpointError
+from latentbo.models import SequenceAutoencoder
+from latentbo.testing import stub_model
+
+
+@pytest.fixture(scope="module")
+def tiny() -> tuple[SequenceAutoencoder, list[str], np.ndarray]:
+    """An untrained expression model, 100 expressions and scores."""
+    model = stub_model()
+    strings = generate_expressions(100, seed=1)
+    return model, strings, np.array([len(s) for s in strings], dtype=float)
 
 
 def test_rank_weights_follow_tripp_et_al() -> None:
@@ -32,3 +44,34 @@ def test_retraining_checkpoint_round_trips_and_refuses_other_files(tmp_path: Pat
     (tmp_path / "retrained.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="unreadable"):
         load_retrained(tmp_path)
+
+
+def test_joint_gp_term_reaches_the_encoder_and_not_the_decoder(tiny) -> None:
+    model, strings, scores = tiny
+    bounds = torch.tensor([[-5.0] * 4, [5.0] * 4])
+    gp, loss = joint_gp_term(model, model.codec.encode(strings), scores, bounds, None, torch.Generator().manual_seed(0))
+    assert len(gp.train_targets) == 100  # all 100 among the best JOINT_POINTS
+    value = loss()
+    assert len(gp.train_targets) == JOINT_BATCH and torch.isfinite(value)
+    value.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    assert all(p.grad is None for p in model.decoder.parameters())
+    assert all(p.grad is not None for p in gp.parameters())
+    model.zero_grad(set_to_none=True)
+
+
+def test_joint_updates_train_the_encoder_towards_the_gp(tiny) -> None:
+    model, strings, scores = tiny
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    bounds = torch.tensor([[-5.0] * 4, [5.0] * 4])
+    ids = model.codec.encode(strings)
+    fit = {}
+    for joint in (False, True):  # the same seed and steps, with and without the GP term
+        model.load_state_dict(start)
+        retrain(model, strings, scores, steps=20, seed=4, joint_bounds=bounds if joint else None)
+        assert not model.training
+        _, loss = joint_gp_term(model, ids, scores, bounds, None, torch.Generator().manual_seed(0))
+        with torch.no_grad():  # a fresh GP's misfit at the new codes, the same batches for both
+            fit[joint] = sum(float(loss()) for _ in range(5))
+    model.load_state_dict(start)
+    assert fit[True] < 0.9 * fit[False]

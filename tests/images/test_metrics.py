@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from latentbo.errors import ConfigError
-from latentbo.images import clustering_accuracy, feature_net, frechet_distance
+from latentbo.images import clustering_accuracy, feature_net, frechet_distance, precision_recall
 
 
 def test_clustering_accuracy_known_assignments() -> None:
@@ -34,6 +34,26 @@ def test_frechet_distance_identical_vs_shifted() -> None:
     assert shifted == pytest.approx(4 * 0.3**2, rel=0.05)
     with pytest.raises(ConfigError):
         frechet_distance(a[:1], b, FirstPixels(), 4)
+
+
+def test_precision_and_recall_on_distributions_with_known_answers() -> None:
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(1000, 8))
+    same = precision_recall(real, rng.normal(size=(1000, 8)))
+    assert same["precision"] > 0.9 and same["recall"] > 0.9  # the same law: both near 1
+    far = precision_recall(real, rng.normal(size=(1000, 8)) + 100)
+    assert far == {"precision": 0.0, "recall": 0.0}
+    # Mode dropping: real data in two far modes, samples from one: sharp but half the data.
+    two_modes = np.concatenate([rng.normal(size=(500, 8)), rng.normal(size=(500, 8)) + 20])
+    dropped = precision_recall(two_modes, rng.normal(size=(1000, 8)))
+    assert dropped["precision"] > 0.9 and 0.4 < dropped["recall"] < 0.55
+    # Collapse: every sample near the mode's centre is realistic, and covers almost nothing.
+    collapsed = precision_recall(real, 0.01 * rng.normal(size=(1000, 8)))
+    assert collapsed["precision"] == 1.0 and collapsed["recall"] < 0.05
+    with pytest.raises(ConfigError, match="more than 5"):
+        precision_recall(real, real[:5])
+    with pytest.raises(ConfigError, match="one width"):
+        precision_recall(real, real[:, :4])
 
 
 def test_feature_net_is_trained_once_and_cached(toy_sets, tmp_path, monkeypatch) -> None:

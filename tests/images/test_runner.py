@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from latentbo.errors import CheckpointError
+from latentbo.errors import CheckpointError, ConfigError
 from latentbo.images import Generative, ImageSet, LeNet, evaluate, feature_net, train_image_model
 from latentbo.models import IMAGE_MODELS, ImageAutoencoder, ImageConfig, load_model
 
@@ -37,6 +37,8 @@ def test_save_load_evaluate(toy_sets, tmp_path, monkeypatch) -> None:
                       name="gmm_dae")
     for key in ("fd_sampling", "fd_gmm", "fd_reconstruction", "fd_interpolation"):
         assert 0 < result[key] < float("inf")  # made images never match the test set exactly
+    for key in ("precision_sampling", "recall_sampling", "precision_gmm", "recall_gmm"):
+        assert 0 <= result[key] <= 1
     gen = Generative.of(loaded)
     with torch.no_grad():  # the MSE of reconstructions (not of samples or interpolations)
         expected = float((gen.decode(gen.encode(test.x[:100])) - test.x[:100]).pow(2).mean())
@@ -73,6 +75,19 @@ def test_resume_continues_to_the_same_model(toy_sets, tmp_path, monkeypatch) -> 
     assert torch.allclose(resumed.encode(test.x[:8]), full.encode(test.x[:8]), atol=1e-5)
     _, rows = train_image_model(_cfg("rae", epochs=4), train, test, tmp_path / "b", resume=True, progress=False)
     assert list(rows["epoch"]) == [1, 2, 3, 4]  # trained one epoch longer
+
+
+def test_max_minutes_stops_after_the_first_epoch_and_resume_finishes_the_run(toy_sets, tmp_path) -> None:
+    train, test = toy_sets
+    full, _ = train_image_model(_cfg("rae"), train, test, tmp_path / "a", progress=False)
+    _, rows = train_image_model(_cfg("rae"), train, test, tmp_path / "b", progress=False, max_minutes=1e-9)
+    assert len(rows) == 1  # the first epoch always finishes; nothing after the deadline
+    assert load_model(tmp_path / "b", kind="image").expost_gmm is None  # samplers are fitted once it is done
+    resumed, rows = train_image_model(_cfg("rae"), train, test, tmp_path / "b", resume=True, progress=False)
+    assert len(rows) == 3 and resumed.expost_gmm is not None
+    assert torch.allclose(resumed.encode(test.x[:8]), full.encode(test.x[:8]), atol=1e-5)
+    with pytest.raises(ConfigError, match="max_minutes"):
+        train_image_model(_cfg("rae"), train, test, tmp_path / "c", progress=False, max_minutes=0)
 
 
 def test_resume_refuses_other_images(toy_sets, tmp_path) -> None:
