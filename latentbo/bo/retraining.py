@@ -114,6 +114,10 @@ def joint_gp_term(model: SequenceAutoencoder, ids: Tensor, scores: np.ndarray, b
     gp.train()
 
     def loss() -> Tensor:
+        with torch.no_grad():  # BoTorch bounds some hyperparameters (the noise) by clamping, not by a transform
+            for _, param, constraint in gp.named_parameters_and_constraints():
+                if constraint is not None and not constraint.enforced:
+                    param.clamp_(float(constraint.lower_bound.min()), float(constraint.upper_bound.max()))
         rows = torch.randperm(len(top), generator=gen)[:JOINT_BATCH].to(device)
         z = model.encode_stats(model.codec.one_hot(top_ids[rows]))[0].double()
         gp.set_train_data(inputs=z, targets=y[rows], strict=False)
