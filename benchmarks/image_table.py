@@ -80,8 +80,9 @@ SWEEP: dict[str, list[dict]] = {
     "pythae RAE_GP": [{"lr": lr, "embedding_weight": w} for lr in LRS for w in (1e-4, 1e-2, 1.0)],
     "pythae WAE_MMD": [{"lr": lr, "reg_weight": w} for lr in LRS for w in (0.03, 0.3, 3.0)],
 }
-#: Samplers that do not draw from the prior the model was trained towards (ex-post densities).
-EXPOST = {"latentbo rae", "latentbo two_stage", "pythae RAE_L2", "pythae RAE_GP"}
+#: Samplers fitted after training (ex-post densities), not the prior the model was trained
+#: towards (our RAE samples its N(0, I) prior; its ex-post GMM is the fd_gmm column).
+EXPOST = {"latentbo two_stage", "pythae RAE_L2", "pythae RAE_GP"}
 METRICS = ("fd_sampling", "fd_gmm", "fd_reconstruction", "fd_interpolation", "precision_sampling", "recall_sampling",
            "precision_gmm", "recall_gmm", "test_mse", "clustering_acc")
 PRESETS = Path(__file__).parent / "configs"
@@ -348,7 +349,7 @@ def main() -> None:
     common = (f"FD-LeNet = Fréchet distance on the 84-d features of a LeNet-5 trained here (its accuracy on the "
               f"images scored against: {', '.join(f'{d} {a:.3f}' for d, a in lenet.items())}); it is NOT Inception "
               "FID and cannot be compared with the paper's Inception FIDs. fd_sampling: the model's own sampler "
-              "(prior; ex-post GMM for the RAEs, second stage for two_stage); fd_gmm: 10-component GMM fitted on "
+              "(the prior; ex-post GMM for pythae's RAEs, second stage for two_stage); fd_gmm: 10-component GMM fitted on "
               "training codes; fd_reconstruction, fd_interpolation (decoded midpoints of random pairs); precision / "
               "recall: improved precision and recall (k = 5, prdc) of each sampler's images on the same features, "
               "at most 5,000 a set; clustering_acc: mode assignment vs labels (Hungarian matching), mixture priors "
