@@ -157,3 +157,14 @@ def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_vali
     said = verdict(means, "d")
     assert "best of the samplers of a training prior (next: pythae VAE 100)" in said
     assert "1.07 x the best ex-post sampler (pythae RAE_GP 30" in said
+
+
+def test_molecule_panel_sums_only_seeds_that_ran_every_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from molecule_optimisation import panel_sums
+
+    cell = lambda task, seed, auc: {"task": task, "method": "m", "seed": seed, "auc_top10": auc}  # noqa: E731
+    cells = [cell("a", 0, 0.25), cell("b", 0, 0.5), cell("a", 1, 0.5), cell("b", 1, 0.5), cell("a", 2, 9.0)]
+    row, = panel_sums(cells, ["a", "b"], ["m", "other"], seeds=3)
+    assert (row["seeds"], row["auc_top10"]) == (2, "0.875 ± 0.125")  # seed 2 lacks task b: left out
+    assert panel_sums(cells[:1], ["a", "b"], ["m"], seeds=3) == []
