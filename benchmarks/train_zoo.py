@@ -48,7 +48,10 @@ SPECS: dict[str, dict] = {
     "zinc-selfies-gmm_dae": {"task": "zinc", "arch": "gmm_dae", "codec": "selfies", "decoder": "ar", "dataset": "moses"},
     # The default's candidate: drug-like data with stereo and charges (ZINC250k's training
     # part first, then MOSES); one model per GPU run: --only zinc-druglike --minutes 8.
-    "zinc-druglike": {"task": "zinc", "arch": "gmm_dae", "decoder": "fast", "dataset": "zinc250k,moses"},
+    # SELFIES: every grammar model's prior is 67-92% fallback repairs, SELFIES' 0%
+    # (benchmarks/results/molecule_architectures.md).
+    "zinc-druglike": {"task": "zinc", "arch": "gmm_dae", "codec": "selfies", "decoder": "ar",
+                      "dataset": "zinc250k,moses"},
 }
 
 

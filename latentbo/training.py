@@ -328,8 +328,9 @@ def train(
         overwrite: replace a run already in ``out_dir`` (:func:`~latentbo.io.clear_run`).
         init_from: fine-tune this trained model: its codec and weights are the start
             (``config`` from :meth:`~latentbo.models.ModelConfig.finetuned`); a SELFIES
-            model refuses strings with symbols outside its alphabet. Ignored on resume
-            (the run's own weights go on).
+            model's alphabet takes the strings' new symbols (recorded in
+            ``data_report.json``: ``alphabet_added``); with another codec, strings with
+            tokens it lacks are skipped and reported. Ignored on resume (the run's own weights go on).
 
     Raises:
         ConfigError: the device is not available, or ``init_from`` does not fit ``config``
@@ -345,6 +346,27 @@ def train(
     deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf
     with training_run(out_dir, resume, overwrite) as out:
         return _train(config, strings, out, resume, progress, device, deadline, source, init_from)
+
+
+def _grown_state(old: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], vocab: int) -> dict[str, torch.Tensor]:
+    """``old`` weights in a model whose vocabulary grew from ``vocab`` ids (new ids at the
+    end): a tensor with a vocabulary axis keeps its old ids' slices and, after them, any
+    extra slice of the old (the ar decoder's start symbol) moved to the end; the new ids'
+    slices are ``fresh``'s initialisation. The grown model reads and scores the old ids
+    exactly as the old one did."""
+    state = {}
+    for name, new in fresh.items():
+        was = old[name]
+        if was.shape == new.shape:
+            state[name] = was
+            continue
+        axis = next(a for a, (m, n) in enumerate(zip(was.shape, new.shape)) if m != n)
+        grown, extra = new.clone(), was.shape[axis] - vocab
+        grown.narrow(axis, 0, vocab).copy_(was.narrow(axis, 0, vocab))
+        if extra:
+            grown.narrow(axis, new.shape[axis] - extra, extra).copy_(was.narrow(axis, vocab, extra))
+        state[name] = grown
+    return state
 
 
 def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, progress: bool,
@@ -367,11 +389,16 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
                               f"{config.task}/{config.codec}")
         codec = init_from.codec if init_from is not None else build_codec(config, strings)
     batch, _ = encode_dataset(codec, strings, progress=progress)
-    unknown = sorted({f.detail for f in batch.failures if f.reason == "unknown_token"})
-    if init_from is not None and not resume and config.codec == "selfies" and unknown:
-        raise ConfigError(f"{len([f for f in batch.failures if f.reason == 'unknown_token'])} molecules use SELFIES "
-                          f"symbols the model's alphabet lacks ({'; '.join(unknown[:3])}); fine-tuning keeps the "
-                          "alphabet: leave those molecules out, or train a new model on data that has them")
+    added: list[str] = []
+    if init_from is not None and hasattr(codec, "extended"):
+        if not resume and any(f.reason == "unknown_token" for f in batch.failures):
+            # New SELFIES symbols get new ids (the old ones keep theirs) and fresh rows in
+            # the layers that read or write symbols: see _grown_state.
+            codec = codec.extended(strings)
+            batch, _ = encode_dataset(codec, strings, progress=progress)
+        added = codec.alphabet[len(init_from.codec.alphabet):]
+        if added:
+            log.info("alphabet: %d symbols added for fine-tuning (%s)", len(added), " ".join(added))
     if len(batch.kept) < 2:
         raise DatasetError(f"only {len(batch.kept)} of {len(strings)} strings could be encoded: {batch.report()}")
     out.mkdir(parents=True, exist_ok=True)
@@ -404,6 +431,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         "held_out": {"n": n_val, "fingerprint": hashlib.sha256(held_out.encode("utf-8")).hexdigest()[:16]},
         # fine-tuning: the weights it started from
         "init_from": None if init_from is None else weights_fingerprint(init_from),
+        "alphabet_added": added,
         "augmented": augmented,
     }, indent=2))
 
@@ -411,7 +439,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     if not resume:
         model = SequenceAutoencoder(config, codec)
         if init_from is not None:
-            model.load_state_dict(init_from.state_dict())
+            model.load_state_dict(_grown_state(init_from.state_dict(), model.state_dict(), init_from.codec.vocab_size))
     model.to(device)
     dtype = autocast_dtype(config.precision, device)
     opt = torch.optim.Adam(model.parameters(), lr=config.effective_lr)

@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from latentbo.data.datasets import generate_expressions
 from latentbo.errors import CheckpointError, ConfigError
 from latentbo.metrics import sample_quality
-from latentbo.models import MODELS, ModelConfig, load_model
+from latentbo.models import MODELS, ModelConfig, SequenceAutoencoder, load_model
 from latentbo.training import train
 
 TINY = {"hidden": 32, "decoder_hidden": 48, "decoder_layers": 1, "latent_dim": 4, "batch_size": 64,
@@ -148,7 +148,6 @@ def test_a_budget_spent_mid_epoch_resumes_to_the_uninterrupted_model(model: str,
     before its 10th batch: 360 training strings in batches of 64 make 6 an epoch, so
     inside epoch 2. Resumed, it ends with the weights and metrics of a run never stopped."""
     from latentbo import training
-    from latentbo.models.autoencoder import SequenceAutoencoder
 
     cfg = ModelConfig.for_model("expressions", model, epochs=3, **TINY)
     full = train(cfg, DATA, tmp_path / "full", progress=False)
@@ -311,16 +310,36 @@ def test_fine_tuning_refuses_another_codec_task_or_architecture(tmp_path: Path) 
             train_model(task, arch, tmp_path / "t", overrides, init_from=base, progress=False, limit=100)
 
 
-def test_fine_tuning_a_selfies_model_refuses_symbols_outside_its_alphabet(tmp_path: Path) -> None:
-    from latentbo.pipelines import train_model
+@pytest.mark.parametrize("decoder", ["fast", "ar"])
+def test_fine_tuning_a_selfies_model_takes_new_symbols_and_keeps_what_it_knew(tmp_path: Path, decoder: str) -> None:
+    import json
 
-    cfg = ModelConfig.for_model("zinc", "svae", decoder="fast", epochs=1, latent_dim=4, hidden=16, decoder_hidden=16,
+    from latentbo.pipelines import train_model
+    from latentbo.training import _grown_state
+
+    cfg = ModelConfig.for_model("zinc", "svae", decoder=decoder, epochs=1, latent_dim=4, hidden=16, decoder_hidden=16,
                                 decoder_layers=1, batch_size=32, conv_kernels=[2, 2, 2])
-    train(cfg, ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCC", "OCCO"] * 5, tmp_path / "base", progress=False)
-    (tmp_path / "mine.smi").write_text("CCO\nC[C@H](N)O\nCC[NH3+]\n")
-    with pytest.raises(ConfigError, match=r"2 molecules use SELFIES symbols the model's alphabet lacks"):
-        train_model(None, None, tmp_path / "t", dataset=str(tmp_path / "mine.smi"), init_from=tmp_path / "base",
-                    progress=False)
+    known = ["CCO", "CCN", "c1ccccc1", "CC(=O)O", "CCCC", "OCCO"]
+    base = train(cfg, known * 5, tmp_path / "base", progress=False).model
+    (tmp_path / "mine.smi").write_text("CCO\nC[C@H](N)O\nCC[NH3+]\n" * 4)
+    train_model(None, None, tmp_path / "t", dataset=str(tmp_path / "mine.smi"), init_from=tmp_path / "base",
+                progress=False, overrides={"epochs": 1})
+    tuned = load_model(tmp_path / "t", kind="sequence")
+    report = json.loads((tmp_path / "t" / "data_report.json").read_text())
+    added = tuned.codec.alphabet[len(base.codec.alphabet):]
+    assert tuned.codec.alphabet[: len(base.codec.alphabet)] == base.codec.alphabet
+    assert {"[C@H1]", "[NH3+1]"} <= set(added) and report["alphabet_added"] == added and report["skipped"] == 0
+
+    # Before any step, the grown model reads and scores the old molecules as the old one did.
+    grown = SequenceAutoencoder(base.config, tuned.codec).eval()
+    grown.load_state_dict(_grown_state(base.state_dict(), grown.state_dict(), base.codec.vocab_size))
+    ids = torch.from_numpy(base.codec.encode_many(known, workers=1).indices.astype("int64"))
+    with torch.no_grad():
+        z_old, z_new = (m.encode_stats(m.codec.one_hot(ids))[0] for m in (base.eval(), grown))
+        torch.testing.assert_close(z_new, z_old)
+        old, new = (m.decoder(z_old, ids) for m in (base, grown))
+    torch.testing.assert_close(new[..., : base.codec.vocab_size], old)
+    assert new.shape[-1] == base.codec.vocab_size + len(added)
 
 
 def test_randomized_smiles_augment_the_training_split_only(tmp_path: Path) -> None:

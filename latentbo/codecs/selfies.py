@@ -8,7 +8,9 @@ out as SMILES (decoded molecules in RDKit's canonical spelling).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ import selfies as sf
 import torch
 
 from latentbo.chem import canonical_smiles
-from latentbo.codecs.base import Codec, register_codec
+from latentbo.codecs.base import _CHUNK, _PARALLEL_THRESHOLD, Codec, register_codec
 from latentbo.errors import ConfigError, InvalidInputError
 
 PAD = "[nop]"  # SELFIES' own no-operation symbol; id 0, and a decode ends at the first
@@ -51,20 +53,28 @@ class SelfiesCodec(Codec):
         self.pad_index = 0
 
     @classmethod
-    def fit(cls, smiles: Sequence[str], max_length: int | None = None) -> SelfiesCodec:
+    def fit(cls, smiles: Sequence[str], max_length: int | None = None, workers: int | None = None) -> SelfiesCodec:
         """Alphabet (and, by default, ``max_length``) from the molecules that SELFIES
-        can encode; the others are left for :meth:`encode_many` to report."""
-        encoded = []
-        for s in smiles:
-            canonical = canonical_smiles(s) if isinstance(s, str) and s.strip() else None
-            try:
-                encoded.append(sf.encoder(canonical, strict=True))
-            except (sf.EncoderError, TypeError):
-                continue
-        if not encoded:
+        can encode; the others are left for :meth:`encode_many` to report. Large inputs
+        are read on ``workers`` processes (default all cores), as :meth:`encode_many` does."""
+        chunks = [smiles[i : i + _CHUNK] for i in range(0, len(smiles), _CHUNK)]
+        workers = workers or (os.cpu_count() or 1)
+        if workers > 1 and len(smiles) >= _PARALLEL_THRESHOLD:
+            with ProcessPoolExecutor(workers) as pool:
+                parts = list(pool.map(_symbols, chunks))
+        else:
+            parts = [_symbols(c) for c in chunks]
+        alphabet = set().union(*(a for a, _ in parts)) - {PAD}
+        longest = max((n for _, n in parts), default=0)
+        if not longest:
             raise ConfigError("cannot fit a SELFIES codec: no molecule could be encoded")
-        alphabet = sorted(sf.get_alphabet_from_selfies(encoded) - {PAD})
-        return cls(alphabet, max_length or max(sf.len_selfies(e) for e in encoded))
+        return cls(sorted(alphabet), max_length or longest)
+
+    def extended(self, smiles: Sequence[str]) -> SelfiesCodec:
+        """This codec with the symbols of ``smiles`` that its alphabet lacks appended
+        (sorted; the old ids unchanged) and the same ``max_length``."""
+        new = set(type(self).fit(smiles, self.max_length).alphabet) - set(self.alphabet)
+        return type(self)([*self.alphabet, *sorted(new)], self.max_length)
 
     def canonical(self, text: str) -> str:
         """RDKit's canonical SMILES of ``text`` (what decoding its encoding returns)."""
@@ -113,3 +123,18 @@ class SelfiesCodec(Codec):
 
     def __repr__(self) -> str:
         return f"SelfiesCodec(vocab={self.vocab_size}, max_length={self.max_length})"
+
+
+def _symbols(smiles: Sequence[str]) -> tuple[set[str], int]:
+    """The SELFIES symbols of the molecules SELFIES can encode, and the most symbols
+    in one of them (0 when none could be encoded)."""
+    encoded = []
+    for s in smiles:
+        canonical = canonical_smiles(s) if isinstance(s, str) and s.strip() else None
+        try:
+            encoded.append(sf.encoder(canonical, strict=True))
+        except (sf.EncoderError, TypeError):
+            continue
+    if not encoded:
+        return set(), 0
+    return sf.get_alphabet_from_selfies(encoded), max(sf.len_selfies(e) for e in encoded)

@@ -78,3 +78,18 @@ def test_alphabet_fitted_on_molecules_with_stereo_and_charges_keeps_them() -> No
     plain = SelfiesCodec.fit(["CCO", "CCN", "CC(C)O"])
     with pytest.raises(InvalidInputError, match=r"SELFIES symbol \[NH3\+1\] is not in the alphabet"):
         plain.encode_one("CC[NH3+]")
+
+
+def test_fitting_on_several_processes_gives_the_alphabet_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large datasets are read on all cores (the GPU machine's 1.6M molecules); the
+    chunks' symbols and lengths combine to what one process finds."""
+    from latentbo.codecs import selfies
+
+    monkeypatch.setattr(selfies, "_PARALLEL_THRESHOLD", 4)
+    monkeypatch.setattr(selfies, "_CHUNK", 3)
+    data = [*TRAIN, "not a molecule", "CC(C)(C)c1ccc(cc1)S(=O)(=O)N"]
+    one, many = SelfiesCodec.fit(data, workers=1), SelfiesCodec.fit(data, workers=2)
+    assert (many.alphabet, many.max_length) == (one.alphabet, one.max_length)
+    assert one.max_length == max(len(one.encode_one(s)) for s in data if s != "not a molecule")
+    extended = SelfiesCodec.fit(["CCO"]).extended(data)
+    assert extended.alphabet[:2] == SelfiesCodec.fit(["CCO"]).alphabet and set(extended.alphabet) == set(one.alphabet)

@@ -109,7 +109,7 @@ def test_the_default_candidate_trains_on_drug_like_data_at_a_small_budget(tmp_pa
         fh.write((tmp_path / "data" / "moses" / "train.csv").read_text())
     card = _train_zoo(tmp_path, "zinc-druglike")
     assert "zinc250k/valid.txt" in card["data"] and "moses/train.csv.gz" in card["data"]
-    assert "--dataset zinc250k,moses" in card["command"]
+    assert "--dataset zinc250k,moses" in card["command"] and card["codec"] == "selfies"
     weights = load_file(tmp_path / "zoo" / "zinc-druglike" / "model.safetensors")
     assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.float16}
 
