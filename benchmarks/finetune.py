@@ -72,11 +72,12 @@ def main() -> None:
             result, _ = train_model(None, None, args.out / name, {"epochs": args.epochs} if args.epochs else {},
                                     dataset=str(data), init_from=name, progress=False, max_minutes=args.minutes,
                                     resume=(args.out / name / "training_state.pt").exists())
-        except ConfigError as exc:  # e.g. a SELFIES alphabet without the series' symbols: the row says so
+        except ConfigError as exc:  # the model refuses the series or an option: the row says so
             rows.append({**row, "refused": str(exc)})
             continue
         after = reconstruction(load_model(args.out / name, kind="sequence"), test)
-        rows.append({**row, "exact_after": after["exact"], "no_stereo_after": after["exact_no_stereo"],
+        rows.append({**row, "skipped_after": after["skipped"], "exact_after": after["exact"],
+                     "no_stereo_after": after["exact_no_stereo"],
                      "tanimoto_after": after["tanimoto"], "epochs": len(result.metrics),
                      "cpu_minutes": round((time.perf_counter() - t0) / 60, 1)})
     write_table(args.name, kept_rows(args.name, "model", set(names)) + rows, notes="exact: canonical SMILES with stereo of the series' 20% held-out molecules "
