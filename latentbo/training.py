@@ -330,7 +330,8 @@ def train(
             (``config`` from :meth:`~latentbo.models.ModelConfig.finetuned`); a SELFIES
             model's alphabet takes the strings' new symbols (recorded in
             ``data_report.json``: ``alphabet_added``); with another codec, strings with
-            tokens it lacks are skipped and reported. Ignored on resume (the run's own weights go on).
+            tokens it lacks are skipped and reported. Ignored on resume (the run's own
+            weights go on).
 
     Raises:
         ConfigError: the device is not available, or ``init_from`` does not fit ``config``
@@ -394,7 +395,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
         if not resume and any(f.reason == "unknown_token" for f in batch.failures):
             # New SELFIES symbols get new ids (the old ones keep theirs) and fresh rows in
             # the layers that read or write symbols: see _grown_state.
-            codec = codec.extended(strings)
+            codec = codec.extended([f.text for f in batch.failures if f.reason == "unknown_token"])
             batch, _ = encode_dataset(codec, strings, progress=progress)
         added = codec.alphabet[len(init_from.codec.alphabet):]
         if added:

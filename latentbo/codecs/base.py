@@ -22,9 +22,9 @@ from tqdm.auto import tqdm
 
 from latentbo.errors import ConfigError, InvalidInputError
 
-# Below this many strings a process pool costs more than it saves.
-_PARALLEL_THRESHOLD = 20_000
-_CHUNK = 2_000
+# Below this many strings a process pool costs more than it saves; a task reads CHUNK of them.
+PARALLEL_THRESHOLD = 20_000
+CHUNK = 2_000
 
 
 @dataclass(frozen=True)
@@ -241,10 +241,10 @@ class Codec(ABC):
         """
         n = len(texts)
         workers = workers or (os.cpu_count() or 1)
-        chunks = [(i, texts[i : i + _CHUNK]) for i in range(0, n, _CHUNK)]
+        chunks = [(i, texts[i : i + CHUNK]) for i in range(0, n, CHUNK)]
         bar = tqdm(total=n, disable=not progress, unit="str", desc="encoding")
         results = []
-        if workers > 1 and n >= _PARALLEL_THRESHOLD:
+        if workers > 1 and n >= PARALLEL_THRESHOLD:
             with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(self,)) as pool:
                 for res in pool.map(_encode_chunk_in_worker, chunks):
                     results.append(res)

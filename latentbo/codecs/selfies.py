@@ -18,7 +18,7 @@ import selfies as sf
 import torch
 
 from latentbo.chem import canonical_smiles
-from latentbo.codecs.base import _CHUNK, _PARALLEL_THRESHOLD, Codec, register_codec
+from latentbo.codecs.base import CHUNK, PARALLEL_THRESHOLD, Codec, register_codec
 from latentbo.errors import ConfigError, InvalidInputError
 
 PAD = "[nop]"  # SELFIES' own no-operation symbol; id 0, and a decode ends at the first
@@ -57,9 +57,9 @@ class SelfiesCodec(Codec):
         """Alphabet (and, by default, ``max_length``) from the molecules that SELFIES
         can encode; the others are left for :meth:`encode_many` to report. Large inputs
         are read on ``workers`` processes (default all cores), as :meth:`encode_many` does."""
-        chunks = [smiles[i : i + _CHUNK] for i in range(0, len(smiles), _CHUNK)]
+        chunks = [smiles[i : i + CHUNK] for i in range(0, len(smiles), CHUNK)]
         workers = workers or (os.cpu_count() or 1)
-        if workers > 1 and len(smiles) >= _PARALLEL_THRESHOLD:
+        if workers > 1 and len(smiles) >= PARALLEL_THRESHOLD:
             with ProcessPoolExecutor(workers) as pool:
                 parts = list(pool.map(_symbols, chunks))
         else:

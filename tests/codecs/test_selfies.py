@@ -85,8 +85,8 @@ def test_fitting_on_several_processes_gives_the_alphabet_of_one(monkeypatch: pyt
     chunks' symbols and lengths combine to what one process finds."""
     from latentbo.codecs import selfies
 
-    monkeypatch.setattr(selfies, "_PARALLEL_THRESHOLD", 4)
-    monkeypatch.setattr(selfies, "_CHUNK", 3)
+    monkeypatch.setattr(selfies, "PARALLEL_THRESHOLD", 4)
+    monkeypatch.setattr(selfies, "CHUNK", 3)
     data = [*TRAIN, "not a molecule", "CC(C)(C)c1ccc(cc1)S(=O)(=O)N"]
     one, many = SelfiesCodec.fit(data, workers=1), SelfiesCodec.fit(data, workers=2)
     assert (many.alphabet, many.max_length) == (one.alphabet, one.max_length)
