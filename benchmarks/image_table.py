@@ -2,7 +2,7 @@
 clustering accuracy and the sensitivity to the number of modes and their distance.
 
     python benchmarks/image_table.py --profile quick [--data-dir ../shared/data] [--work runs/image_table]
-        [--sweep] [--seeds 3] [--max-minutes M] [--device cuda]
+        [--sweep] [--seeds 3] [--max-minutes M] [--device cuda] [--models gmm_dae,rae] [--pythae RAE_GP]
 
 Every model (ours and pythae's VAE, RAE-L2, RAE-GP, WAE-MMD) is trained on the same
 images with the same encoder/decoder, width, epochs, batch (100) and seed, and scored by
@@ -29,6 +29,8 @@ Profiles:
   full   the paper's settings: Fashion-MNIST (60k training images) and MNIST, width 128,
          30 epochs, FDs on 10,000 test images (MNIST: only its 10k test split is here,
          so its models train on the first 8,000 of them and are scored on the last 2,000).
+  tiny   the pipeline end to end in seconds (200 images, width 2, one epoch):
+         a check of the code (the GPU script's test), its numbers mean nothing.
 
 Runs are kept under --work: trained models are reused and evaluations read back, and a
 run stopped by ``--max-minutes`` (no training batch starts after it; pythae's trainings,
@@ -40,6 +42,7 @@ over ``--seeds``), image_sensitivity_<profile>.{csv,md} (Figures 4-5) and PNG gr
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import json
 import logging
@@ -67,6 +70,8 @@ PROFILES = {
             "lenet_epochs": 3, "modes": [1, 5, 10, 15, 20, 25], "scales": [0.5, 1.0, 2.0, 3.0]},
     "full": {"datasets": ["fashion-mnist", "mnist"], "limit": None, "width": 128, "epochs": 30, "n_eval": 10_000,
              "lenet_epochs": 10, "modes": [1, 5, 10, 15, 20, 25], "scales": [0.5, 1.0, 2.0, 3.0]},
+    "tiny": {"datasets": ["fashion-mnist"], "limit": 200, "width": 2, "epochs": 1, "n_eval": 100,
+             "lenet_epochs": 1, "modes": [1, 10], "scales": [1.0]},
 }
 PYTHAE = ["VAE", "RAE_L2", "RAE_GP", "WAE_MMD"]
 # Clustering accuracy (%) reported in the GMM-DAE paper (and its baselines).
@@ -146,14 +151,18 @@ def ours(out: Path, dataset: str, model: str, p: dict, train, test, seed: int, d
     return m, float(rows["epoch_s"].mean())
 
 
-def scored(out: Path, make: Callable[[], tuple[Generative, float, str]], score: Callable) -> dict:
-    """``metrics.json`` of an evaluation in ``out`` when it has every column, else
-    ``make()`` (model adapter, seconds per epoch, name) scored and saved there."""
+def saved_scores(out: Path) -> dict | None:
+    """``metrics.json`` of an evaluation in ``out`` when it has every column."""
     saved = out / "eval" / "metrics.json"
-    if saved.exists():
-        result = json.loads(saved.read_text())
-        if set(METRICS) <= set(result):
-            return result
+    result = json.loads(saved.read_text()) if saved.exists() else {}
+    return result if set(METRICS) <= set(result) else None
+
+
+def scored(out: Path, make: Callable[[], tuple[Generative, float, str]], score: Callable) -> dict:
+    """The scores saved in ``out``, else ``make()`` (model adapter, seconds per epoch,
+    name) scored and saved there."""
+    if (result := saved_scores(out)) is not None:
+        return result
     gm, per_epoch, name = make()
     result = {**score(gm, out / "eval", name), "s_per_epoch": per_epoch}
     (out / "eval" / "metrics.json").write_text(json.dumps(result, indent=2))
@@ -262,15 +271,15 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, devic
     t0 = time.perf_counter()
     TrainingPipeline(training_config=tc, model=model)(train_data=x, eval_data=None)
     per_epoch = (time.perf_counter() - t0) / cfg.epochs
-    model = model.cpu().eval()  # scored on the CPU, like ours
+    model = model.to(device).eval()  # encodes and decodes where it trained, like ours; the rest on the CPU
 
     @torch.no_grad()
     def encode(imgs):
-        return torch.cat([model.encoder(imgs[i : i + 500]).embedding for i in range(0, len(imgs), 500)])
+        return torch.cat([model.encoder(imgs[i : i + 500].to(device)).embedding.cpu() for i in range(0, len(imgs), 500)])
 
     @torch.no_grad()
     def decode(z):
-        return torch.cat([model.decoder(z[i : i + 500]).reconstruction for i in range(0, len(z), 500)])
+        return torch.cat([model.decoder(z[i : i + 500].to(device)).reconstruction.cpu() for i in range(0, len(z), 500)])
 
     gmm = fit_gmm(encode(x), 10, seed)
     # VAE and WAE sample their N(0, I) prior; RAEs have none, so their own sampler is the GMM.
@@ -291,17 +300,23 @@ def main() -> None:
                                                          "write the profile's presets")
     ap.add_argument("--max-minutes", type=float, default=None, help="no training starts after this; run the same "
                                                                      "command again to go on")
-    ap.add_argument("--no-pythae", action="store_true")
+    ap.add_argument("--pythae", default=",".join(PYTHAE), help="pythae's models in the table ('' for none)")
     ap.add_argument("--no-sensitivity", action="store_true")
+    ap.add_argument("--no-table", action="store_true", help="train and score only, write no table (the GPU "
+                                                            "script's workers, one model each)")
+    ap.add_argument("--no-train", action="store_true", help="tabulate the runs already scored (e.g. unpacked "
+                                                            "from a GPU run); the rest are listed and left out")
     ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
     args = ap.parse_args()
+    if unknown := sorted(set(filter(None, args.pythae.split(","))) - set(PYTHAE)):
+        ap.error(f"unknown pythae model(s) {unknown}; known: {PYTHAE}")
     set_data_dir(args.data_dir)
     p = PROFILES[args.profile]
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else float("inf")
     presets_file = PRESETS / f"image_presets_{args.profile}.json"
     presets = json.loads(presets_file.read_text()) if presets_file.exists() and not args.sweep else {}
     split = "validation" if args.sweep else "test"
-    rows, sens, lenet = [], [], {}
+    rows, sens, lenet, unscored = [], [], {}, []
     try:
         for dataset in p["datasets"]:
             try:
@@ -317,9 +332,8 @@ def main() -> None:
                 return evaluate(gm, scored_on, net.features, LeNet.num_features, n=p["n_eval"], seed=args.seed,
                                 out=out, name=name)
 
-            entries = (list(SWEEP) if args.sweep else
-                       [f"latentbo {m}" for m in args.models.split(",")] + ([] if args.no_pythae else
-                                                                             [f"pythae {n}" for n in PYTHAE]))
+            entries = (list(SWEEP) if args.sweep else [f"latentbo {m}" for m in args.models.split(",") if m]
+                       + [f"pythae {n}" for n in args.pythae.split(",") if n])
             seeds = [args.seed] if args.sweep else range(args.seed, args.seed + args.seeds)
             for entry in entries:
                 framework, model = entry.split(" ")
@@ -327,6 +341,9 @@ def main() -> None:
                 for settings in grid:
                     for seed in seeds:
                         out = Path(args.work) / args.profile / dataset / split / f"seed{seed}" / f"{entry.replace(' ', '-')}-{tag(settings)}"
+                        if args.no_train and saved_scores(out) is None:
+                            unscored.append(str(out))
+                            continue
                         if framework == "latentbo":
                             make = _ours_maker(out, dataset, model, p, train, scored_on, seed, args.device, deadline,
                                                settings)
@@ -336,7 +353,7 @@ def main() -> None:
                         rows.append({"dataset": dataset, "model": entry, "settings": settings, "seed": seed, **r})
                         print({k: v for k, v in rows[-1].items() if k in ("dataset", "model", "settings", "seed",
                                                                             "fd_sampling", "fd_gmm")}, flush=True)
-            if not args.no_sensitivity and not args.sweep:
+            if not args.no_sensitivity and not args.sweep and not args.no_train:
                 sweeps = [("modes", k, {"modes": k, "placement": "spread", "min_distance": 2.0}) for k in p["modes"]]
                 # One-hot modes at scale s are s * sqrt(2) apart: the reference placement, swept in distance.
                 sweeps += [("mode_distance", round(s * 2**0.5, 3), {"modes": 10, "placement": "onehot", "scale": s})
@@ -352,6 +369,8 @@ def main() -> None:
         print(f"stopped by --max-minutes {args.max_minutes}: what was trained is kept under {args.work}; run the same "
               "command again to go on (no table written)")
         return
+    if args.no_table:
+        return
     common = (f"FD-LeNet = Fréchet distance on the 84-d features of a LeNet-5 trained here (its accuracy on the "
               f"images scored against: {', '.join(f'{d} {a:.3f}' for d, a in lenet.items())}); it is NOT Inception "
               "FID and cannot be compared with the paper's Inception FIDs. fd_sampling: the model's own sampler "
@@ -364,6 +383,10 @@ def main() -> None:
               + ("MNIST: only its 10k test split is here; its models train on the first 8,000 of those images and "
                  "are scored on the last 2,000. " if "mnist" in lenet else ""))
     settings_note = f"Profile {args.profile}: {json.dumps(p)}."
+    if unscored:
+        print(f"{len(unscored)} run(s) not scored, left out: {', '.join(unscored)}")
+        settings_note += (f" Left out, not scored (--no-train): {len(unscored)} run(s), "
+                          f"{', '.join(Path(u).name for u in unscored)}.")
     if args.sweep:
         table = [{**{k: r[k] for k in ("dataset", "model")}, "settings": tag(r["settings"]),
                   **{m: r.get(m) for m in ("fd_sampling", "fd_gmm", "precision_sampling", "recall_sampling",
@@ -403,7 +426,11 @@ def _ours_maker(out: Path, dataset: str, model: str, p: dict, train, scored_on, 
                 deadline: float, settings: dict) -> Callable[[], tuple[Generative, float, str]]:
     def make() -> tuple[Generative, float, str]:
         m, per_epoch = ours(out, dataset, model, p, train, scored_on, seed, device, deadline, **settings)
-        return Generative.of(m), per_epoch, model
+        gm = Generative.of(m)
+        if device != "cpu":  # images encoded and decoded where the model trained; codes drawn on the CPU
+            net = copy.deepcopy(m).to(device)
+            gm = dataclasses.replace(gm, encode=net.encode, decode=net.decode_batches)
+        return gm, per_epoch, model
     return make
 
 

@@ -89,9 +89,11 @@ def _train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out
                  batches=lambda gen: (x[idx].to(device) for idx in torch.randperm(len(x), generator=gen).split(
                      config.batch_size)),
                  n_train=len(x), evaluate=evaluate, resume=resume, progress=progress, deadline=deadline, unit="image")
+    # the training codes are encoded where the model trained: at the paper's width a CPU takes minutes
+    codes = None if result.out_of_time else model.encode(x)
     model.to("cpu")
-    if not result.out_of_time:
-        fit_samplers(model, model.encode(x), config.seed)
+    if codes is not None:
+        fit_samplers(model, codes, config.seed)
         save_model(model, out)
     return model.eval(), pd.DataFrame(result.rows)
 
