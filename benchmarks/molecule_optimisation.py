@@ -231,6 +231,7 @@ def run_cell(task: str, method: str, seed: int, args: argparse.Namespace, zinc: 
     everything = sorted(oracle.known.items(), key=lambda kv: -kv[1] if math.isfinite(kv[1]) else math.inf)
     best_new = max((c for c in oracle.calls if math.isfinite(c[1])), key=lambda c: c[1], default=None)
     cell = {"task": task, "method": method, "seed": seed, "calls": len(new),
+            "model": None if method in ("screening", "molga") else args.model,
             "start_hash": hashlib.sha256("\n".join(start).encode()).hexdigest()[:16],
             "auc_top10": auc_top_k(start_scores, new, args.budget), "top1": everything[0][1],
             "top10": float(np.mean([v for _, v in everything[:10]])), "start_top1": max(start_scores),
@@ -291,6 +292,9 @@ def main() -> None:
                  if (p := args.out / t / m / f"seed{s}.json").exists()]
     else:
         cells = [run_cell(t, m, s, args, zinc, model) for m in methods for t in tasks for s in range(args.seeds)]
+    if others := sorted({c["model"] for c in cells if c.get("model") not in (None, args.model)}):
+        raise SystemExit(f"{args.out} has cells of other models ({', '.join(others)}) than --model {args.model}; "
+                         "tabulate each model's cells with its --model")
     for task in tasks:
         for seed in range(args.seeds):
             hashes = {c["start_hash"] for c in cells if c["task"] == task and c["seed"] == seed}

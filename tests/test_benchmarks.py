@@ -120,12 +120,12 @@ def test_molecule_benchmark_gives_every_method_the_same_start_and_budget(monkeyp
     import argparse
 
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    from molecule_optimisation import auc_top_k, run_cell
+    from molecule_optimisation import auc_top_k, main, run_cell
 
     from latentbo.data.datasets import _nci_5k
     from latentbo.testing import stub_model
 
-    args = argparse.Namespace(out=tmp_path, start=40, budget=30, batch=10, n_decode=3)
+    args = argparse.Namespace(out=tmp_path, start=40, budget=30, batch=10, n_decode=3, model="stub")
     zinc = [m for m in _nci_5k() if "." not in m][:300]
     model = stub_model(task="zinc")
     cells = {m: run_cell("median1", m, 0, args, zinc, model) for m in ("screening", "molga", "random")}
@@ -133,6 +133,12 @@ def test_molecule_benchmark_gives_every_method_the_same_start_and_budget(monkeyp
     assert len({c["start_top1"] for c in cells.values()}) == 1
     assert cells["screening"]["auc_top10"] == pytest.approx(cells["screening"]["top10"])
     assert run_cell("median1", "molga", 0, args, zinc, None) == cells["molga"]  # a finished cell is read back
+    assert (cells["random"]["model"], cells["molga"]["model"]) == ("stub", None)
+    monkeypatch.setattr(sys, "argv", ["molecule_optimisation.py", "--no-run", "--tasks", "median1", "--methods",
+                                      "screening,molga,random", "--seeds", "1", "--out", str(tmp_path), "--model",
+                                      "zinc-gmm_dae"])
+    with pytest.raises(SystemExit, match="cells of other models \\(stub\\)"):
+        main()  # a table names one model: cells of another are refused
     # PMO's AUC: the top-10 mean logged every 100 calls, trapezoids, the last value carried on
     assert auc_top_k([0.0] * 10, [1.0] * 100, 200) == pytest.approx((100 * 0.5 + 100 * 1.0) / 200)
 
