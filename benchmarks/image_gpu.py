@@ -3,9 +3,9 @@ on the one GPU, scored there, the results sent back.
 
     python benchmarks/image_gpu.py prepare                  # here: builds .gpu/ (git-ignored)
     # on the GPU machine, one device `run` with carry [".gpu"]:
-    source .gpu/env.sh; python benchmarks/image_gpu.py run --out "$OUT" [--minutes 7] [--seed 0]
+    source .gpu/env.sh; python benchmarks/image_gpu.py run --out "$OUT" --presets quick [--minutes 6] [--seed 0]
     python benchmarks/image_gpu.py unpack FILES_AT [--work runs/image_table]   # here, then:
-    python benchmarks/image_table.py --profile full --data-dir ../shared/data --work runs/image_table --no-train
+    python benchmarks/image_table.py --profile full --data-dir ../shared/data --work runs/image_table --presets quick --no-train
 
 ``prepare`` runs ``../shared/gpu/prepare.sh`` with the wheels the image suite needs beyond
 the GPU image's packages (pythae and prdc with their dependencies; not RDKit's, which the
@@ -13,7 +13,7 @@ image suite does not import and which would not fit the 64 MiB carried), and cop
 Fashion-MNIST and MNIST into ``.gpu/data``.
 
 ``run`` trains each dataset's LeNet once (cached for the workers), then starts one
-``image_table.py`` worker per model (ours and pythae's, the profile's presets) with
+``image_table.py`` worker per model (ours and pythae's, with ``--presets``' settings) with
 ``--max-minutes`` = ``--minutes``, all at once on the one GPU with the CPU cores shared
 among them: each trains on the GPU, encodes and decodes there, and writes its scores.
 Workers still running ``--grace`` minutes after the budget are stopped. Both sides train
@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 from _common import run
-from image_table import PRESETS, PROFILES, PYTHAE, datasets_of, tag
+from image_table import PROFILES, PYTHAE, datasets_of, load_presets, tag
 from safetensors.torch import load_file, save_file
 
 from latentbo.data import set_data_dir
@@ -81,7 +81,8 @@ def worker_commands(args: argparse.Namespace, models: list[str], pythae: list[st
     common = [sys.executable, str(ROOT / "benchmarks" / "image_table.py"), "--profile", args.profile,
               "--device", args.device, "--work", str(args.work), "--seed", str(args.seed),
               "--max-minutes", str(args.minutes), "--no-sensitivity", "--no-table",
-              *(["--data-dir", str(args.data_dir)] if args.data_dir else [])]
+              *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
+              *(["--presets", args.presets] if args.presets else [])]
     commands = {f"latentbo-{m}": [*common, "--models", m, "--pythae", ""] for m in models}
     commands.update({f"pythae-{n}": [*common, "--models", "", "--pythae", n] for n in pythae})
     return commands
@@ -129,8 +130,7 @@ def run_gpu(args: argparse.Namespace) -> None:
             proc.kill()
             proc.wait()
         print(f"{name}: exit {proc.returncode} ({time.monotonic() - t0:.0f} s)", flush=True)
-    presets_file = PRESETS / f"image_presets_{args.profile}.json"
-    presets = json.loads(presets_file.read_text()) if presets_file.exists() else {}
+    presets = load_presets(args.presets or args.profile)
     weights = {}  # parts' stem -> the run folder they belong in, relative to --work
     for dataset in p["datasets"]:
         settings = presets.get(dataset, {}).get("latentbo gmm_dae", {})
@@ -187,6 +187,8 @@ def main() -> None:
     r.add_argument("--data-dir", default=None)
     r.add_argument("--profile", choices=sorted(PROFILES), default="full")
     r.add_argument("--device", default="cuda")
+    r.add_argument("--presets", choices=sorted(PROFILES), default=None,
+                   help="the profile whose tuned settings the models use (the full profile has no sweep of its own)")
     r.add_argument("--minutes", type=float, default=7.0, help="training budget of every worker")
     r.add_argument("--grace", type=float, default=1.0, help="minutes after the budget to finish scoring")
     r.add_argument("--seed", type=int, default=0)

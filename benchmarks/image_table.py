@@ -103,6 +103,12 @@ class OutOfTime(Exception):
     """``--max-minutes`` has passed; the same command goes on from here."""
 
 
+def load_presets(profile: str) -> dict[str, dict[str, dict]]:
+    """The settings ``--sweep`` chose at ``profile`` (dataset -> model -> settings); none: ``{}``."""
+    path = PRESETS / f"image_presets_{profile}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def tag(settings: dict) -> str:
     """A folder-name tag of a model's settings (``lr0.001-scale2.0``)."""
     flat = {**{k: v for k, v in settings.items() if k != "reg_params"}, **settings.get("reg_params", {})}
@@ -304,6 +310,8 @@ def main() -> None:
     ap.add_argument("--no-sensitivity", action="store_true")
     ap.add_argument("--no-table", action="store_true", help="train and score only, write no table (the GPU "
                                                             "script's workers, one model each)")
+    ap.add_argument("--presets", choices=sorted(PROFILES), default=None,
+                    help="the profile whose tuned settings (--sweep) the models use; default: this profile's")
     ap.add_argument("--no-train", action="store_true", help="tabulate the runs already scored (e.g. unpacked "
                                                             "from a GPU run); the rest are listed and left out")
     ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
@@ -313,8 +321,9 @@ def main() -> None:
     set_data_dir(args.data_dir)
     p = PROFILES[args.profile]
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else float("inf")
-    presets_file = PRESETS / f"image_presets_{args.profile}.json"
-    presets = json.loads(presets_file.read_text()) if presets_file.exists() and not args.sweep else {}
+    presets_file = PRESETS / f"image_presets_{args.profile}.json"  # what --sweep writes
+    used = args.presets or args.profile
+    presets = {} if args.sweep else load_presets(used)
     split = "validation" if args.sweep else "test"
     rows, sens, lenet, unscored = [], [], {}, []
     try:
@@ -410,7 +419,7 @@ def main() -> None:
         r["paper_clustering_%"] = PAPER_CLUSTERING.get(r["dataset"], {}).get(r["model"].split(" ")[1], "-")
     write_table(f"image_table_{args.profile}", table,
                 f"{settings_note} Seeds {args.seed}-{args.seed + args.seeds - 1} (mean ± sd). Settings: "
-                f"{'the presets of ' + presets_file.name + ' (--sweep)' if presets else 'the defaults'}. "
+                f"{f'the presets of image_presets_{used}.json (--sweep)' if presets else 'the defaults'}. "
                 f"Samplers of an ex-post density: {', '.join(sorted(EXPOST))}. {verdicts} " + common
                 + "Paper clustering accuracy in %: JointVAE 78.33 / 51.51, CascadeVAE 84.19 / 57.72 on MNIST / "
                   "Fashion-MNIST.")

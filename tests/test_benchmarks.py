@@ -213,6 +213,7 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     import argparse
 
     import image_gpu
+    from image_table import load_presets, tag
     from safetensors.torch import load_file
 
     from latentbo.models import load_model
@@ -222,7 +223,10 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     out, work = tmp_path / "out", tmp_path / "gpu-work"
     image_gpu.run_gpu(argparse.Namespace(out=out, work=work, data_dir=str(toy_data_dir), profile="tiny",
                                          device="cpu", minutes=2.0, grace=1.0, seed=0, models="gmm_dae",
-                                         pythae="RAE_GP"))
+                                         pythae="RAE_GP", presets="quick"))
+    tuned = load_presets("quick")["fashion-mnist"]  # the settings of the quick profile's sweep
+    gmm_dae = f"latentbo-gmm_dae-{tag(tuned['latentbo gmm_dae'])}"
+    rae_gp = f"pythae-RAE_GP-{tag(tuned['pythae RAE_GP'])}"
     parts = sorted(f.name for f in out.glob("*.part*"))
     assert len(parts) > 1 and parts[0] == "fashion-mnist-seed0-gmm_dae.part00"
     assert (out / image_gpu.TARBALL).stat().st_size < 16 * 2**20
@@ -230,12 +234,10 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "cache-here"))
     image_gpu.unpack(argparse.Namespace(files=out, work=home))
     runs = home / "tiny" / "fashion-mnist" / "test" / "seed0"
-    assert {p.parent.parent.name for p in runs.glob("*/eval/metrics.json")} == {
-        "latentbo-gmm_dae-default", "pythae-RAE_GP-default"}
+    assert {p.parent.parent.name for p in runs.glob("*/eval/metrics.json")} == {gmm_dae, rae_gp}
     assert list((tmp_path / "cache-here").glob("lenet-*.safetensors"))  # the LeNet the scores were made with
-    trained = load_file(work / "tiny" / "fashion-mnist" / "test" / "seed0" / "latentbo-gmm_dae-default" /
-                        "model.safetensors")
-    back = load_model(runs / "latentbo-gmm_dae-default", kind="image").state_dict()
+    trained = load_file(work / "tiny" / "fashion-mnist" / "test" / "seed0" / gmm_dae / "model.safetensors")
+    back = load_model(runs / gmm_dae, kind="image").state_dict()
     assert all(torch.equal(back[k], v.half().float()) for k, v in trained.items() if v.is_floating_point())
     # the table from what came back, training nothing: our RAE never ran, so it is named and left out
     import _common
@@ -243,9 +245,11 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
 
     monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(sys, "argv", ["image_table.py", "--profile", "tiny", "--data-dir", str(toy_data_dir), "--work",
-                                      str(home), "--models", "gmm_dae,rae", "--pythae", "RAE_GP", "--no-train"])
+                                      str(home), "--models", "gmm_dae,rae", "--pythae", "RAE_GP", "--presets", "quick",
+                                      "--no-train"])
     image_table.main()
     table = (tmp_path / "results" / "image_table_tiny.md").read_text()
     assert "latentbo gmm_dae" in table and "pythae RAE_GP" in table and "| latentbo rae" not in table
-    assert "Left out, not scored (--no-train): 1 run(s), latentbo-rae-default." in table
-    assert not (home / "tiny" / "fashion-mnist" / "test" / "seed0" / "latentbo-rae-default").exists()
+    rae = f"latentbo-rae-{tag(tuned['latentbo rae'])}"
+    assert f"Left out, not scored (--no-train): 1 run(s), {rae}." in table
+    assert "the presets of image_presets_quick.json" in table and not (runs / rae).exists()
