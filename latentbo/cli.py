@@ -198,13 +198,14 @@ def models_list(
             for key, value in c.items():
                 typer.echo(f"  {key}: {_human(value)}")
         return
-    typer.echo(f"{'name':<22} {'task':<12} {'codec/decoder':<16} {'exact':>6} {'no-stereo':>9} {'valid':>6} "
+    width = max((len(c["name"]) + 1 for c in cards), default=4)  # + the default's mark
+    typer.echo(f"{'name':<{width}} {'task':<12} {'codec/decoder':<16} {'exact':>6} {'no-stereo':>9} {'valid':>6} "
                f"{'fallback':>8}  test set")
     for c in cards:
         u = c.get("user_eval") or {}
         num = lambda k, w: f"{u[k]:>{w}.3f}" if u.get(k) is not None else f"{'-':>{w}}"  # noqa: E731
         mark = "*" if c["default"] else " "
-        typer.echo(f"{c['name'] + mark:<22} {c['task']:<12} {c['codec'] + '/' + c['decoder']:<16} {num('exact', 6)} "
+        typer.echo(f"{c['name'] + mark:<{width}} {c['task']:<12} {c['codec'] + '/' + c['decoder']:<16} {num('exact', 6)} "
                    f"{num('exact_no_stereo', 9)} {num('prior_valid', 6)} {num('prior_fallback', 8)}  "
                    f"{u.get('test_set', 'not measured')}")
     typer.echo("*: the task's default (used when --model is left out). exact: encode -> decode of held-out strings "
