@@ -207,8 +207,9 @@ def test_every_molecule_architecture_candidate_builds_trains_a_step_and_decodes(
 
 def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, toy_data_dir: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The GPU script end to end on the CPU at the tiny profile: a worker per model, the
-    scores in the tarball, GMM-DAE's weights cut into parts and put back together."""
+    """The GPU script end to end on the CPU at the tiny profile: a worker per model (ours:
+    pythae is a benchmark extra), the scores in the tarball, GMM-DAE's weights cut into
+    parts and put back together."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import argparse
 
@@ -222,11 +223,11 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out, work = tmp_path / "out", tmp_path / "gpu-work"
     image_gpu.run_gpu(argparse.Namespace(out=out, work=work, data_dir=str(toy_data_dir), profile="tiny",
-                                         device="cpu", minutes=2.0, grace=1.0, seed=0, models="gmm_dae",
-                                         pythae="RAE_GP", presets="quick"))
+                                         device="cpu", minutes=2.0, grace=1.0, seed=0, models="gmm_dae,rae",
+                                         pythae="", presets="quick"))
     tuned = load_presets("quick")["fashion-mnist"]  # the settings of the quick profile's sweep
     gmm_dae = f"latentbo-gmm_dae-{tag(tuned['latentbo gmm_dae'])}"
-    rae_gp = f"pythae-RAE_GP-{tag(tuned['pythae RAE_GP'])}"
+    rae = f"latentbo-rae-{tag(tuned['latentbo rae'])}"
     parts = sorted(f.name for f in out.glob("*.part*"))
     assert len(parts) > 1 and parts[0] == "fashion-mnist-seed0-gmm_dae.part00"
     assert (out / image_gpu.TARBALL).stat().st_size < 16 * 2**20
@@ -234,22 +235,21 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "cache-here"))
     image_gpu.unpack(argparse.Namespace(files=out, work=home))
     runs = home / "tiny" / "fashion-mnist" / "test" / "seed0"
-    assert {p.parent.parent.name for p in runs.glob("*/eval/metrics.json")} == {gmm_dae, rae_gp}
+    assert {p.parent.parent.name for p in runs.glob("*/eval/metrics.json")} == {gmm_dae, rae}
     assert list((tmp_path / "cache-here").glob("lenet-*.safetensors"))  # the LeNet the scores were made with
     trained = load_file(work / "tiny" / "fashion-mnist" / "test" / "seed0" / gmm_dae / "model.safetensors")
     back = load_model(runs / gmm_dae, kind="image").state_dict()
     assert all(torch.equal(back[k], v.half().float()) for k, v in trained.items() if v.is_floating_point())
-    # the table from what came back, training nothing: our RAE never ran, so it is named and left out
+    # the table from what came back, training nothing: the VAE never ran, so it is named and left out
     import _common
     import image_table
 
     monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
     monkeypatch.setattr(sys, "argv", ["image_table.py", "--profile", "tiny", "--data-dir", str(toy_data_dir), "--work",
-                                      str(home), "--models", "gmm_dae,rae", "--pythae", "RAE_GP", "--presets", "quick",
+                                      str(home), "--models", "gmm_dae,rae,vae", "--pythae", "", "--presets", "quick",
                                       "--no-train"])
     image_table.main()
     table = (tmp_path / "results" / "image_table_tiny.md").read_text()
-    assert "latentbo gmm_dae" in table and "pythae RAE_GP" in table and "| latentbo rae" not in table
-    rae = f"latentbo-rae-{tag(tuned['latentbo rae'])}"
-    assert f"Left out, not scored (--no-train): 1 run(s), {rae}." in table
-    assert "the presets of image_presets_quick.json" in table and not (runs / rae).exists()
+    assert "| latentbo gmm_dae" in table and "| latentbo rae" in table and "| latentbo vae" not in table
+    assert "Left out, not scored (--no-train): 1 run(s), latentbo-vae-default." in table
+    assert "the presets of image_presets_quick.json" in table and not (runs / "latentbo-vae-default").exists()
