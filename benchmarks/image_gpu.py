@@ -19,8 +19,8 @@ among them: each trains on the GPU, encodes and decodes there, and writes its sc
 Workers still running ``--grace`` minutes after the budget are stopped. Both sides train
 in fp32 (on a GPU cuDNN may run convolutions in TF32, for ours and pythae's alike).
 A device call allows 10 minutes: ``--minutes 6`` leaves time for the LeNets and scoring. It writes into
-``--out``: ``image_runs.tar.gz`` (every run's config, metrics, scores, sample grids and
-log, and the LeNets, at most 16 MiB) and GMM-DAE's weights in fp16, cut into parts of
+``--out``: ``image_runs.tar.gz`` (every run's config, metrics, scores, sample grid and
+log, and the LeNets; it says so if it outgrows the 16 MiB a file may have) and GMM-DAE's weights in fp16, cut into parts of
 :data:`PART` bytes (a device call sends back files of at most 16 MiB). ``unpack`` puts
 them under ``--work`` (weights back in fp32, LeNets into the cache), where
 ``image_table.py`` then reads the scores without training anything.
@@ -146,6 +146,8 @@ def run_gpu(args: argparse.Namespace) -> None:
                 tar.add(f, arcname=str(Path("runs") / f.relative_to(work)))
         for f in sorted(cache_dir().glob("lenet-*")):
             tar.add(f, arcname=str(Path("lenet") / f.name))
+    if (size := (args.out / TARBALL).stat().st_size) > 16 * 2**20:
+        print(f"{TARBALL} is {size / 2**20:.1f} MiB: a device call sends back at most 16 MiB a file")
     scored = sorted(work.rglob("eval/metrics.json"))
     print(f"{len(scored)} of {len(commands) * len(p['datasets'])} runs scored; sent back: "
           f"{', '.join(sorted(f.name for f in args.out.iterdir()))}")
@@ -189,7 +191,7 @@ def main() -> None:
     r.add_argument("--device", default="cuda")
     r.add_argument("--presets", choices=sorted(PROFILES), default=None,
                    help="the profile whose tuned settings the models use (the full profile has no sweep of its own)")
-    r.add_argument("--minutes", type=float, default=7.0, help="training budget of every worker")
+    r.add_argument("--minutes", type=float, default=6.0, help="training budget of every worker")
     r.add_argument("--grace", type=float, default=1.0, help="minutes after the budget to finish scoring")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--models", default=",".join(IMAGE_MODELS))
