@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import torch
+
 from latentbo.errors import LatentboError
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -43,6 +45,11 @@ def _number(text: str) -> object:
         except ValueError:
             pass
     return text
+
+
+def cast_floats(state: dict, dtype: torch.dtype) -> dict:
+    """A state dict with its floating-point tensors in ``dtype`` (weights travel in fp16)."""
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in state.items()}
 
 
 def write_table(name: str, rows: list[dict], notes: str = "") -> None:

@@ -38,9 +38,10 @@ import tarfile
 import time
 from pathlib import Path
 
-from _common import run
-from image_table import PROFILES, PYTHAE, datasets_of, load_presets, tag
-from safetensors.torch import load_file, save_file
+import torch
+from _common import cast_floats, run
+from image_table import PROFILES, PYTHAE, datasets_of, load_presets, run_folder
+from safetensors.torch import load, load_file, save, save_file
 
 from latentbo.data import set_data_dir
 from latentbo.errors import ConfigError
@@ -91,11 +92,7 @@ def worker_commands(args: argparse.Namespace, models: list[str], pythae: list[st
 def split_weights(run_dir: Path, out: Path, stem: str) -> None:
     """``run_dir``'s model.safetensors in fp16, cut into ``out/stem.partNN`` files of at
     most :data:`PART` bytes."""
-    weights = load_file(run_dir / "model.safetensors")
-    half = out / f"{stem}.safetensors"
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, str(half))
-    data = half.read_bytes()
-    half.unlink()
+    data = save(cast_floats(load_file(run_dir / "model.safetensors"), torch.float16))
     for i in range(0, len(data), PART):
         (out / f"{stem}.part{i // PART:02d}").write_bytes(data[i : i + PART])
 
@@ -108,7 +105,7 @@ def run_gpu(args: argparse.Namespace) -> None:
     if unknown := sorted(set(models) - set(IMAGE_MODELS)) + sorted(set(pythae) - set(PYTHAE)):
         raise ConfigError(f"unknown model(s) {unknown}; ours: {sorted(IMAGE_MODELS)}, pythae's: {PYTHAE}")
     args.out.mkdir(parents=True, exist_ok=True)
-    work = args.work
+    work = args.work  # the workers' --work, and what is sent back
     t0 = time.monotonic()
     for dataset in p["datasets"]:  # the workers load the LeNet from the cache instead of each training it
         train, scored_on = datasets_of(dataset, sweep=False)
@@ -133,8 +130,8 @@ def run_gpu(args: argparse.Namespace) -> None:
     presets = load_presets(args.presets or args.profile)
     weights = {}  # parts' stem -> the run folder they belong in, relative to --work
     for dataset in p["datasets"]:
-        settings = presets.get(dataset, {}).get("latentbo gmm_dae", {})
-        run_dir = work / args.profile / dataset / "test" / f"seed{args.seed}" / f"latentbo-gmm_dae-{tag(settings)}"
+        run_dir = run_folder(work, args.profile, dataset, "test", args.seed, "latentbo gmm_dae",
+                             presets.get(dataset, {}).get("latentbo gmm_dae", {}))
         if (run_dir / "eval" / "metrics.json").exists():
             stem = f"{dataset}-seed{args.seed}-gmm_dae"
             split_weights(run_dir, args.out, stem)
@@ -170,12 +167,8 @@ def unpack(args: argparse.Namespace) -> None:
         cache_dir().mkdir(parents=True, exist_ok=True)
         tar.extractall(cache_dir(), members=[m for m in lenets if not (cache_dir() / m.name).exists()], filter="data")
     for stem, rel in json.loads((args.work / WEIGHTS).read_text()).items():
-        target = args.work / rel
-        half = target / "model.fp16.safetensors"
-        half.write_bytes(b"".join(f.read_bytes() for f in sorted(src.glob(f"{stem}.part*"))))
-        save_file({k: v.float() if v.is_floating_point() else v for k, v in load_file(half).items()},
-                  str(target / "model.safetensors"))
-        half.unlink()
+        half = load(b"".join(f.read_bytes() for f in sorted(src.glob(f"{stem}.part*"))))
+        save_file(cast_floats(half, torch.float32), str(args.work / rel / "model.safetensors"))
     print(f"unpacked {len(runs)} files under {args.work}")
 
 

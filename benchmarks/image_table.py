@@ -103,6 +103,12 @@ class OutOfTime(Exception):
     """``--max-minutes`` has passed; the same command goes on from here."""
 
 
+def run_folder(work: str | Path, profile: str, dataset: str, split: str, seed: int, entry: str,
+               settings: dict) -> Path:
+    """Where one model's run of a table lives: ``work/profile/dataset/split/seedN/entry-settings``."""
+    return Path(work) / profile / dataset / split / f"seed{seed}" / f"{entry.replace(' ', '-')}-{tag(settings)}"
+
+
 def load_presets(profile: str) -> dict[str, dict[str, dict]]:
     """The settings ``--sweep`` chose at ``profile`` (dataset -> model -> settings); none: ``{}``."""
     path = PRESETS / f"image_presets_{profile}.json"
@@ -349,7 +355,7 @@ def main() -> None:
                 grid = SWEEP[entry] if args.sweep else [presets.get(dataset, {}).get(entry, {})]
                 for settings in grid:
                     for seed in seeds:
-                        out = Path(args.work) / args.profile / dataset / split / f"seed{seed}" / f"{entry.replace(' ', '-')}-{tag(settings)}"
+                        out = run_folder(args.work, args.profile, dataset, split, seed, entry, settings)
                         if args.no_train and saved_scores(out) is None:
                             unscored.append(str(out))
                             continue
@@ -369,7 +375,7 @@ def main() -> None:
                            for s in p["scales"]]
                 for what, value, params in sweeps:
                     settings = {"reg_params": params}
-                    out = Path(args.work) / args.profile / dataset / split / f"seed{args.seed}" / f"latentbo-gmm_dae-{tag(settings)}"
+                    out = run_folder(args.work, args.profile, dataset, split, args.seed, "latentbo gmm_dae", settings)
                     r = scored(out, _ours_maker(out, dataset, "gmm_dae", p, train, scored_on, args.seed, args.device,
                                                 deadline, settings), score)
                     sens.append({"dataset": dataset, "sweep": what, "value": value, **{m: r[m] for m in METRICS}})

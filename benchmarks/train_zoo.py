@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from _common import run, write_table
+from _common import cast_floats, run, write_table
 from safetensors.torch import load_file, save_file
 
 from latentbo.metrics import sample_quality
@@ -91,7 +91,7 @@ def package(run: Path, name: str, out: Path, card: dict, samples: int = 1000) ->
     for f in ("config.toml", "meta.json", "metrics.csv"):
         shutil.copy(run / f, dest / f)
     weights = load_file(run / "model.safetensors")
-    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()}, dest / "model.safetensors")
+    save_file(cast_floats(weights, torch.float16), dest / "model.safetensors")
     report = run / "data_report.json"
     data = json.loads(report.read_text()).get("source") if report.exists() else None
     card = {"name": name, "task": model.config.task, "arch": model.config.model, "codec": model.codec.kind,
