@@ -47,11 +47,16 @@ SPECS: dict[str, dict] = {
     "zinc-gvae": {"task": "zinc", "arch": "gvae", "decoder": "fast", "dataset": "moses"},
     "zinc-selfies-gmm_dae": {"task": "zinc", "arch": "gmm_dae", "codec": "selfies", "decoder": "ar", "dataset": "moses"},
     # The default's candidate: drug-like data with stereo and charges (ZINC250k's training
-    # part first, then MOSES); one model per GPU run: --only zinc-druglike --minutes 8.
+    # part first, then MOSES, or MOSES made ZINC-like through --dataset), a wider model
+    # (configs/zinc_druglike.toml); one model per GPU run: --only zinc-druglike --minutes 7.
     # SELFIES: every grammar model's prior is 67-92% fallback repairs, SELFIES' 0%
     # (benchmarks/results/molecule_architectures.md).
     "zinc-druglike": {"task": "zinc", "arch": "gmm_dae", "codec": "selfies", "decoder": "ar",
-                      "dataset": "zinc250k,moses"},
+                      "dataset": "zinc250k,moses", "config": "benchmarks/configs/zinc_druglike.toml"},
+    # The same data on the shipped default (its shape, its weights as the start), at a GPU batch
+    # size; lr 3e-4 wrecked those weights in 6 steps of 512 (held-out 0.36 -> 0.007), 1e-4 -> 0.24.
+    "zinc-selfies-gmm_dae-ft-gpu": {"init_from": "zinc-selfies-gmm_dae-ft", "dataset": "zinc250k,moses",
+                                    "batch_size": 512, "lr": 5e-5},
 }
 
 
@@ -63,11 +68,14 @@ def _commit() -> str:
         return "unknown"
 
 
-def train_command(name: str, run: Path, device: str, minutes: float, limit: int | None, data_dir: str | None) -> list[str]:
+def train_command(name: str, run: Path, device: str, minutes: float, limit: int | None, data_dir: str | None,
+                  dataset: str | None = None) -> list[str]:
     """The arguments of ``latentbo train`` with the spec's options (each ``key: value`` a
-    ``--key value``); run as ``python -m latentbo.cli`` so a source checkout without the
-    console script (the GPU machine's) runs it too."""
-    options = [a for k, v in SPECS[name].items() for a in (f"--{k.replace('_', '-')}", str(v))]
+    ``--key value``; ``dataset`` replaces the spec's); run as ``python -m latentbo.cli`` so
+    a source checkout without the console script (the GPU machine's) runs it too."""
+    spec = {**SPECS[name], **({"dataset": dataset} if dataset else {})}
+    options = [a for k, v in spec.items()
+               for a in (f"--{k.replace('_', '-')}", str(ROOT / v) if k == "config" else str(v))]
     cmd = [*(["--data-dir", data_dir] if data_dir else []), "train", *options, "--epochs", "100",
            "--device", device, "--max-minutes", str(minutes), "--out", str(run), "--no-progress"]
     return cmd + (["--limit", str(limit)] if limit else []) + (["--resume"] if (run / "training_state.pt").exists() else [])
@@ -113,6 +121,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=25.0, help="training budget of every model (they run side by side)")
     ap.add_argument("--only", default=",".join(SPECS))
     ap.add_argument("--limit", type=int, default=None, help="train on the first N strings (CPU tests)")
+    ap.add_argument("--dataset", default=None, help="train every --only model on this instead of its spec's data")
     ap.add_argument("--data-dir", default=os.environ.get("LATENTBO_DATA_DIR"))
     ap.add_argument("--runs", type=Path, default=Path("runs/zoo"), help="training folders")
     ap.add_argument("--out", type=Path, default=ROOT / "latentbo" / "zoo", help="where the zoo is written")
@@ -148,7 +157,8 @@ def main() -> None:
         t0 = time.monotonic()
         args.runs.mkdir(parents=True, exist_ok=True)
         for name in names:  # side by side: one process each, sharing the device
-            cmd = train_command(name, args.runs / name, args.device, args.minutes, args.limit, args.data_dir)
+            cmd = train_command(name, args.runs / name, args.device, args.minutes, args.limit, args.data_dir,
+                                args.dataset)
             with open(args.runs / f"{name}.log", "a") as log:  # the child keeps its own handle
                 proc = subprocess.Popen([sys.executable, "-m", "latentbo.cli", *cmd], stdout=log, stderr=subprocess.STDOUT)
                 procs[name] = (cmd, proc, time.monotonic())

@@ -15,15 +15,17 @@ from typer.core import TyperOption
 
 from latentbo.errors import ConfigError, LatentboError
 
-_option_type = TyperOption.display_type_rich
+# A flag takes no value, yet typer shows a type for it (`--resume <bool>`); older typers
+# (a GPU image's) lack this hook and show the type.
+_option_type = getattr(TyperOption, "display_type_rich", None)
 
 
 def _no_type_for_flags(self: TyperOption, ctx: Any) -> str | None:
-    # A flag takes no value, yet typer shows a type for it (`--resume <bool>`).
-    return None if self.is_flag else _option_type(self, ctx)
+    return None if self.is_flag else _option_type(self, ctx)  # type: ignore[misc]
 
 
-TyperOption.display_type_rich = _no_type_for_flags
+if _option_type is not None:
+    TyperOption.display_type_rich = _no_type_for_flags
 
 app = typer.Typer(
     help="Latent-space Bayesian optimisation over structured data (molecules, expressions).",
@@ -760,7 +762,11 @@ def run() -> None:
     """Console-script entry point: usage errors (a bad option value, an unknown
     option), project errors, and failures to read or write a file (no permission, disk
     full) become one clear line and exit 2."""
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click, without its boxes
+    try:  # typer's own click, without its boxes
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # older typers (a GPU image's) run on click itself
+        from click.exceptions import UsageError
+        NoArgsIsHelpError = getattr(sys.modules["click.exceptions"], "NoArgsIsHelpError", UsageError)
 
     try:
         code = app(standalone_mode=False)

@@ -456,10 +456,11 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
                  n_train=len(train_rows), evaluate=evaluate, patience=config.patience,
                  monitor=f"val_{model.regularizer.monitor}",
                  scheduler=sched, resume=resume, autocast=dtype, progress=progress, deadline=deadline, unit="seq")
-    best = load_model(out, "model", kind="sequence")
-    with torch.no_grad():
-        codes = torch.cat([best.encode_stats(codec.one_hot(b))[0]
-                           for b in _batches(data, train_rows, 1024, None)])
+    best = load_model(out, "model", kind="sequence").to(device)
+    with torch.no_grad():  # on the training device: a GPU run's millions of codes would take minutes on its CPU
+        codes = torch.cat([best.encode_stats(codec.one_hot(b))[0].cpu()
+                           for b in _batches(data, train_rows, 1024, None, device)])
+    best.cpu()
     fit_samplers(best, codes, config.seed)
     save_model(best, out, "model")
     return TrainResult(best, pd.DataFrame(result.rows), out, len(batch.failures), result.out_of_time)

@@ -112,6 +112,21 @@ def test_the_default_candidate_trains_on_drug_like_data_at_a_small_budget(tmp_pa
     assert "--dataset zinc250k,moses" in card["command"] and card["codec"] == "selfies"
     weights = load_file(tmp_path / "zoo" / "zinc-druglike" / "model.safetensors")
     assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.float16}
+    config = load_model(tmp_path / "zoo" / "zinc-druglike").config  # the spec's wider shape
+    assert (config.conv_channels, config.decoder_hidden, config.decoder_layers) == ([64, 128, 128], 256, 4)
+
+
+def test_train_zoo_commands_take_a_spec_config_another_dataset_and_a_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from train_zoo import train_command
+
+    cmd = train_command("zinc-druglike", Path("r"), "cuda", 7, None, "d", dataset="zinc250k,zl.csv.gz")
+    assert cmd[cmd.index("--dataset") + 1] == "zinc250k,zl.csv.gz" and cmd.count("--dataset") == 1
+    assert Path(cmd[cmd.index("--config") + 1]) == ROOT / "benchmarks" / "configs" / "zinc_druglike.toml"
+    assert Path(cmd[cmd.index("--config") + 1]).is_file()
+    cmd = train_command("zinc-selfies-gmm_dae-ft-gpu", Path("r"), "cuda", 7, None, None)
+    assert cmd[cmd.index("--init-from") + 1] == "zinc-selfies-gmm_dae-ft" and "--task" not in cmd
+    assert cmd[cmd.index("--dataset") + 1] == "zinc250k,moses"
 
 
 def test_one_default_model_per_task_and_bo_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
