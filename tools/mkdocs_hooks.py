@@ -11,7 +11,7 @@ from pathlib import Path
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVED = ("benchmarks/results", "benchmarks/studies", "examples")
+SERVED = ("benchmarks/results", "benchmarks/studies", "benchmarks/configs", "examples")
 SUFFIXES = {".md", ".csv", ".png", ".toml", ".py"}
 
 

@@ -23,7 +23,7 @@ def test_the_zoo_ships_its_models_with_cards() -> None:
     assert {"expressions-gmm_dae", "zinc-gmm_dae", "zinc-gvae", "zinc-selfies-gmm_dae"} <= set(zoo_names())
     for card in zoo_cards():
         assert all(card[f] is not None for f in CARD_FIELDS if f != "wall_minutes"), card["name"]
-        assert card["megabytes"] < 8  # fp16 weights keep the wheel small
+        assert card["megabytes"] < 12  # fp16 weights keep the wheel small (the largest: zinc-druglike, 5.2M parameters)
         model = load_model(card["name"])
         assert all(p.dtype == torch.float32 for p in model.parameters())  # fp16 on disk, fp32 loaded
         assert (model.config.task, model.config.model) == (card["task"], card["arch"])
