@@ -41,6 +41,7 @@ STATE_FILE = "training_state.pt"
 #: what a run folder holds once an epoch has finished (removed again if the first epoch fails)
 RUN_FILES = ("data_report.json", "config.toml", "meta.json", "model.safetensors", "last.safetensors", "metrics.csv")
 log = logging.getLogger("latentbo")
+Scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau | torch.optim.lr_scheduler.LRScheduler
 
 
 @dataclass
@@ -88,6 +89,19 @@ def _batches(data: np.ndarray, rows: np.ndarray, size: int, gen: torch.Generator
         yield torch.from_numpy(data[rows[order[i : i + size]]].astype(np.int64)).to(device or "cpu")
 
 
+def epoch_schedule(opt: torch.optim.Optimizer, config: ModelConfig) -> Scheduler:
+    """The learning-rate schedule ``config.schedule`` names: ``plateau`` cuts the rate by
+    ``lr_factor`` after ``lr_patience`` epochs without a better validation loss;
+    ``cosine`` sets epoch e's rate to ``min_lr + (lr - min_lr) (1 + cos(pi e / epochs)) / 2``,
+    reaching ``min_lr`` at ``epochs`` (a resume keeps them: ``ModelConfig.resumed_with``)."""
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
+                                                          min_lr=config.min_lr)
+    floor = config.min_lr / config.effective_lr
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda e: floor + (1 - floor) * (1 + math.cos(math.pi * min(e, config.epochs) / config.epochs)) / 2)
+
+
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of a config's ``precision`` on ``device`` (``None``: fp32)."""
     if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
@@ -126,7 +140,7 @@ def training_run(out_dir: str | Path, resume: bool, overwrite: bool) -> Iterator
 
 
 def load_state(out: Path, model: LatentModel, opt: torch.optim.Optimizer,
-               scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None) -> dict:
+               scheduler: Scheduler | None) -> dict:
     """Restore the optimiser, scheduler and RNG of a run in ``out``; returns the loop's
     counters (``rows``, ``epoch``, ``best``, ``bad_epochs``, and ``partial``: how far the
     epoch under way had got when a deadline stopped it, else ``None``; ``monitor``: the
@@ -164,16 +178,16 @@ class FitResult:
 def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: int, seed: int,
         batches: Callable[[torch.Generator], Iterable[torch.Tensor]], n_train: int,
         evaluate: Callable[[], dict[str, float]], monitor: str | None = None, patience: int | None = None,
-        scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau | None = None, resume: bool = False,
+        scheduler: Scheduler | None = None, resume: bool = False,
         autocast: torch.dtype | None = None, progress: bool = True, deadline: float = math.inf,
-        unit: str = "sample") -> FitResult:
+        unit: str = "sample", grad_clip: float = 0.0) -> FitResult:
     """The epochs of a training run, sequence or image.
 
     Each epoch: batches in a seeded order (``batches(generator)``, the generator seeded
     by ``seed`` and the epoch, so a resumed run sees the same order), one
     :meth:`~latentbo.models.LatentModel.train_step` each, the regulariser's
-    ``after_epoch``, ``evaluate()`` (a dict of named floats), the scheduler on
-    ``evaluate()[monitor]``; then ``last.safetensors``, ``model.safetensors`` (when
+    ``after_epoch``, ``evaluate()`` (a dict of named floats), the scheduler (a plateau
+    rule on ``evaluate()[monitor]``, any other once an epoch); then ``last.safetensors``, ``model.safetensors`` (when
     ``monitor`` improved, or every epoch without a ``monitor``), the state file and
     ``metrics.csv``, each written atomically.
 
@@ -189,7 +203,8 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
         monitor: the evaluation key that picks the best model, steps the scheduler and
             stops early; ``None``: the latest epoch is the model.
         patience: stop after this many epochs without improvement (``None``: never).
-        scheduler: stepped on the monitored value (needs ``monitor``).
+        scheduler: a ``ReduceLROnPlateau`` (stepped on the monitored value: needs
+            ``monitor``) or an epoch schedule (stepped after each epoch).
         resume: continue the run saved in ``out`` (the model's weights already loaded).
         autocast: forward passes under autocast to this dtype (``None``: fp32).
         progress: show a tqdm bar per epoch.
@@ -198,12 +213,14 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
             to ``last``, the epoch's progress to the state file, and a resume goes on
             from the next batch of the same order, as if never stopped.
         unit: what a sample is called on the progress bar.
+        grad_clip: each step's gradient norm clipped to this (0: never).
 
     Raises:
         CheckpointError: ``resume`` and the state is missing or corrupt.
         DatasetError: the monitored value became NaN or infinite.
     """
-    if scheduler is not None and monitor is None:
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if plateau and monitor is None:
         raise ConfigError("a scheduler steps on a monitored value: pass monitor")
     counters = load_state(out, model, opt, scheduler) if resume else {
         "rows": [], "epoch": 0, "best": math.inf, "bad_epochs": 0, "partial": None, "monitor": monitor}
@@ -245,7 +262,7 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
                 log.info("epoch %d/%d stopped by the time budget after %d samples; resume goes on from there",
                          epoch + 1, epochs, seen)
                 return FitResult(rows, True)
-            terms = model.train_step(xb, opt, autocast)
+            terms = model.train_step(xb, opt, autocast, grad_clip)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v * len(xb)
             seen += len(xb)
@@ -260,8 +277,10 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
         score = evaluation[monitor] if monitor is not None else None
         if score is not None and not math.isfinite(score):
             raise DatasetError(f"{monitor} became {score} at epoch {epoch + 1}; lower lr or check data")
-        if scheduler is not None:
+        if plateau:
             scheduler.step(score)
+        elif scheduler is not None:
+            scheduler.step()
         rows.append({"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "epoch_s": elapsed,
                      "samples_per_s": seen / elapsed, **{f"train_{k}": v / seen for k, v in sums.items()},
                      **evaluation, **model.regularizer.log_state()})
@@ -444,8 +463,7 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     model.to(device)
     dtype = autocast_dtype(config.precision, device)
     opt = torch.optim.Adam(model.parameters(), lr=config.effective_lr)
-    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=config.lr_factor, patience=config.lr_patience,
-                                                       min_lr=config.min_lr)
+    sched = epoch_schedule(opt, config)
 
     def evaluate() -> dict[str, float]:
         terms = _evaluate(model, batch.indices, val_rows, config.batch_size, device, dtype)
@@ -455,7 +473,8 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
                  batches=lambda gen: _batches(data, train_rows, config.batch_size, gen, device),
                  n_train=len(train_rows), evaluate=evaluate, patience=config.patience,
                  monitor=f"val_{model.regularizer.monitor}",
-                 scheduler=sched, resume=resume, autocast=dtype, progress=progress, deadline=deadline, unit="seq")
+                 scheduler=sched, resume=resume, autocast=dtype, progress=progress, deadline=deadline, unit="seq",
+                 grad_clip=config.grad_clip)
     best = load_model(out, "model", kind="sequence").to(device)
     with torch.no_grad():  # on the training device: a GPU run's millions of codes would take minutes on its CPU
         codes = torch.cat([best.encode_stats(codec.one_hot(b))[0].cpu()
@@ -466,5 +485,5 @@ def _train(config: ModelConfig, strings: list[str], out: Path, resume: bool, pro
     return TrainResult(best, pd.DataFrame(result.rows), out, len(batch.failures), result.out_of_time)
 
 
-__all__ = ["FitResult", "TrainResult", "build_codec", "check_same_data", "fit", "fit_samplers", "saved_epoch", "train",
-           "training_run"]
+__all__ = ["FitResult", "Scheduler", "TrainResult", "build_codec", "check_same_data", "epoch_schedule", "fit",
+           "fit_samplers", "saved_epoch", "train", "training_run"]

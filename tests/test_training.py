@@ -194,6 +194,42 @@ def test_bf16_autocast_and_scaled_lr(tmp_path: Path) -> None:
     assert dtypes == [torch.bfloat16, torch.float32]
 
 
+def test_a_cosine_schedule_with_clipped_gradients_ends_at_min_lr_and_resumes_exactly(tmp_path: Path) -> None:
+    """``schedule = "cosine"`` sets epoch e's rate to min_lr + (lr - min_lr)(1 + cos(pi e / E)) / 2
+    whatever the validation loss does; ``grad_clip`` logs the gradient's norm before
+    clipping and bounds the step; a run cut by its time budget resumes to the run never
+    cut, and a resume may not change its epochs (the curve they fix)."""
+    import math
+
+    tiny = {**TINY, "lr": 1e-2, "min_lr": 1e-4, "schedule": "cosine", "grad_clip": 0.5}
+    cfg = ModelConfig.for_model("expressions", "gmm_dae", epochs=4, **tiny)
+    full = train(cfg, DATA, tmp_path / "full", progress=False)
+    expected = [1e-4 + (1e-2 - 1e-4) * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(1, 5)]
+    np.testing.assert_allclose(full.metrics["lr"], expected, rtol=1e-9)  # the rate after each epoch
+    assert full.metrics["lr"].iloc[-1] == pytest.approx(1e-4)
+    assert (full.metrics["train_grad_norm"] > 0.5).all()  # this lr's gradients are larger than the clip
+    train(cfg, DATA, tmp_path / "part", progress=False, max_minutes=1e-9)  # stopped after its first epoch
+    with pytest.raises(CheckpointError, match="cosine schedule over its 4 epochs; resume it with --epochs 4"):
+        train(ModelConfig.for_model("expressions", "gmm_dae", epochs=6, **tiny), DATA, tmp_path / "part", resume=True,
+              progress=False)
+    resumed = train(cfg, DATA, tmp_path / "part", resume=True, progress=False)
+    timing = ["epoch_s", "samples_per_s"]
+    pd.testing.assert_frame_equal(full.metrics.drop(columns=timing), resumed.metrics.drop(columns=timing), rtol=1e-5)
+
+    model = SequenceAutoencoder(ModelConfig.for_model("expressions", "gmm_dae", **TINY), full.model.codec).train()
+    batch = model.codec.encode(DATA[:32])
+    before = [p.detach().clone() for p in model.parameters()]
+    terms = model.train_step(batch, torch.optim.SGD(model.parameters(), lr=1.0), grad_clip=1e-3)
+    with torch.no_grad():
+        moved = torch.sqrt(sum(((p - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    assert terms["grad_norm"] > 1e-3 and float(moved) == pytest.approx(1e-3, rel=1e-3)  # SGD at lr 1: the clipped norm
+    assert "grad_norm" not in model.train_step(batch, torch.optim.SGD(model.parameters(), lr=0.0))
+    for bad, match in [({"schedule": "linear"}, "schedule must be one of"), ({"grad_clip": -1.0}, "grad_clip must be"),
+                       ({"schedule": "cosine", "min_lr": 1.0}, "above the learning rate")]:
+        with pytest.raises(ConfigError, match=match):
+            ModelConfig.for_model("expressions", "gmm_dae", **{**TINY, **bad})
+
+
 def test_bad_lines_are_reported(tmp_path: Path) -> None:
     import json
 

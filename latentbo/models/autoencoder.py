@@ -102,14 +102,17 @@ class LatentModel(nn.Module):
         h = self.encoder(x)
         return self.mu_head(h), (self.var_head(h) if self.var_head is not None else None)
 
-    def train_step(self, batch: Tensor, opt: torch.optim.Optimizer,
-                   autocast: torch.dtype | None = None) -> dict[str, float]:
+    def train_step(self, batch: Tensor, opt: torch.optim.Optimizer, autocast: torch.dtype | None = None,
+                   grad_clip: float = 0.0) -> dict[str, float]:
         """One optimiser step on ``batch`` (the forward pass under autocast to that
-        dtype, if given); returns every loss term as a float."""
+        dtype, if given; the gradient's norm clipped to ``grad_clip`` when it is > 0);
+        returns every loss term as a float, and ``grad_norm`` (before clipping) when clipped."""
         with torch.autocast(batch.device.type, dtype=autocast, enabled=autocast is not None):
             terms = self.loss(batch)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
+        if grad_clip > 0:
+            terms["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.parameters(), grad_clip)
         opt.step()
         return {k: float(v.detach()) for k, v in terms.items()}
 

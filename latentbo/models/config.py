@@ -99,6 +99,10 @@ PRECISIONS = ("auto", "fp32", "bf16")
 #: How the learning rate follows the batch size: ``lr * (batch_size / lr_reference_batch) ** p``
 #: (square root: the rule for Adam of Malladi et al., 2022; linear: Goyal et al., 2017 for SGD).
 LR_SCALINGS = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
+#: How the learning rate moves: cut by lr_factor when the validation loss stalls, or down a
+#: half cosine from lr to min_lr over the run's epochs (a fixed budget: a GPU run that
+#: should end at a low learning rate; the plateau rule never cut it inside 7 minutes)
+SCHEDULES = ("plateau", "cosine")
 
 
 class Config:
@@ -157,10 +161,12 @@ class Config:
 
     def resumed_with(self, asked: Config) -> Any:
         """This (a saved run's) config going on to ``asked.epochs``: training longer or
-        shorter is the one change a resumed run takes.
+        shorter is the one change a resumed run takes (not for a cosine schedule, whose
+        curve its epochs fix).
 
         Raises:
-            CheckpointError: ``asked`` differs in anything else (named in the message).
+            CheckpointError: ``asked`` differs in anything else (named in the message), or
+                in its epochs on a cosine schedule.
         """
         saved, new = (tomllib.loads(c.to_toml()) for c in (self, asked))  # as saved: tuples become lists
         differ = [f"{k} {saved.get(k)!r} -> {new.get(k)!r}" for k in sorted(saved.keys() | new.keys())
@@ -169,17 +175,22 @@ class Config:
             raise CheckpointError(f"the run was started with other settings ({'; '.join(differ)}); a resumed run "
                                   "takes only another number of epochs: give it the options (--config) it was "
                                   "started with, as its config.toml records them")
+        if getattr(self, "schedule", None) == "cosine" and asked.epochs != self.epochs:
+            # its curve is fixed by its epochs: another count would not be the run it started
+            raise CheckpointError(f"the run follows a cosine schedule over its {self.epochs} epochs; resume it with "
+                                  f"--epochs {self.epochs}, or train on from it with --init-from")
         return dataclasses.replace(self, epochs=asked.epochs)
 
 
 #: What fine-tuning may change: the training run, not the model.
 TRAINING_FIELDS = frozenset({"epochs", "batch_size", "lr", "lr_factor", "lr_patience", "min_lr", "patience",
-                             "val_fraction", "seed", "precision", "lr_scaling", "lr_reference_batch", "augment"})
+                             "val_fraction", "seed", "precision", "lr_scaling", "lr_reference_batch", "augment",
+                             "schedule", "grad_clip"})
 #: Fine-tuning on a chemist's series (hundreds to thousands of molecules) on a CPU: small
 #: batches for enough steps, a learning rate a tenth of training's so the weights move
 #: little, few epochs; every layer trains (benchmarks/finetune.py measured these).
 FINETUNE_DEFAULTS: dict[str, Any] = {"epochs": 30, "batch_size": 32, "lr": 1e-4, "patience": 5, "lr_patience": 2,
-                                     "min_lr": 1e-6, "lr_scaling": "none"}
+                                     "min_lr": 1e-6, "lr_scaling": "none", "schedule": "plateau"}
 
 
 @dataclass
@@ -224,6 +235,10 @@ class ModelConfig(Config):
     # LR_SCALINGS: lr is given for a batch of lr_reference_batch, scaled to batch_size (effective_lr)
     lr_scaling: str = "none"
     lr_reference_batch: int = 256
+    # SCHEDULES
+    schedule: str = "plateau"
+    # the gradient's norm clipped to this before each step (0: never); its mean before clipping is logged
+    grad_clip: float = 0.0
     # molecules (SMILES codecs): randomized SMILES added per training molecule (the validation split stays canonical)
     augment: int = 0
 
@@ -284,6 +299,13 @@ class ModelConfig(Config):
             raise ConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.lr_scaling not in LR_SCALINGS:
             raise ConfigError(f"lr_scaling must be one of {sorted(LR_SCALINGS)}, got {self.lr_scaling!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.schedule == "cosine" and self.min_lr > self.effective_lr:
+            raise ConfigError(f"a cosine schedule falls from lr to min_lr: min_lr={self.min_lr} is above the learning "
+                              f"rate {self.effective_lr}")
+        if self.grad_clip < 0:
+            raise ConfigError(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip}")
         for name in ("hidden", "decoder_hidden", "decoder_layers", "lr_reference_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")

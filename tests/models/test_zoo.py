@@ -114,6 +114,7 @@ def test_the_default_candidate_trains_on_drug_like_data_at_a_small_budget(tmp_pa
     assert {v.dtype for v in weights.values() if v.is_floating_point()} == {torch.float16}
     config = load_model(tmp_path / "zoo" / "zinc-druglike").config  # the spec's wider shape
     assert (config.conv_channels, config.decoder_hidden, config.decoder_layers) == ([64, 128, 128], 256, 4)
+    assert (config.schedule, config.grad_clip, config.epochs) == ("cosine", 200.0, 28)
 
 
 def test_train_zoo_commands_take_a_spec_config_another_dataset_and_a_start(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,9 +125,12 @@ def test_train_zoo_commands_take_a_spec_config_another_dataset_and_a_start(monke
     assert cmd[cmd.index("--dataset") + 1] == "zinc250k,zl.csv.gz" and cmd.count("--dataset") == 1
     assert Path(cmd[cmd.index("--config") + 1]) == ROOT / "benchmarks" / "configs" / "zinc_druglike.toml"
     assert Path(cmd[cmd.index("--config") + 1]).is_file()
+    assert cmd[cmd.index("--epochs") + 1] == "28" and cmd.count("--epochs") == 1  # where its cosine schedule ends
+    cmd = train_command("zinc-druglike", Path("r"), "cuda", 20, None, "d", epochs=80)
+    assert cmd[cmd.index("--epochs") + 1] == "80" and cmd.count("--epochs") == 1
     cmd = train_command("zinc-selfies-gmm_dae-ft-gpu", Path("r"), "cuda", 7, None, None)
     assert cmd[cmd.index("--init-from") + 1] == "zinc-selfies-gmm_dae-ft" and "--task" not in cmd
-    assert cmd[cmd.index("--dataset") + 1] == "zinc250k,moses"
+    assert cmd[cmd.index("--dataset") + 1] == "zinc250k,moses" and cmd[cmd.index("--epochs") + 1] == "100"
 
 
 def test_one_default_model_per_task_and_bo_uses_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
