@@ -64,7 +64,9 @@ def main() -> None:
         row = {"model": card["name"], "test_set": TEST_SETS[card["task"]], "n": rec["n"], "exact": rec["exact"],
                "exact_no_stereo": rec.get("exact_no_stereo"), "tanimoto": rec.get("tanimoto"),
                "skipped": rec["skipped"], "skipped_by_reason": json.dumps(rec["skipped_by_reason"]),
-               "prior_valid": prior["valid"], "prior_fallback": prior["fallback"], "prior_unique": prior["unique"],
+               "prior_valid": prior["valid"], "prior_fallback": prior["fallback"],
+               "prior_saturated": prior["saturated"], "prior_radical": prior.get("radical"),
+               "prior_unique": prior["unique"],
                "prior_qed": prior.get("qed"), "test_qed": prior.get("reference_qed"),
                "prior_aromatic": prior.get("aromatic"), "test_aromatic": prior.get("reference_aromatic"),
                "kl_score": prior.get("kl_score"), "fcd": prior.get("fcd"), "seconds": time.perf_counter() - t0}
@@ -82,6 +84,8 @@ def main() -> None:
         rows = kept_rows("zoo_eval", "model", {r["model"] for r in rows}) + rows
     write_table("zoo_eval", rows, notes="exact: canonical SMILES with stereo (a skipped molecule is a miss); "
                                         "prior_fallback: share of prior samples the semantic masks' fallback pass made; "
+                                        "prior_saturated: share whose unpaired electrons the SELFIES codec made "
+                                        "hydrogens; prior_radical: share of valid samples still with one; "
                                         "kl_score: GuacaMol's KL-divergence score of the prior samples against the "
                                         "test set (1 = same distribution); fcd: Fréchet ChemNet distance to it "
                                         "(fcd_torch's ChemNet; lower is closer).")

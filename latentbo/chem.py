@@ -47,6 +47,32 @@ def canonical_smiles(smiles: str | None, stereo: bool = True) -> str | None:
     return Chem.MolToSmiles(mol, isomericSmiles=stereo) if mol is not None else None
 
 
+def closed_shell_smiles(smiles: str | None) -> tuple[str | None, bool]:
+    """RDKit's canonical SMILES with every unpaired electron made a hydrogen, and
+    whether there was one (``None, False`` for what RDKit cannot read).
+
+    A SELFIES symbol with its hydrogens written out (``[C@@H1]``, ``[NH1+1]``: ZINC's
+    stereocentres and charges) keeps them wherever a decoder puts it; with a neighbour
+    fewer than in its molecule the atom is a radical, which no chemist would make.
+    """
+    if not smiles:
+        return None, False
+    from rdkit import Chem, RDLogger
+
+    RDLogger.DisableLog("rdApp.*")
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return None, False
+    radicals = [a for a in mol.GetAtoms() if a.GetNumRadicalElectrons()]
+    for atom in radicals:
+        atom.SetNumExplicitHs(atom.GetNumExplicitHs() + atom.GetNumRadicalElectrons())
+        atom.SetNumRadicalElectrons(0)
+    if radicals:
+        Chem.SanitizeMol(mol)
+        Chem.AssignStereochemistry(mol, cleanIt=True, force=True)  # a centre with two hydrogens is none
+    return Chem.MolToSmiles(mol), bool(radicals)
+
+
 def randomized_smiles(smiles: list[str], copies: int, seed: int) -> list[str]:
     """Up to ``copies`` other spellings of each molecule (RDKit's random atom orders,
     seeded per molecule), each distinct from the molecule's other spellings; molecules

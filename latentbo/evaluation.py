@@ -5,8 +5,9 @@ masks), and prior samples are decoded and compared with the same test set.
 For molecules: exact reconstruction as canonical SMILES with stereo and without it,
 the mean Tanimoto similarity (ECFP4, 2,048 bits) of each molecule to its
 reconstruction (0 for a skipped or invalid one), and, of the prior samples, validity,
-the share the semantic masks' fallback pass made, uniqueness, novelty, mean QED, the
-share with an aromatic ring and GuacaMol's KL-divergence score against the test set.
+the share a repair made (the semantic masks' fallback pass; radicals made hydrogens),
+the share still with a radical, uniqueness, novelty, mean QED, the share with an
+aromatic ring and GuacaMol's KL-divergence score against the test set.
 """
 
 from __future__ import annotations
@@ -132,8 +133,10 @@ def prior_samples(model: Any, n: int, seed: int, reference: list[str] | None = N
 
     Returns:
         ``valid`` (fraction), ``fallback`` (fraction of all samples the semantic masks'
-        fallback pass made), ``unique`` (distinct / valid), ``novel`` (valid not in
-        ``training`` / valid), ``invalid_reasons``; for molecules ``qed``,
+        fallback pass made), ``saturated`` (fraction whose unpaired electrons the SELFIES
+        codec made hydrogens), ``unique`` (distinct / valid), ``novel`` (valid not in
+        ``training`` / valid), ``invalid_reasons``; for molecules ``radical`` (share of
+        valid ones left with an unpaired electron), ``qed``,
         ``aromatic`` (share with an aromatic ring), ``kl_score``, ``fcd``, and the test set's
         ``reference_qed`` / ``reference_aromatic``.
     """
@@ -143,6 +146,7 @@ def prior_samples(model: Any, n: int, seed: int, reference: list[str] | None = N
     why = [task.invalidity(s) for s in strings]
     valid = [s for s, r in zip(strings, why) if r is None]
     out: dict[str, Any] = {"samples": n, "valid": len(valid) / n, "fallback": status.count("fallback") / n,
+                           "saturated": status.count("saturated") / n,
                            "invalid_reasons": dict(Counter(r for r in why if r is not None))}
     if not task.molecules:
         out["unique"] = len(set(valid)) / max(len(valid), 1)
@@ -154,6 +158,7 @@ def prior_samples(model: Any, n: int, seed: int, reference: list[str] | None = N
     canon = [_canonical(m) for m in mols]
     out["unique"] = len(set(canon)) / max(len(canon), 1)
     out["novel"] = None if training is None else sum(c not in training for c in canon) / max(len(canon), 1)
+    out["radical"] = sum(any(a.GetNumRadicalElectrons() for a in m.GetAtoms()) for m in mols) / max(len(mols), 1)
 
     def chemistry(ms: list[Any]) -> tuple[float | None, float | None]:
         if not ms:

@@ -43,7 +43,7 @@ def trial_summary(records: list[dict], maximize: bool) -> dict[str, Any]:
 
 def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
     """How the evaluated candidates were decoded: those whose kept string needed the
-    semantic masks' fallback pass, those that needed the vote over ``n_decode``
+    semantic masks' fallback pass, those whose radicals were saturated (SELFIES), those that needed the vote over ``n_decode``
     stochastic decodes (some invalid, the commonest valid one kept), those with no
     valid decode, and why (the commonest reason among their decodes; ``filtered``: how
     many of those a chemist's filter rejected); ``repeats_replaced``: candidates proposed
@@ -53,6 +53,7 @@ def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
     return {
         "candidates": len(how),
         "semantic_fallback": sum(h["status"] == "fallback" for h in how),
+        "radicals_saturated": sum(h["status"] == "saturated" for h in how),
         "vote_needed": sum(0 < h["valid_decodes"] < n_decode for h in how),
         "no_valid_decode": sum(h["valid_decodes"] == 0 for h in how),
         "invalid_reasons": dict(Counter(h["reason"] for h in how if h.get("reason"))),
@@ -121,7 +122,8 @@ def _decoding_line(d: dict[str, Any]) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(d["invalid_reasons"].items())) or "none"
     return (f"Decoding: of {d['candidates']} candidates, {d['no_valid_decode']} had no valid decode "
             f"(reasons: {reasons}; {d['filtered']} of them rejected by the filters); {d['vote_needed']} needed the vote over stochastic decodes; "
-            f"{d['semantic_fallback']} were made by the semantic masks' fallback pass; "
+            f"{d['semantic_fallback']} were made by the semantic masks' fallback pass, "
+            f"{d.get('radicals_saturated', 0)} had radicals made hydrogens; "
             f"{d.get('repeats_replaced', 0)} repeats of earlier strings were proposed again, "
             f"{d.get('repeated', 0)} left unscored.")
 

@@ -67,3 +67,18 @@ def test_zinclike_without_dimorphite_says_how_to_install_it(monkeypatch) -> None
     monkeypatch.setitem(sys.modules, "dimorphite_dl", None)  # import fails as if not installed
     with pytest.raises(ConfigError, match="pip install dimorphite-dl"):
         zinclike(["CCO"])
+
+
+@pytest.mark.parametrize("smiles, expected", [
+    ("CCNC(=O)[CH]N1CCCC1", ("CCNC(=O)CN1CCCC1", True)),  # a carbon radical: CH -> CH2
+    ("CC[NH+]C", ("CC[NH2+]C", True)),  # a charged nitrogen short of a bond
+    ("C[C@@H]C", ("CCC", True)),  # a "stereocentre" with two hydrogens is none
+    ("C[C@H](N)O", ("C[C@H](N)O", False)),
+    ("c1ccccc1", ("c1ccccc1", False)),
+    ("C1CC", (None, False)), (None, (None, False)),
+])
+def test_closed_shell_smiles_makes_unpaired_electrons_hydrogens(smiles: str | None, expected: tuple) -> None:
+    from latentbo.chem import closed_shell_smiles
+
+    assert closed_shell_smiles(smiles) == expected
+

@@ -74,7 +74,8 @@ def test_prior_samples_of_an_untrained_molecule_model() -> None:
     out = prior_samples(model, 40, seed=0, reference=["CCO", "c1ccccc1O", "CCN"], training={"CCO"})
     gen = torch.Generator().manual_seed(0)
     strings, status = model.decode_latents_with_status(model.sample_latents(40, gen))
-    assert out["fallback"] == status.count("fallback") / 40
+    assert out["fallback"] == status.count("fallback") / 40 and out["saturated"] == status.count("saturated") / 40
+    assert 0 <= out["radical"] <= 1
     assert 0 < out["valid"] <= 1 and 0 < out["unique"] <= 1 and out["reference_aromatic"] == pytest.approx(1 / 3)
     assert set(out) >= {"qed", "aromatic", "kl_score", "fcd", "novel", "invalid_reasons"}
 

@@ -31,14 +31,16 @@ def search_box(model: SequenceAutoencoder, codes: Tensor, bounds: str) -> Tensor
 def decode_candidates(model: SequenceAutoencoder, task: Task, z: Tensor, n_decode: int, seed: int,
                       filters: MoleculeFilter | None = None) -> tuple[list[str | None], list[dict[str, Any]]]:
     """Decode each of the ``N x d`` candidates ``n_decode`` times (stochastic when more
-    than once); keep the most frequent valid string (preferring those the semantic
-    masks' first pass made over their fallback's repairs), ``None`` when no decode is
+    than once); keep the most frequent valid string (preferring those decoded as they
+    came, ``ok``, over repairs: the semantic masks' fallback pass, SELFIES radicals
+    saturated), ``None`` when no decode is
     valid (:meth:`~latentbo.tasks.Task.invalidity`) or passes ``filters``.
 
     Returns:
         The strings and, per candidate, how it was decoded: ``valid_decodes`` (of
         ``n_decode``), the decoder ``status`` of the string kept (``fallback``: the
-        semantic masks' second pass made it) and, when none was valid, the commonest
+        semantic masks' second pass made it; ``saturated``: hydrogens replaced its
+        unpaired electrons) and, when none was valid, the commonest
         ``reason``.
     """
     n = n_decode  # decodes per candidate: rows i*n .. (i+1)*n of the repeated codes
@@ -57,8 +59,8 @@ def decode_candidates(model: SequenceAutoencoder, task: Task, z: Tensor, n_decod
         block = range(i * n, (i + 1) * n)
         counts = Counter(decoded[j] for j in block if valid[decoded[j]])
         if counts:
-            # A string the masks' first pass made beats one their fallback repaired.
-            faithful = Counter(decoded[j] for j in block if valid[decoded[j]] and status[j] != "fallback")
+            # A string decoded as it came beats a repaired one.
+            faithful = Counter(decoded[j] for j in block if valid[decoded[j]] and status[j] == "ok")
             best = (faithful or counts).most_common(1)[0][0]
             out.append(best)
             info.append({"valid_decodes": sum(counts.values()),

@@ -3,7 +3,9 @@
 SELFIES (Krenn et al. 2020) is a string grammar in which any sequence of symbols
 derives a valid molecule, so a decoder cannot produce an invalid one. The alphabet
 is built from the training data and saved with the model; strings go in and come
-out as SMILES (decoded molecules in RDKit's canonical spelling).
+out as SMILES (decoded molecules in RDKit's canonical spelling, closed-shell: an
+unpaired electron that a misplaced ``[C@@H1]`` leaves is made a hydrogen, and the
+decode's status says so).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import selfies as sf
 import torch
 
-from latentbo.chem import canonical_smiles
+from latentbo.chem import canonical_smiles, closed_shell_smiles
 from latentbo.codecs.base import CHUNK, PARALLEL_THRESHOLD, Codec, register_codec
 from latentbo.errors import ConfigError, InvalidInputError
 
@@ -110,13 +112,23 @@ class SelfiesCodec(Codec):
         self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None
     ) -> list[str | None]:
         """Argmax (or sampled) symbol per position up to the first padding id, then
-        SELFIES -> SMILES (canonical). An empty sequence is ``None``."""
+        SELFIES -> SMILES (canonical, closed-shell). An empty sequence is ``None``."""
+        return self.decode_with_status(logits, stochastic, generator)[0]
+
+    def decode_with_status(
+        self, logits: torch.Tensor, stochastic: bool = False, generator: torch.Generator | None = None
+    ) -> tuple[list[str | None], list[str]]:
+        """:meth:`decode` and how: ``ok``, ``unfinished`` (no atom), or ``saturated``: the
+        molecule SELFIES derived had unpaired electrons, each made a hydrogen
+        (:func:`~latentbo.chem.closed_shell_smiles`)."""
         out: list[str | None] = []
+        status: list[str] = []
         for row in self._symbols[self.token_ids(logits, stochastic, generator)]:
             text = "".join(row)
-            smiles = canonical_smiles(sf.decoder(text)) if text else None
+            smiles, saturated = closed_shell_smiles(sf.decoder(text) if text else None)
             out.append(smiles or None)  # symbols that derive no atom decode to nothing
-        return out
+            status.append("unfinished" if not smiles else "saturated" if saturated else "ok")
+        return out, status
 
     def spec(self) -> dict[str, Any]:
         return {"kind": self.kind, "alphabet": self.alphabet, "max_length": self.max_length}

@@ -38,3 +38,15 @@ def test_vote_among_decodes() -> None:
         block = [d for d in decoded[5 * k : 5 * k + 5] if d is not None]
         if s is not None:
             assert block.count(s) == max(block.count(b) for b in block) and info[k]["valid_decodes"] == len(block)
+
+
+def test_the_vote_keeps_a_decode_that_needed_no_repair() -> None:
+    """A string decoded as it came (``ok``) beats a commoner one a repair made (the
+    semantic fallback pass, radicals made hydrogens); with only repairs, the commonest."""
+    model = stub_model(task="zinc")
+    rows = [("CCC", "saturated"), ("CCC", "saturated"), ("CCO", "ok"),
+            ("CCN", "fallback"), ("CCN", "fallback"), ("CCS", "saturated")]
+    model.decode_latents_with_status = lambda z, stochastic, generator: ([s for s, _ in rows], [t for _, t in rows])
+    strings, info = decode_candidates(model, get_task("zinc"), torch.zeros(2, model.latent_dim), 3, seed=0)
+    assert strings == ["CCO", "CCN"]
+    assert [i["status"] for i in info] == ["ok", "fallback"] and [i["valid_decodes"] for i in info] == [3, 3]

@@ -27,7 +27,20 @@ def test_every_decode_is_a_molecule() -> None:
     decoded = codec.decode(logits) + codec.decode(logits, stochastic=True, generator=torch.Generator().manual_seed(1))
     made = [s for s in decoded if s is not None]
     assert len(made) >= 0.9 * len(decoded)  # None only where the first symbol is padding
-    assert all(Chem.MolFromSmiles(s) is not None for s in made)
+    mols = [Chem.MolFromSmiles(s) for s in made]
+    assert all(m is not None for m in mols)
+    assert not any(a.GetNumRadicalElectrons() for m in mols for a in m.GetAtoms())  # closed-shell
+
+
+def test_radicals_a_decoder_leaves_become_hydrogens_and_the_status_says_so() -> None:
+    """``[C@@H1]`` keeps its one hydrogen wherever it lands: between two carbons SELFIES
+    derives C[CH]C, a radical; the codec returns propane, status ``saturated``."""
+    codec = SelfiesCodec.fit(TRAIN)
+    rows = [["[C]", "[C@@H1]", "[C]"], ["[C]", "[C]", "[O]"], []]
+    ids = torch.tensor([[codec.alphabet.index(t) + 1 for t in r] + [0] * (codec.max_length - len(r)) for r in rows])
+    strings, status = codec.decode_with_status(codec.one_hot(ids))
+    assert (strings, status) == (["CCC", "CCO", None], ["saturated", "ok", "unfinished"])
+    assert codec.decode(codec.one_hot(ids)) == strings
 
 
 def test_errors_are_project_errors() -> None:
