@@ -767,7 +767,8 @@ def run() -> None:
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
     except ImportError:  # older typers (a GPU image's) run on click itself
         from click.exceptions import UsageError
-        NoArgsIsHelpError = getattr(sys.modules["click.exceptions"], "NoArgsIsHelpError", UsageError)
+        # (before click 8.2 no such error: an empty tuple catches nothing, so usage errors reach their line)
+        NoArgsIsHelpError = getattr(sys.modules["click.exceptions"], "NoArgsIsHelpError", ())
 
     try:
         code = app(standalone_mode=False)
