@@ -49,6 +49,7 @@ def main() -> None:
                     "piperazine ring: 416 of the held-out molecules).")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--epochs", type=int, default=None, help="Default: the fine-tuning default (30).")
+    ap.add_argument("--lr", type=float, default=None, help="Default: the fine-tuning default (1e-4).")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("runs/finetune"))
     ap.add_argument("--name", default="finetune")
@@ -69,7 +70,8 @@ def main() -> None:
                "no_stereo_before": before["exact_no_stereo"], "tanimoto_before": before["tanimoto"]}
         t0 = time.perf_counter()
         try:
-            result, _ = train_model(None, None, args.out / name, {"epochs": args.epochs} if args.epochs else {},
+            overrides = {k: v for k, v in {"epochs": args.epochs, "lr": args.lr}.items() if v}
+            result, _ = train_model(None, None, args.out / name, overrides,
                                     dataset=str(data), init_from=name, progress=False, max_minutes=args.minutes,
                                     resume=(args.out / name / "training_state.pt").exists())
         except ConfigError as exc:  # the model refuses the series or an option: the row says so
@@ -79,6 +81,7 @@ def main() -> None:
         rows.append({**row, "skipped_after": after["skipped"], "exact_after": after["exact"],
                      "no_stereo_after": after["exact_no_stereo"],
                      "tanimoto_after": after["tanimoto"], "epochs": len(result.metrics),
+                     "lr": result.model.config.lr,
                      "cpu_minutes": round((time.perf_counter() - t0) / 60, 1)})
     write_table(args.name, kept_rows(args.name, "model", set(names)) + rows, notes="exact: canonical SMILES with stereo of the series' 20% held-out molecules "
                                        "through encode -> decode (a skipped molecule is a miss); one CPU thread.")
