@@ -187,9 +187,9 @@ def fit(model: LatentModel, opt: torch.optim.Optimizer, out: Path, *, epochs: in
     by ``seed`` and the epoch, so a resumed run sees the same order), one
     :meth:`~latentbo.models.LatentModel.train_step` each, the regulariser's
     ``after_epoch``, ``evaluate()`` (a dict of named floats), the scheduler (a plateau
-    rule on ``evaluate()[monitor]``, any other once an epoch); then ``last.safetensors``, ``model.safetensors`` (when
-    ``monitor`` improved, or every epoch without a ``monitor``), the state file and
-    ``metrics.csv``, each written atomically.
+    rule on ``evaluate()[monitor]``, any other once an epoch); then ``last.safetensors``,
+    ``model.safetensors`` (when ``monitor`` improved, or every epoch without a
+    ``monitor``), the state file and ``metrics.csv``, each written atomically.
 
     Args:
         model: on the device the batches come to.
