@@ -298,7 +298,7 @@ def _print_summary(summary: dict, out: Path) -> None:
     d = summary["decoding"]
     typer.echo(f"decoding: {d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
                f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass, "
-               f"{d.get('radicals_saturated', 0)} with radicals made hydrogens; "
+               f"{d['radicals_saturated']} with radicals made hydrogens; "
                f"{d['repeats_replaced']} repeats proposed again, {d['repeated']} left unscored")
     extra = ", molecules.csv, molecules.sdf, top_molecules.png" if (out / "molecules.csv").exists() else ""
     typer.echo(f"outputs: {out}/summary.json, summary.csv, report.md, best_so_far.png{extra}")

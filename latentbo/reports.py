@@ -43,8 +43,9 @@ def trial_summary(records: list[dict], maximize: bool) -> dict[str, Any]:
 
 def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
     """How the evaluated candidates were decoded: those whose kept string needed the
-    semantic masks' fallback pass, those whose radicals were saturated (SELFIES), those that needed the vote over ``n_decode``
-    stochastic decodes (some invalid, the commonest valid one kept), those with no
+    semantic masks' fallback pass, those whose radicals were saturated (SELFIES), those
+    that needed the vote over ``n_decode`` stochastic decodes (some invalid, the
+    commonest valid one kept), those with no
     valid decode, and why (the commonest reason among their decodes; ``filtered``: how
     many of those a chemist's filter rejected); ``repeats_replaced``: candidates proposed
     again because their decode was evaluated before, ``repeated``: those left invalid
@@ -123,7 +124,7 @@ def _decoding_line(d: dict[str, Any]) -> str:
     return (f"Decoding: of {d['candidates']} candidates, {d['no_valid_decode']} had no valid decode "
             f"(reasons: {reasons}; {d['filtered']} of them rejected by the filters); {d['vote_needed']} needed the vote over stochastic decodes; "
             f"{d['semantic_fallback']} were made by the semantic masks' fallback pass, "
-            f"{d.get('radicals_saturated', 0)} had radicals made hydrogens; "
+            f"{d['radicals_saturated']} had radicals made hydrogens; "
             f"{d.get('repeats_replaced', 0)} repeats of earlier strings were proposed again, "
             f"{d.get('repeated', 0)} left unscored.")
 
