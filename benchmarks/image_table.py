@@ -140,11 +140,15 @@ def datasets_of(name: str, sweep: bool) -> tuple:
 
 
 def ours(out: Path, dataset: str, model: str, p: dict, train, test, seed: int, device: str, deadline: float,
-         **overrides) -> tuple:
-    """Train (or reuse, or go on with) one of our models; returns (model, mean seconds per epoch).
+         score_stopped: bool = False, **overrides) -> tuple:
+    """Train (or reuse, or go on with) one of our models; returns (model, mean seconds per
+    epoch, epochs trained). ``score_stopped``: a run the deadline stopped is finished at
+    the epochs it completed (its samplers fitted; the interrupted epoch's batches stay
+    in its weights) instead of raising.
 
     Raises:
-        OutOfTime: the deadline passed before its epochs were done.
+        OutOfTime: the deadline passed before its epochs were done (with ``score_stopped``:
+            before its first epoch began).
     """
     cfg = ImageConfig.for_model(dataset, model, epochs=p["epochs"], width=p["width"], limit=p["limit"], seed=seed,
                                 **overrides)
@@ -152,15 +156,19 @@ def ours(out: Path, dataset: str, model: str, p: dict, train, test, seed: int, d
     done = metrics.exists() and len(pd.read_csv(metrics)) >= p["epochs"] and (out / "meta.json").exists() and \
         json.loads((out / "meta.json").read_text())["expost_gmm"] is not None
     if done:
-        return load_model(out, kind="image"), float(pd.read_csv(metrics)["epoch_s"].mean())
+        rows = pd.read_csv(metrics)
+        return load_model(out, kind="image"), float(rows["epoch_s"].mean()), len(rows)
     left = (deadline - time.monotonic()) / 60
     if left <= 0:
         raise OutOfTime
     m, rows = train_image_model(cfg, train, test, out, resume=(out / "training_state.pt").exists(), progress=False,
                                 device=device, max_minutes=None if left == float("inf") else left)
     if len(rows) < p["epochs"]:
-        raise OutOfTime
-    return m, float(rows["epoch_s"].mean())
+        if not score_stopped:
+            raise OutOfTime
+        m, rows = train_image_model(dataclasses.replace(cfg, epochs=len(rows)), train, test, out, resume=True,
+                                    progress=False, device=device)
+    return m, float(rows["epoch_s"].mean()), len(rows)
 
 
 def saved_scores(out: Path) -> dict | None:
@@ -170,13 +178,13 @@ def saved_scores(out: Path) -> dict | None:
     return result if set(METRICS) <= set(result) else None
 
 
-def scored(out: Path, make: Callable[[], tuple[Generative, float, str]], score: Callable) -> dict:
+def scored(out: Path, make: Callable[[], tuple[Generative, float, str, int]], score: Callable) -> dict:
     """The scores saved in ``out``, else ``make()`` (model adapter, seconds per epoch,
-    name) scored and saved there."""
+    name, epochs trained) scored and saved there."""
     if (result := saved_scores(out)) is not None:
         return result
-    gm, per_epoch, name = make()
-    result = {**score(gm, out / "eval", name), "s_per_epoch": per_epoch}
+    gm, per_epoch, name, epochs = make()
+    result = {**score(gm, out / "eval", name), "s_per_epoch": per_epoch, "epochs": epochs}
     (out / "eval" / "metrics.json").write_text(json.dumps(result, indent=2))
     return result
 
@@ -189,7 +197,7 @@ def aggregate(rows: list[dict], keys: tuple[str, ...]) -> list[dict]:
     out = []
     for key, group in groups.items():
         row = {**dict(zip(keys, key)), "seeds": len(group)}
-        for m in ("s_per_epoch", *METRICS):
+        for m in ("epochs", "s_per_epoch", *METRICS):
             vals = [g[m] for g in group if g.get(m) is not None]
             if vals:
                 row[m] = f"{np.mean(vals):.3g} ± {np.std(vals):.2g}" if len(vals) > 1 else f"{vals[0]:.3g}"
@@ -230,14 +238,29 @@ def verdict(rows: list[dict], dataset: str) -> str:
 
 
 def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, device: str = "cpu",
-                 settings: dict | None = None) -> tuple[Generative, float]:
+                 settings: dict | None = None, deadline: float | None = None) -> tuple[Generative, float, int]:
     """Train pythae's model with our encoder/decoder (``settings``: ``lr`` and fields of
-    its pythae config); returns (evaluation adapter, s/epoch)."""
+    its pythae config); returns (evaluation adapter, s/epoch, epochs trained).
+    ``deadline`` (``time.monotonic()``): no epoch starts after it (pythae cannot resume,
+    so the model is scored as it stands)."""
     import pythae.models as pm
     from pythae.models.base.base_utils import ModelOutput
     from pythae.models.nn import BaseDecoder, BaseEncoder
     from pythae.pipelines import TrainingPipeline
     from pythae.trainers import BaseTrainerConfig, CoupledOptimizerTrainerConfig
+    from pythae.trainers.training_callbacks import TrainingCallback
+
+    class Stopped(Exception):
+        pass
+
+    trained = 0  # epochs
+
+    class Clock(TrainingCallback):
+        def on_epoch_end(self, training_config, **kwargs) -> None:
+            nonlocal trained
+            trained += 1
+            if deadline is not None and trained < cfg.epochs and time.monotonic() >= deadline:
+                raise Stopped  # pythae's loop has no stop; the model it trains in place is kept
 
     logging.getLogger("pythae").setLevel(logging.ERROR)
     stochastic = name == "VAE"
@@ -281,8 +304,11 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, devic
         tc = BaseTrainerConfig(**common)
     x = train.x[: cfg.limit] if cfg.limit else train.x
     t0 = time.perf_counter()
-    TrainingPipeline(training_config=tc, model=model)(train_data=x, eval_data=None)
-    per_epoch = (time.perf_counter() - t0) / cfg.epochs
+    try:
+        TrainingPipeline(training_config=tc, model=model)(train_data=x, eval_data=None, callbacks=[Clock()])
+    except Stopped:
+        pass
+    per_epoch = (time.perf_counter() - t0) / trained
     model = model.to(device).eval()  # encodes and decodes where it trained, like ours; the rest on the CPU
 
     @torch.no_grad()
@@ -297,7 +323,7 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, devic
     # VAE and WAE sample their N(0, I) prior; RAEs have none, so their own sampler is the GMM.
     sample = (lambda n, g: sample_gmm(gmm, n, g)) if name.startswith("RAE") else \
         (lambda n, g: torch.randn(n, cfg.latent_dim, generator=g))
-    return Generative(encode, decode, sample, lambda n, g: sample_gmm(gmm, n, g)), per_epoch
+    return Generative(encode, decode, sample, lambda n, g: sample_gmm(gmm, n, g)), per_epoch, trained
 
 
 def main() -> None:
@@ -321,11 +347,25 @@ def main() -> None:
     ap.add_argument("--no-train", action="store_true", help="tabulate the runs already scored (e.g. unpacked "
                                                             "from a GPU run); the rest are listed and left out")
     ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
+    ap.add_argument("--epochs", type=int, default=None, help="instead of the profile's epochs")
+    ap.add_argument("--datasets", default=None, help="the profile's datasets to run, in this order")
+    ap.add_argument("--note", default="", help="said first under the table (e.g. where the runs were trained)")
+    ap.add_argument("--score-stopped", action="store_true",
+                    help="score a run --max-minutes stopped at the epochs it reached (the table's epochs column) "
+                         "instead of leaving it for the next call")
     args = ap.parse_args()
     if unknown := sorted(set(filter(None, args.pythae.split(","))) - set(PYTHAE)):
         ap.error(f"unknown pythae model(s) {unknown}; known: {PYTHAE}")
+    p = dict(PROFILES[args.profile])
+    if args.datasets is not None:
+        if unknown := sorted(set(args.datasets.split(",")) - set(p["datasets"])):
+            ap.error(f"dataset(s) {unknown} not in the {args.profile} profile: {p['datasets']}")
+        p["datasets"] = args.datasets.split(",")
+    if args.epochs is not None:
+        if args.epochs < 1:
+            ap.error(f"--epochs must be at least 1, got {args.epochs}")
+        p["epochs"] = args.epochs
     set_data_dir(args.data_dir)
-    p = PROFILES[args.profile]
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else float("inf")
     presets_file = PRESETS / f"image_presets_{args.profile}.json"  # what --sweep writes
     used = args.presets or args.profile
@@ -361,9 +401,10 @@ def main() -> None:
                             continue
                         if framework == "latentbo":
                             make = _ours_maker(out, dataset, model, p, train, scored_on, seed, args.device, deadline,
-                                               settings)
+                                               settings, args.score_stopped)
                         else:
-                            make = _pythae_maker(out, dataset, model, p, train, seed, args.device, deadline, settings)
+                            make = _pythae_maker(out, dataset, model, p, train, seed, args.device, deadline, settings,
+                                                 args.score_stopped)
                         r = scored(out, make, score)
                         rows.append({"dataset": dataset, "model": entry, "settings": settings, "seed": seed, **r})
                         print({k: v for k, v in rows[-1].items() if k in ("dataset", "model", "settings", "seed",
@@ -397,7 +438,7 @@ def main() -> None:
               "epochs. pythae's MSE loss is 0.5 x the sum of squared errors, ours 1 x. "
               + ("MNIST: only its 10k test split is here; its models train on the first 8,000 of those images and "
                  "are scored on the last 2,000. " if "mnist" in lenet else ""))
-    settings_note = f"Profile {args.profile}: {json.dumps(p)}."
+    settings_note = (f"{args.note} " if args.note else "") + f"Profile {args.profile}: {json.dumps(p)}."
     if unscored:
         print(f"{len(unscored)} run(s) not scored, left out: {', '.join(unscored)}")
         settings_note += (f" Left out, not scored (--no-train): {len(unscored)} run(s), "
@@ -438,26 +479,29 @@ def main() -> None:
 
 
 def _ours_maker(out: Path, dataset: str, model: str, p: dict, train, scored_on, seed: int, device: str,
-                deadline: float, settings: dict) -> Callable[[], tuple[Generative, float, str]]:
-    def make() -> tuple[Generative, float, str]:
-        m, per_epoch = ours(out, dataset, model, p, train, scored_on, seed, device, deadline, **settings)
+                deadline: float, settings: dict,
+                score_stopped: bool = False) -> Callable[[], tuple[Generative, float, str, int]]:
+    def make() -> tuple[Generative, float, str, int]:
+        m, per_epoch, epochs = ours(out, dataset, model, p, train, scored_on, seed, device, deadline, score_stopped,
+                                    **settings)
         gm = Generative.of(m)
         if device != "cpu":  # images encoded and decoded where the model trained; codes drawn on the CPU
             net = copy.deepcopy(m).to(device)
             gm = dataclasses.replace(gm, encode=net.encode, decode=net.decode_batches)
-        return gm, per_epoch, model
+        return gm, per_epoch, model, epochs
     return make
 
 
 def _pythae_maker(out: Path, dataset: str, name: str, p: dict, train, seed: int, device: str, deadline: float,
-                  settings: dict) -> Callable[[], tuple[Generative, float, str]]:
-    def make() -> tuple[Generative, float, str]:
+                  settings: dict, score_stopped: bool = False) -> Callable[[], tuple[Generative, float, str, int]]:
+    def make() -> tuple[Generative, float, str, int]:
         if time.monotonic() >= deadline:  # pythae's trainings cannot resume: start one only while time is left
             raise OutOfTime
         base = ImageConfig.for_model(dataset, "vae", epochs=p["epochs"], width=p["width"], limit=p["limit"],
                                      seed=seed)
-        gm, per_epoch = pythae_model(name, base, train, seed, out, device, settings)
-        return gm, per_epoch, f"pythae {name}"
+        gm, per_epoch, epochs = pythae_model(name, base, train, seed, out, device, settings,
+                                             deadline if score_stopped else None)
+        return gm, per_epoch, f"pythae {name}", epochs
     return make
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -165,6 +167,53 @@ def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_vali
     assert "1.07 x the best ex-post sampler (pythae RAE_GP 30" in said
 
 
+def test_image_run_stopped_by_the_budget_is_scored_at_the_epochs_it_reached(
+        tmp_path: Path, toy_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--score-stopped: a run the deadline cut after its first epoch is finished there
+    (samplers fitted, one metrics row), where without it the run waits for the next call."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import image_table
+
+    from latentbo.data import set_data_dir
+
+    set_data_dir(str(toy_data_dir))
+    train, test = image_table.datasets_of("fashion-mnist", sweep=False)
+    p = {**image_table.PROFILES["tiny"], "epochs": 3}
+    real = image_table.train_image_model
+
+    def cut(*args, max_minutes=None, **kwargs):  # the budget ends as the first epoch does
+        return real(*args, max_minutes=None if max_minutes is None else 1e-9, **kwargs)
+
+    monkeypatch.setattr(image_table, "train_image_model", cut)
+    later = time.monotonic() + 3600
+    with pytest.raises(image_table.OutOfTime):
+        image_table.ours(tmp_path / "waits", "fashion-mnist", "rae", p, train, test, 0, "cpu", later)
+    assert not (tmp_path / "waits" / "model.safetensors").exists() or \
+        json.loads((tmp_path / "waits" / "meta.json").read_text())["expost_gmm"] is None
+    model, per_epoch, epochs = image_table.ours(tmp_path / "scored", "fashion-mnist", "rae", p, train, test, 0, "cpu",
+                                                later, score_stopped=True)
+    assert epochs == 1 and per_epoch > 0 and model.config.epochs == 1
+    assert json.loads((tmp_path / "scored" / "meta.json").read_text())["expost_gmm"] is not None
+
+
+def test_pythae_training_stops_at_the_deadline_after_an_epoch(tmp_path: Path, toy_data_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pythae")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import image_table
+
+    from latentbo.data import set_data_dir
+    from latentbo.models import ImageConfig
+
+    set_data_dir(str(toy_data_dir))
+    train, _ = image_table.datasets_of("fashion-mnist", sweep=False)
+    cfg = ImageConfig.for_model("fashion-mnist", "vae", epochs=3, width=2, limit=200, seed=0)
+    _, _, epochs = image_table.pythae_model("RAE_GP", cfg, train, 0, tmp_path, deadline=time.monotonic())
+    assert epochs == 1
+    _, _, epochs = image_table.pythae_model("RAE_GP", cfg, train, 0, tmp_path / "all", deadline=None)
+    assert epochs == 3
+
+
 def test_molecule_panel_sums_only_seeds_that_ran_every_task(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     from molecule_optimisation import panel_sums
@@ -206,7 +255,8 @@ def test_every_molecule_architecture_candidate_builds_trains_a_step_and_decodes(
 
 
 def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, toy_data_dir: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
     """The GPU script end to end on the CPU at the tiny profile: a worker per model (ours:
     pythae is a benchmark extra), the scores in the tarball, GMM-DAE's weights cut into
     parts and put back together."""
@@ -224,7 +274,7 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     out, work = tmp_path / "out", tmp_path / "gpu-work"
     image_gpu.run_gpu(argparse.Namespace(out=out, work=work, data_dir=str(toy_data_dir), profile="tiny",
                                          device="cpu", minutes=2.0, grace=1.0, seed=0, models="gmm_dae,rae",
-                                         pythae="", presets="quick"))
+                                         pythae="", presets="quick", epochs=None, datasets=None))
     tuned = load_presets("quick")["fashion-mnist"]  # the settings of the quick profile's sweep
     gmm_dae = f"latentbo-gmm_dae-{tag(tuned['latentbo gmm_dae'])}"
     rae = f"latentbo-rae-{tag(tuned['latentbo rae'])}"
@@ -240,6 +290,15 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     trained = load_file(work / "tiny" / "fashion-mnist" / "test" / "seed0" / gmm_dae / "model.safetensors")
     back = load_model(runs / gmm_dae, kind="image").state_dict()
     assert all(torch.equal(back[k], v.half().float()) for k, v in trained.items() if v.is_floating_point())
+    # a call that sent back only some parts: the scores unpack, the weights are named and left out
+    (partial := tmp_path / "partial").mkdir()
+    for f in out.iterdir():
+        if f.name != parts[-1]:
+            (partial / f.name).write_bytes(f.read_bytes())
+    image_gpu.unpack(argparse.Namespace(files=partial, work=tmp_path / "home2"))
+    assert "its weights not" in capsys.readouterr().out
+    again = tmp_path / "home2" / "tiny" / "fashion-mnist" / "test" / "seed0" / gmm_dae
+    assert (again / "eval" / "metrics.json").exists() and not (again / "model.safetensors").exists()
     # the table from what came back, training nothing: the VAE never ran, so it is named and left out
     import _common
     import image_table
