@@ -134,7 +134,8 @@ def save_retrained(folder: Path, state: dict[str, Any]) -> None:
 
 def load_retrained(folder: Path) -> dict[str, Any] | None:
     """The trial's last retraining (``iteration``, ``weights``, ``init_codes``,
-    ``eval_codes``), or ``None`` before the first."""
+    ``eval_codes``; ``left_out``: evaluated strings the codec could not encode, absent
+    in campaigns of earlier versions), or ``None`` before the first."""
     path = folder / RETRAINED
     if not path.exists():
         return None

@@ -516,6 +516,44 @@ def test_weighted_retraining_changes_the_weights_and_the_gp_sees_the_new_codes(
     assert campaign.phase_seconds()["retraining"] > 0
 
 
+def test_retraining_leaves_out_evaluated_strings_the_codec_cannot_encode(
+        model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A decode the codec cannot spell back (a SELFIES molecule whose radical the decoder
+    made a hydrogen the alphabet lacks) is counted and left out of the retraining, which
+    goes on with the rest."""
+    from latentbo.bo import campaign as campaign_module
+    from latentbo.bo.retraining import load_retrained
+    from latentbo.errors import InvalidInputError
+    from latentbo.models import load_model
+
+    model = load_model(model_dir)
+    banned: set[str] = set()
+    real_record, real_one = Campaign._record, type(model.codec).encode_one
+
+    def record(self, t, trial, *args):  # ban the first evaluated string that is not a starting one
+        real_record(self, t, trial, *args)
+        start = set(self._saved_initial_data()[2])
+        banned.update([r["string"] for r in trial.records if r["valid"] and r["string"] not in start][:1 - len(banned)])
+
+    def encode_one(text: str):
+        if text in banned:
+            raise InvalidInputError(text, "unknown_token", "not in the alphabet")
+        return real_one(model.codec, text)
+
+    taught: list[list[str]] = []
+    real_retrain = campaign_module.retrain
+    monkeypatch.setattr(campaign_module, "retrain", lambda m, strings, *a, **k: taught.append(list(strings))
+                        or real_retrain(m, strings, *a, **k))
+    monkeypatch.setattr(Campaign, "_record", record)
+    monkeypatch.setattr(model.codec, "encode_one", encode_one)
+    cfg = CampaignConfig(**{**CFG, "trials": 1}, acquisition="turbo", retrain_every=2, retrain_steps=5)
+    with caplog.at_level("WARNING", logger="latentbo"):
+        Campaign(model, cfg, tmp_path / "run").run(progress=False)
+    assert len(banned) == 1 and taught and not banned & set(taught[0])
+    assert load_retrained(tmp_path / "run" / "trial_0")["left_out"] == 1
+    assert "1 of" in caplog.text and "left out (the codec cannot encode them)" in caplog.text
+
+
 @pytest.mark.parametrize("options", [dict(acquisition="turbo"), dict(acquisition="turbo-m", joint=True)],
                          ids=["weighted", "joint-turbo-m"])
 def test_a_campaign_killed_while_retraining_resumes_exactly(model_dir: Path, tmp_path: Path, options: dict,
