@@ -2,7 +2,8 @@
 clustering accuracy and the sensitivity to the number of modes and their distance.
 
     python benchmarks/image_table.py --profile quick [--data-dir ../shared/data] [--work runs/image_table]
-        [--sweep] [--seeds 3] [--max-minutes M] [--device cuda] [--models gmm_dae,rae] [--pythae RAE_GP]
+        [--sweep] [--seeds 3] [--max-minutes M [--score-stopped]] [--device cuda] [--models gmm_dae,rae]
+        [--pythae RAE_GP] [--epochs E] [--datasets mnist] [--no-train] [--note TEXT]
 
 Every model (ours and pythae's VAE, RAE-L2, RAE-GP, WAE-MMD) is trained on the same
 images with the same encoder/decoder, width, epochs, batch (100) and seed, and scored by
