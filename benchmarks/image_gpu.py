@@ -84,6 +84,7 @@ def prepare() -> None:
         shutil.copytree(shared / "data" / name, ROOT / ".gpu" / "data" / name, dirs_exist_ok=True)
     # the full profile's LeNets trained here, so the GPU's minutes go to the models
     set_data_dir(str(shared / "data"))
+    torch.set_num_threads(1)  # seconds on one thread; with more, beside other jobs, OpenMP stalled for minutes
     for dataset in PROFILES["full"]["datasets"]:
         _, accuracy = feature_net(*datasets_of(dataset, sweep=False), epochs=PROFILES["full"]["lenet_epochs"], seed=0)
         print(f"{dataset}: LeNet accuracy {accuracy:.4f}")
