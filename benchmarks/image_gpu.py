@@ -126,6 +126,8 @@ def run_gpu(args: argparse.Namespace) -> None:
     pythae = [n for n in args.pythae.split(",") if n]
     if unknown := sorted(set(models) - set(IMAGE_MODELS)) + sorted(set(pythae) - set(PYTHAE)):
         raise ConfigError(f"unknown model(s) {unknown}; ours: {sorted(IMAGE_MODELS)}, pythae's: {PYTHAE}")
+    if unknown := sorted(set(datasets) - set(p["datasets"])):
+        raise ConfigError(f"dataset(s) {unknown} not in the {args.profile} profile: {p['datasets']}")
     args.out.mkdir(parents=True, exist_ok=True)
     work = args.work  # the workers' --work, and what is sent back
     t0 = time.monotonic()

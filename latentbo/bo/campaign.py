@@ -602,19 +602,16 @@ class Campaign:
             _, _, strings = self._saved_initial_data()
             ok = np.isfinite(init_scores)
             done = [r for r in trial.records if r["valid"]]
-            # a decode the codec cannot spell (a hydrogen the closed-shell repair added) trains nothing
-            spelled = self.model.codec.encode_many([r["string"] for r in done], workers=1).kept
-            if left_out := len(done) - len(spelled):
-                log.warning("retraining at iteration %d: %d of %d evaluated molecules left out (the codec cannot "
-                            "encode them)", trial.iteration + 1, left_out, len(done))
-            taught = [done[i] for i in spelled]
             box = None
             if cfg.joint:  # the box of the codes the GP was fitted at last
                 box = search_box(self.model, (init_codes if state is None else state["init_codes"])[ok], cfg.bounds)
-            retrain(self.model, [s for s, k in zip(strings, ok) if k] + [r["string"] for r in taught],
-                    np.concatenate([self.sign * init_scores[ok], [self.sign * r["score"] for r in taught]]),
-                    cfg.retrain_steps, seed=self.trial_seed(t) * 1000 + trial.iteration, joint_bounds=box,
-                    gp_state=trial.gp_state)
+            left_out = retrain(self.model, [s for s, k in zip(strings, ok) if k] + [r["string"] for r in done],
+                               np.concatenate([self.sign * init_scores[ok], [self.sign * r["score"] for r in done]]),
+                               cfg.retrain_steps, seed=self.trial_seed(t) * 1000 + trial.iteration, joint_bounds=box,
+                               gp_state=trial.gp_state)
+            if left_out:  # the initial strings all encode: these are evaluated ones
+                log.warning("retraining at iteration %d: %d of %d evaluated molecules left out (the codec cannot "
+                            "encode them)", trial.iteration + 1, left_out, len(done))
             codes, batch = self.model.encode_strings(strings)
             if len(batch.kept) != len(strings):
                 raise CheckpointError(f"{self.out}: the retrained model cannot encode the initial strings it could")

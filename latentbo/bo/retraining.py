@@ -56,16 +56,20 @@ def rank_weights(scores: np.ndarray, k: float = RANK_K) -> np.ndarray:
 
 
 def retrain(model: SequenceAutoencoder, strings: list[str], scores: np.ndarray, steps: int, seed: int,
-            joint_bounds: Tensor | None = None, gp_state: dict | None = None) -> None:
+            joint_bounds: Tensor | None = None, gp_state: dict | None = None) -> int:
     """``steps`` Adam steps on batches drawn from ``strings`` by :func:`rank_weights` of
-    their ``scores`` (higher is better, all finite); the model is left in eval mode.
+    their ``scores`` (higher is better, all finite); the model is left in eval mode. A
+    string the codec cannot encode (a decode whose repaired hydrogen its alphabet lacks)
+    is left out. Returns how many were left out.
 
     Args:
         joint_bounds: ``2 x d`` search box: joint updates. Each step's loss is then the
             autoencoder's loss per token (LOL-BO's scale) plus :func:`joint_gp_term`.
         gp_state: the campaign's last GP fit (``state_dict``), the joint GP's start.
     """
-    ids = model.codec.encode(strings)
+    batch = model.codec.encode_many(strings, workers=1)
+    ids = torch.from_numpy(batch.indices.astype(np.int64))
+    scores = np.asarray(scores)[batch.kept]
     gen = torch.Generator().manual_seed(seed)
     weights = torch.from_numpy(rank_weights(scores))
     device = next(model.parameters()).device
@@ -88,6 +92,7 @@ def retrain(model: SequenceAutoencoder, strings: list[str], scores: np.ndarray, 
         loss.backward()
         opt.step()
     model.eval()
+    return len(strings) - len(batch.kept)
 
 
 def joint_gp_term(model: SequenceAutoencoder, ids: Tensor, scores: np.ndarray, bounds: Tensor,

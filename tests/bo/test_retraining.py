@@ -80,3 +80,20 @@ def test_joint_updates_train_the_encoder_towards_the_gp(tiny) -> None:
             fit[joint] = sum(float(loss()) for _ in range(5))
     model.load_state_dict(start)
     assert fit[True] < 0.9 * fit[False]
+
+
+def test_retraining_leaves_out_what_the_codec_cannot_encode(tiny) -> None:
+    """A string outside the alphabet is left out and counted: the weights are those of
+    retraining on the others alone (its score no longer shifts the ranks)."""
+    model, strings, scores = tiny
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    assert not model.codec.encode_many(["x @ 1"], workers=1).kept.size
+    weights = []
+    for extra, extra_scores in (([], []), (["x @ 1"], [1e9])):
+        model.load_state_dict(start)
+        left_out = retrain(model, strings[:50] + extra + strings[50:], np.concatenate([scores[:50], extra_scores,
+                                                                                        scores[50:]]), steps=5, seed=2)
+        assert left_out == len(extra)
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+    model.load_state_dict(start)
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
