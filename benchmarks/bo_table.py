@@ -14,6 +14,7 @@ that reached the objective's optimum) plus a row for every group not finished.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def main() -> None:
     ap.add_argument("--executor", default="serial", help="serial | process | ray (`latentbo study run --help`)")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--name", default=None, help="results table name (default: the study's name)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="overrides the study's seed: another draw of every cell's seed (with bo_cells = campaign, "
+                         "of the initial strings); give it its own --out")
     ap.add_argument("--redo-stale", action="store_true",
                     help="rerun the campaign cells whose [use] model was retrained since (the old ones go to OUT/stale/)")
     ap.add_argument("--aggregate-only", action="store_true",
@@ -71,6 +75,8 @@ def main() -> None:
     args = ap.parse_args()
     set_data_dir(args.data_dir)
     spec = StudySpec.from_toml(args.study, args.profile)
+    if args.seed is not None:
+        spec = dataclasses.replace(spec, seed=args.seed)
     failed = None
     if args.aggregate_only:
         table = aggregate(spec, args.out)

@@ -4,9 +4,10 @@
 One trial, 1,000 starting ZINC molecules (encoded and scored once: reported apart), 5
 batches of 50. Phases as the campaign records them: GP fit, acquisition (proposals,
 re-proposals of repeats included), decoding; the objective's own seconds are shown apart
-(the target excludes them). Target: fit + acquisition + decoding <= 60 s.
+(the target excludes them); retraining (the default's joint updates) and inversion count as
+search. Target: fit + acquisition + decoding + retraining + inversion <= 60 s.
 
-    python benchmarks/campaign_speed.py --data-dir ../shared/data [--model zinc-gmm_dae-ft]
+    python benchmarks/campaign_speed.py --data-dir ../shared/data [--model zinc-druglike]
         [--runs 3] [--label now] [--config KEY=VALUE ...] [--out runs/campaign_speed]
 
 Writes ``benchmarks/results/campaign_speed.{csv,md}`` (rows of other labels kept: run the
@@ -30,13 +31,13 @@ from latentbo.bo import Campaign, CampaignConfig
 from latentbo.data import set_data_dir
 
 #: ``latentbo bo``'s molecule defaults, spelled out so that an earlier commit runs the same campaign.
-DEFAULTS = {"acquisition": "turbo", "gp_max": 500, "n_decode": 10}
+DEFAULTS = {"acquisition": "turbo", "gp_max": 500, "n_decode": 10, "retrain_every": 2, "joint": True}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir")
-    ap.add_argument("--model", default="zinc-gmm_dae-ft")
+    ap.add_argument("--model", default="zinc-druglike")
     ap.add_argument("--runs", type=int, default=3, help="Campaigns (seeds 0 .. runs-1); the table has medians.")
     ap.add_argument("--label", default="now")
     ap.add_argument("--config", action="append", default=[], help="KEY=VALUE (JSON) over the defaults.")
@@ -61,19 +62,21 @@ def main() -> None:
         summary = campaign.run(progress=False)
         total = time.perf_counter() - t0
         phases = campaign.phase_seconds()
-        search = phases["fit"] + phases["acquisition"] + phases["decoding"]
+        search = sum(phases[k] for k in ("fit", "acquisition", "decoding", "retraining", "inversion"))
         per_run.append({**phases, "search": search, "start": total - search - phases["objective"],
                         "best_new": summary["top3"]["top1"]["mean"], "evaluations": summary["evaluations"]})
     med = {k: float(np.median([r[k] for r in per_run])) for k in per_run[0]}
-    row = {"label": args.label, "commit": commit, "settings": ", ".join(f"{k} {v}" for k, v in settings.items()),
+    row = {"label": args.label, "commit": commit, "model": args.model, "settings": ", ".join(f"{k} {v}" for k, v in settings.items()),
            "runs": args.runs, "evaluations": int(med["evaluations"]), "fit_s": round(med["fit"], 1),
            "acquisition_s": round(med["acquisition"], 1), "decoding_s": round(med["decoding"], 1),
-           "fit+acq+decode_s": round(med["search"], 1), "target_60s": "met" if med["search"] <= 60 else "missed",
+           "fit+acq+decode_s": round(med["fit"] + med["acquisition"] + med["decoding"], 1),
+           "retraining_s": round(med["retraining"], 1), "search_s": round(med["search"], 1),
+           "target_60s": "met" if med["search"] <= 60 else "missed",
            "objective_s": round(med["objective"], 2), "start_s": round(med["start"], 1),
            "best_new_qed": round(med["best_new"], 3)}
     write_table("campaign_speed", kept_rows("campaign_speed", "label", {args.label}) + [row], notes=(
-        f"Model {args.model}, objective qed, 1,000 starting zinc250k molecules, 5 batches of 50, one trial; medians of "
-        "the runs (seeds 0, 1, ...). start_s: loading the model, encoding and scoring the starting molecules, writing "
+        "Model zinc-gmm_dae-ft where the model column shows -; objective qed, 1,000 starting zinc250k molecules, 5 batches of 50, one trial; medians of "
+        "the runs (seeds 0, 1, ...). search_s: fit + acquisition + decoding + retraining + inversion (where it shows -: fit+acq+decode_s, nothing else was counted). start_s: loading the model, encoding and scoring the starting molecules, writing "
         "reports (outside the target). One CPU thread (torch.set_num_threads(1))."))
 
 

@@ -324,6 +324,11 @@ def bo(
     seed: Annotated[int, typer.Option(help="Campaign seed; trial t uses seed*1000+t.")] = 0,
     acquisition: Annotated[Optional[str], typer.Option(help=_acquisition_help() + ". Default: turbo for molecule "
                                                        "models, qlogei for expressions.")] = None,
+    tr_length: Annotated[float, typer.Option(help="turbo, turbo-m: the first side of a trust region in the search "
+                                                  "box's unit cube, and the side it restarts at (TuRBO's 0.8 searches "
+                                                  "most of the box until it shrinks; a smaller one searches near the "
+                                                  "best codes from the first batch: docs/campaigns.md).",
+                                             min=0.0, max=1.6)] = 0.8,
     incumbent: Annotated[str, typer.Option(help="qLogEI improves on: observed (the best score seen) | mean (the best "
                                                 "GP posterior mean at its codes; for noisy scores).")] = "observed",
     bounds: Annotated[str, typer.Option(help="data (box of the initial codes) | prior (+-3 sd of the prior).")] = "data",
@@ -340,14 +345,17 @@ def bo(
                                             "the strings scored: initial and evaluated strings are encoded and "
                                             "their codes refined by gradient steps where they do not decode back "
                                             "(slower: see docs/campaigns.md).")] = False,
-    retrain_every: Annotated[int, typer.Option(help="Weighted retraining: fine-tune the model every N iterations "
-                                                    "on the initial and evaluated strings weighted by rank, then "
-                                                    "re-encode them (each trial its own copy); 0: never.",
-                                               min=0)] = 0,
+    retrain_every: Annotated[Optional[int], typer.Option(help="Weighted retraining: fine-tune the model every N "
+                                                              "iterations on the initial and evaluated strings "
+                                                              "weighted by rank, then re-encode them (each trial its "
+                                                              "own copy); 0: never. Default: 2 for molecule models "
+                                                              "(with --joint), 0 for expressions.",
+                                                         min=0)] = None,
     retrain_steps: Annotated[int, typer.Option(help="Optimiser steps (batches of 32) per retraining.", min=1)] = 100,
-    joint: Annotated[bool, typer.Option("--joint/--no-joint", help="Joint updates (LOL-BO): each retraining also "
-                                        "trains the encoder so that a GP fits the best strings' scores at their "
-                                        "codes; needs --retrain-every.")] = False,
+    joint: Annotated[Optional[bool], typer.Option("--joint/--no-joint", help="Joint updates (LOL-BO): each "
+                                                  "retraining also trains the encoder so that a GP fits the best "
+                                                  "strings' scores at their codes; needs --retrain-every. Default: on "
+                                                  "for molecule models, off for expressions.")] = None,
     surrogate: Annotated[str, typer.Option(help="exact (GP on --gp-points initial codes) | sparse (variational GP on "
                                                 "every initial code: the Grammar VAE protocol with --init-size "
                                                 "100000).")] = "exact",
@@ -378,13 +386,13 @@ def bo(
     task = _model_task(model)
     if objective is None:
         objective = _default_objective(model, task)
-    if task.molecules:
-        # a resumed campaign keeps what it was started with, even from before these defaults
-        start = _recorded_config(out) if resume else MOLECULE_DEFAULTS
-        acquisition = acquisition or start.get("acquisition", MOLECULE_DEFAULTS["acquisition"])
-        gp_max = gp_max or start.get("gp_max", MOLECULE_DEFAULTS["gp_max"])
+    given = {"acquisition": acquisition, "gp_max": gp_max, "retrain_every": retrain_every, "joint": joint}
+    chosen = {k: v for k, v in _task_defaults(task, out, resume).items() if given[k] is None}
+    acquisition, gp_max, retrain_every, joint = ({**given, **chosen}[k] for k in given)
+    if "joint" in chosen and not (retrain_every and surrogate == "exact"):
+        joint = False  # the molecule default's joint updates need retraining and the exact GP: off without them
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
-                         seed=seed, acquisition=acquisition or "qlogei", incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
+                         seed=seed, acquisition=acquisition, tr_length=tr_length, incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          gp_max=gp_max, inversion=inversion, retrain_every=retrain_every,
                          retrain_steps=retrain_steps, joint=joint, surrogate=surrogate, n_decode=n_decode, dataset=dataset, column=column,
                          score_column=score_column, semantic=semantic,
@@ -410,13 +418,29 @@ def _check_model(model: str) -> None:
 
 
 #: What ``bo`` uses for a molecule model when the options are not given: the best
-#: measured at a cost a user waits for. TuRBO with the GP capped: median1 AUC 0.206
-#: (3 seeds), and the best new QED in 250 evaluations (0.938, median of 3). Five regions
-#: (turbo-m) matched its AUC on median1 and celecoxib at a third of the time and beat the
-#: celecoxib start once in 3, but found worse QED in 250 evaluations (0.734), so it stays
-#: an option, as does inversion (about 20 minutes per 1,000 starting molecules).
+#: measured. TuRBO with the GP capped at 500 points, and joint updates (LOL-BO) every
+#: 2 iterations: on the default model over the 18-task PMO panel (1,000 calls, 3 seeds)
+#: they beat the starting set on more tasks and raised the AUC sum over TuRBO alone, for
+#: about five more minutes of retraining per 1,000 calls on one CPU thread
+#: (``--retrain-every 0`` turns them off). Five regions (turbo-m) scored less on the
+#: panel; inversion costs about 20 minutes per 1,000 starting molecules.
 #: docs/campaigns.md has the tables.
-MOLECULE_DEFAULTS = {"acquisition": "turbo", "gp_max": 500}
+MOLECULE_DEFAULTS = {"acquisition": "turbo", "gp_max": 500, "retrain_every": 2, "joint": True}
+
+
+def _task_defaults(task: Any, out: Path, resume: bool) -> dict[str, Any]:
+    """What ``bo`` takes for the options of :data:`MOLECULE_DEFAULTS` that are not given:
+    the molecule defaults for a molecule model, the paper's protocol (CampaignConfig's
+    defaults: qLogEI, every evaluation in the GP, no retraining) for expressions. A
+    resumed campaign keeps what it was started with, even from before these defaults
+    (a setting it does not record had CampaignConfig's default)."""
+    from latentbo.bo import CampaignConfig
+
+    plain = {k: getattr(CampaignConfig(), k) for k in MOLECULE_DEFAULTS}
+    recorded = _recorded_config(out) if resume else {}
+    if recorded:
+        return {k: recorded.get(k, plain[k]) for k in MOLECULE_DEFAULTS}
+    return MOLECULE_DEFAULTS if task.molecules else plain
 
 
 def _recorded_config(out: Path) -> dict[str, Any]:

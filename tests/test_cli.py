@@ -244,13 +244,15 @@ def test_the_command_line_reference_is_current(tmp_path: Path) -> None:
     assert out.read_text() == (Path(__file__).resolve().parents[1] / "docs" / "cli.md").read_text()
 
 
-@pytest.mark.parametrize("model, extra, acquisition, gp_max", [
-    ("zinc-gvae", [], "turbo", 500),                                      # molecule defaults
-    ("zinc-gvae", ["--acquisition", "qlogei", "--gp-max", "900"], "qlogei", 900),  # what the user says wins
-    ("expressions-gmm_dae", [], "qlogei", None),                          # expressions: the paper's protocol
+@pytest.mark.parametrize("model, extra, expected", [
+    ("zinc-gvae", [], ("turbo", 500, 2, True)),                                     # molecule defaults
+    ("zinc-gvae", ["--acquisition", "qlogei", "--gp-max", "900", "--retrain-every", "3", "--no-joint"],
+     ("qlogei", 900, 3, False)),                                                     # what the user says wins
+    ("zinc-gvae", ["--retrain-every", "0"], ("turbo", 500, 0, False)),               # no retraining: no joint
+    ("zinc-gvae", ["--surrogate", "sparse"], ("turbo", 500, 2, False)),              # joint needs the exact GP
+    ("expressions-gmm_dae", [], ("qlogei", None, 0, False)),                         # the paper's protocol
 ])
-def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: list[str], acquisition: str,
-                                               gp_max: int | None) -> None:
+def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: list[str], expected: tuple) -> None:
     from latentbo.bo import campaign
 
     seen = {}
@@ -262,7 +264,8 @@ def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: l
     monkeypatch.setattr(campaign.Campaign, "from_dir", staticmethod(capture))
     objective = ["--objective", "qed"] if model.startswith("zinc") else []
     runner.invoke(app, ["bo", "--model", model, *objective, "--out", "unused", *extra])
-    assert (seen["config"].acquisition, seen["config"].gp_max) == (acquisition, gp_max)
+    c = seen["config"]
+    assert (c.acquisition, c.gp_max, c.retrain_every, c.joint) == expected
 
 
 def test_a_resumed_molecule_campaign_keeps_the_settings_it_started_with(monkeypatch, tmp_path: Path) -> None:
@@ -279,7 +282,9 @@ def test_a_resumed_molecule_campaign_keeps_the_settings_it_started_with(monkeypa
     monkeypatch.setattr(campaign.Campaign, "from_dir", staticmethod(capture))
     (tmp_path / "campaign.json").write_text(json.dumps({"config": {"acquisition": "qlogei", "gp_max": None}}))
     runner.invoke(app, ["bo", "--model", "zinc-gvae", "--objective", "qed", "--out", str(tmp_path), "--resume"])
-    assert (seen["config"].acquisition, seen["config"].gp_max) == ("qlogei", None)
+    c = seen["config"]
+    # settings it does not record (retraining came later) had CampaignConfig's defaults
+    assert (c.acquisition, c.gp_max, c.retrain_every, c.joint) == ("qlogei", None, 0, False)
 
 
 def test_data_zinclike_writes_the_molecules_and_counts_what_it_skipped(tmp_path: Path) -> None:

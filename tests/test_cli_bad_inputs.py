@@ -259,6 +259,9 @@ CASES: dict[str, tuple[Callable[[Env], list[str]], str]] = {
                                "surrogate must be one of exact, sparse, got 'svgp'"),
     "bo --incumbent unknown": (lambda e: e.bo_args("--incumbent", "best", "--out", str(e.tmp / "c")),
                                "incumbent must be 'observed' or 'mean', got 'best'"),
+    "bo --tr-length without a trust region": (lambda e: e.bo_args("--acquisition", "qlogei", "--tr-length", "0.2",
+                                                                   "--out", str(e.tmp / "c")),
+                                              "acquisition 'qlogei' has none"),
     # latent files
     "latents of strings": (lambda e: _latents(e, np.array([["a"] * 4])), "latent vectors must be numbers"),
     "latents of 1e300": (lambda e: _latents(e, np.full((1, 4), 1e300)), "every value must be a finite float32"),

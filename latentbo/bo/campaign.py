@@ -109,6 +109,11 @@ class CampaignConfig:
         acquisition: a name in :data:`~latentbo.bo.acquisition.ACQUISITIONS`: ``qlogei``
             (batch log-EI, sequential greedy), ``turbo`` (trust region + Thompson
             sampling) or ``random`` (Sobol points, no GP).
+        tr_length: the first side of a trust region (``turbo``, ``turbo-m``) in the unit
+            cube of the search box, and the side it restarts at: TuRBO's 0.8 searches
+            most of the box at first, which a long campaign narrows; a short one (5 x 50)
+            ends before its regions have shrunk, and a smaller side (0.1) searches near
+            the best codes from the first batch.
         incumbent: what qLogEI's improvement is measured from: ``observed`` (the best
             score seen) or ``mean`` (the best GP posterior mean at the GP's codes: the
             plug-in for noisy data; the Grammar VAE code takes the best posterior mean in
@@ -155,6 +160,7 @@ class CampaignConfig:
     joint: bool = False
     surrogate: str = "exact"
     acquisition: str = "qlogei"
+    tr_length: float = 0.8
     incumbent: str = "observed"
     bounds: str = "data"
     n_decode: int = 10
@@ -178,6 +184,11 @@ class CampaignConfig:
             raise ConfigError(f"on_timeout must be 'error' or 'invalid', got {self.on_timeout!r}")
         if self.acquisition not in ACQUISITIONS:
             raise ConfigError(f"acquisition must be one of {', '.join(sorted(ACQUISITIONS))}, got {self.acquisition!r}")
+        if not 0 < self.tr_length <= 1.6:
+            raise ConfigError(f"tr_length must be in (0, 1.6] (the unit cube's side is 1), got {self.tr_length}")
+        if self.tr_length != 0.8 and not ACQUISITIONS[self.acquisition].trust_region:
+            raise ConfigError(f"tr_length sets a trust region's side; acquisition {self.acquisition!r} has none "
+                              f"(use {' or '.join(n for n, p in sorted(ACQUISITIONS.items()) if p.trust_region)})")
         if self.surrogate not in SURROGATES:
             raise ConfigError(f"surrogate must be one of {', '.join(SURROGATES)}, got {self.surrogate!r}")
         if self.incumbent not in ("observed", "mean"):

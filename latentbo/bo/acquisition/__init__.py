@@ -43,6 +43,8 @@ class Proposer(ABC):
     summary: ClassVar[str]
     #: whether :meth:`propose` reads the GP (if not, the campaign fits none)
     uses_model: ClassVar[bool] = True
+    #: whether it searches in trust regions (``tr_length`` sets their first side)
+    trust_region: ClassVar[bool] = False
 
     def __init__(self, dim: int, config: CampaignConfig) -> None:
         self.dim, self.config = dim, config

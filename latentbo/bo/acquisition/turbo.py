@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 class TrustRegion:
     """TuRBO-1 state (Eriksson et al. 2019): side length in the unit cube, grown
     after ``success_tolerance`` improving batches, shrunk after
-    ``failure_tolerance`` non-improving ones, restarted when below ``length_min``.
+    ``failure_tolerance`` non-improving ones, restarted at ``length_init`` (the
+    campaign's ``tr_length``) when below ``length_min``.
 
     The failure tolerance counts batches of ``batch`` points: ``ceil(max(4, dim) / batch)``,
     the paper's (and its reference code's) rule, so a region shrinks after about
@@ -28,6 +29,7 @@ class TrustRegion:
     dim: int
     batch: int
     length: float = 0.8
+    length_init: float = 0.8
     length_min: float = 0.5**7
     length_max: float = 1.6
     successes: int = 0
@@ -50,7 +52,7 @@ class TrustRegion:
         elif self.failures >= self.failure_tolerance:
             self.length, self.failures = self.length / 2, 0
         if self.length < self.length_min:
-            self.length = 0.8  # restart the region
+            self.length = self.length_init  # restart the region
         self.best = max(self.best, batch_best)
 
     def crowded(self, batch_best: float) -> None:
@@ -151,10 +153,11 @@ def thompson_select(model: SingleTaskGP, cand: Tensor, q: int, group: Tensor | N
 class Turbo(Proposer):
     name = "turbo"
     summary = "trust region + Thompson sampling"
+    trust_region = True
 
     def __init__(self, dim: int, config: Any) -> None:
         super().__init__(dim, config)
-        self.region = TrustRegion(dim, config.batch)
+        self.region = TrustRegion(dim, config.batch, length=config.tr_length, length_init=config.tr_length)
 
     def propose(self, model: SingleTaskGP | None, x: Tensor, y: Tensor, bounds: Tensor, q: int, seed: int) -> Tensor:
         if not math.isfinite(self.region.best):  # first batch: the best initial point (the GP subset holds it)

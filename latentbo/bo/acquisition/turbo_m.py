@@ -28,12 +28,14 @@ class TurboM(Proposer):
 
     name = "turbo-m"
     summary = f"{REGIONS} trust regions on the best codes + Thompson sampling"
+    trust_region = True
 
     def __init__(self, dim: int, config: Any) -> None:
         super().__init__(dim, config)
         # each region's failure tolerance counts the proposals it gets, not the batch's
         share = max(1, config.batch // REGIONS)
-        self.regions = [TrustRegion(dim, share) for _ in range(REGIONS)]
+        self.regions = [TrustRegion(dim, share, length=config.tr_length, length_init=config.tr_length)
+                        for _ in range(REGIONS)]
         # what was proposed since the last batch was told, and by which region (kept in
         # the state, so a batch asked in one process is told in another)
         self.pending: dict[str, list] = {"codes": [], "regions": []}

@@ -44,6 +44,31 @@ def test_trust_region_grows_shrinks_and_restarts() -> None:
     assert lengths[3::4] == [0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.8]
 
 
+@pytest.mark.parametrize("name", ["turbo", "turbo-m"])
+def test_tr_length_sets_the_first_side_and_the_side_a_region_restarts_at(name: str) -> None:
+    from latentbo.bo.acquisition import make_proposer
+    from latentbo.bo.campaign import CampaignConfig
+
+    proposer = make_proposer(name, D, CampaignConfig(batch=5, acquisition=name, tr_length=0.2))
+    regions = getattr(proposer, "regions", None) or [proposer.region]
+    assert [r.length for r in regions] == [0.2] * len(regions)
+    region = regions[0]
+    region.best, region.length, region.failures = 0.0, region.length_min * 1.5, region.failure_tolerance - 1
+    region.update(-math.inf)  # halved below length_min: restarts
+    assert region.length == 0.2
+
+
+def test_tr_length_is_refused_outside_a_trust_region_and_outside_its_range() -> None:
+    from latentbo.bo.campaign import CampaignConfig
+    from latentbo.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="acquisition 'qlogei' has none"):
+        CampaignConfig(acquisition="qlogei", tr_length=0.2).validate()
+    for bad in (0.0, 2.0):
+        with pytest.raises(ConfigError, match="tr_length must be in"):
+            CampaignConfig(acquisition="turbo", tr_length=bad).validate()
+
+
 def test_a_crowded_region_grows_instead_of_shrinking() -> None:
     """A batch that decoded mostly to molecules seen before failed for want of
     resolution, not of scores: the region doubles (up to its maximum) and forgets
