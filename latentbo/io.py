@@ -86,7 +86,7 @@ RUN_FILES = frozenset({
     "training_state.pt", "metrics.json", "samples.png", "reconstructions.png", "interpolations.png", "latent.png",
     "campaign.json", "init.npz", "init_strings.json", "summary.json", "summary.csv", "report.md", "best_so_far.png",
     "molecules.csv", "molecules.sdf", "top_molecules.png", "cell.json"})
-TRIAL_FILES = frozenset({"evaluations.jsonl", "state.pt", "pending.pt"})
+TRIAL_FILES = frozenset({"evaluations.jsonl", "state.pt", "pending.pt", "retrained.pt"})
 _TRIAL_DIR = re.compile(r"trial_\d+")
 _TEMP_FILE = re.compile(r"\..+\.[^.]+\.tmp")  # an atomic write that was interrupted
 

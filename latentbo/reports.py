@@ -49,17 +49,20 @@ def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
     valid decode, and why (the commonest reason among their decodes; ``filtered``: how
     many of those a chemist's filter rejected); ``repeats_replaced``: candidates proposed
     again because their decode was evaluated before, ``repeated``: those left invalid
-    (reason ``repeat``) after the last try."""
-    how = [r["decode"] for r in records if "decode" in r]  # campaigns written before this field lack it
+    (reason ``repeat``) after the last try; ``bred``: molecules a breeder proposed (no
+    decoding; its empty slots have reason ``no_offspring``)."""
+    every = [r["decode"] for r in records if "decode" in r]  # campaigns written before this field lack it
+    how = [h for h in every if h["status"] != "bred"]
     return {
-        "candidates": len(how),
+        "candidates": len(every),
+        "bred": len(every) - len(how),
         "semantic_fallback": sum(h["status"] == "fallback" for h in how),
         "radicals_saturated": sum(h["status"] == "saturated" for h in how),
         "vote_needed": sum(0 < h["valid_decodes"] < n_decode for h in how),
         "no_valid_decode": sum(h["valid_decodes"] == 0 for h in how),
-        "invalid_reasons": dict(Counter(h["reason"] for h in how if h.get("reason"))),
-        "repeats_replaced": sum(h.get("replaced", 0) for h in how),
-        "repeated": sum(h.get("reason") == "repeat" for h in how),
+        "invalid_reasons": dict(Counter(h["reason"] for h in every if h.get("reason"))),
+        "repeats_replaced": sum(h.get("replaced", 0) for h in every),
+        "repeated": sum(h.get("reason") == "repeat" for h in every),
         "filtered": sum(h["valid_decodes"] == 0 and h["reason"].startswith("filtered_") for h in how),
     }
 
@@ -121,7 +124,8 @@ def write_campaign_reports(out: Path, objective: Objective, trials: list[list[di
 
 def _decoding_line(d: dict[str, Any]) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(d["invalid_reasons"].items())) or "none"
-    return (f"Decoding: of {d['candidates']} candidates, {d['no_valid_decode']} had no valid decode "
+    bred = f"{d['bred']} were bred, not decoded; " if d.get("bred") else ""
+    return (f"Decoding: of {d['candidates']} candidates, {bred}{d['no_valid_decode']} had no valid decode "
             f"(reasons: {reasons}; {d['filtered']} of them rejected by the filters); {d['vote_needed']} needed the vote over stochastic decodes; "
             f"{d['semantic_fallback']} were made by the semantic masks' fallback pass, "
             f"{d['radicals_saturated']} had radicals made hydrogens; "

@@ -245,11 +245,10 @@ def test_the_command_line_reference_is_current(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("model, extra, expected", [
-    ("zinc-gvae", [], ("turbo", 500, 2, True)),                                     # molecule defaults
+    ("zinc-gvae", [], ("graph-ga", 500, 0, False)),                                 # molecule defaults
     ("zinc-gvae", ["--acquisition", "qlogei", "--gp-max", "900", "--retrain-every", "3", "--no-joint"],
      ("qlogei", 900, 3, False)),                                                     # what the user says wins
-    ("zinc-gvae", ["--retrain-every", "0"], ("turbo", 500, 0, False)),               # no retraining: no joint
-    ("zinc-gvae", ["--surrogate", "sparse"], ("turbo", 500, 2, False)),              # joint needs the exact GP
+    ("zinc-gvae", ["--acquisition", "turbo", "--retrain-every", "2", "--joint"], ("turbo", 500, 2, True)),
     ("expressions-gmm_dae", [], ("qlogei", None, 0, False)),                         # the paper's protocol
 ])
 def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: list[str], expected: tuple) -> None:

@@ -119,7 +119,11 @@ def test_overwrite_removes_only_what_latentbo_wrote(tmp_path: Path) -> None:
     (run / "trial_0").mkdir(parents=True)
     for name in ("campaign.json", "summary.json", ".summary.json.abc123.tmp"):
         (run / name).write_text("{}")
-    (run / "trial_0" / "evaluations.jsonl").write_text("")
+    from latentbo.bo.checkpoint import PENDING
+    from latentbo.bo.retraining import RETRAINED
+
+    for name in ("evaluations.jsonl", "state.pt", PENDING, RETRAINED):  # what a trial writes, retraining included
+        (run / "trial_0" / name).write_text("")
     (run / "trial_0" / "notes.txt").write_text("mine")  # a user's file inside a trial folder
     with pytest.raises(ConfigError, match="'trial_0'"):
         clear_run(run)

@@ -63,6 +63,8 @@ MAX_SEED = 2**40
 
 #: Times a candidate whose decode was evaluated before is proposed again.
 REPEAT_ROUNDS = 3
+#: Why a breeder's slot holds no molecule: it bred too few admissible offspring.
+NO_OFFSPRING = "no_offspring"
 #: Largest score magnitude accepted from an objective: the GP standardises and
 #: squares the scores in float64, where (1e308)^2 overflows.
 MAX_SCORE = 1e100
@@ -257,6 +259,9 @@ class Campaign:
         self.model = model.to(self.device).eval()
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
+        if ACQUISITIONS[config.acquisition].breeds and not self.task.molecules:
+            raise ConfigError(f"acquisition {config.acquisition!r} breeds molecules; this model's task is "
+                              f"{self.task.name!r} (use turbo, turbo-m or qlogei)")
         if config.filters is not None and not self.task.molecules:
             raise ConfigError(f"filters are for molecule tasks; this model's task is {self.task.name!r}")
         self.filters = None if config.filters is None else MoleculeFilter.from_table(config.filters)
@@ -539,7 +544,8 @@ class Campaign:
         ``q`` candidates and decode them (the GP state is kept in ``trial``). A
         candidate whose decode was evaluated before (or is another's in the batch) is
         proposed again, up to :data:`REPEAT_ROUNDS` times; one still repeated is
-        invalid by reason ``repeat``, never scored twice."""
+        invalid by reason ``repeat``, never scored twice. A breeder's molecules are not
+        decoded; a slot it could not fill is asked again as a repeat is."""
         cfg = self.config
         seed = self.trial_seed(t)
         it_seed = seed * 1000 + trial.iteration
@@ -561,6 +567,8 @@ class Campaign:
         if cfg.surrogate == "exact" and cfg.gp_max is not None:
             keep = select_subset(y.squeeze(-1).numpy(), cfg.gp_max, np.random.default_rng(it_seed))
             x, y = x[keep], y[keep]
+        if trial.proposer.breeds:  # the box only scales the GP's inputs: it spans the evaluated codes too
+            bounds = search_box(self.model, torch.cat([init_codes[valid_init].double(), x]), cfg.bounds)
         x, y, bounds = x.to(self.device), y.to(self.device), bounds.to(self.device)
         gp = None
         t0 = time.perf_counter()
@@ -577,24 +585,57 @@ class Campaign:
         for round_ in range(REPEAT_ROUNDS + 1):
             round_seed = it_seed + 7919 * round_
             t1 = time.perf_counter()
-            more = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, len(again), round_seed).cpu()
-            t2 = time.perf_counter()
-            new, new_info = decode_candidates(self.model, self.task, more.float(), cfg.n_decode, round_seed,
-                                              self.filters)
-            trial.phases["acquisition"] += t2 - t1
-            trial.phases["decoding"] += time.perf_counter() - t2
+            if trial.proposer.breeds:
+                taken = seen | {self._key(s) for s in strings if s is not None}
+                new, more, new_info = self._bred(trial, gp, init_scores, len(again), round_seed, taken)
+                trial.phases["acquisition"] += time.perf_counter() - t1
+            else:
+                more = trial.proposer.propose(gp, x, y.squeeze(-1), bounds, len(again), round_seed).cpu()
+                t2 = time.perf_counter()
+                new, new_info = decode_candidates(self.model, self.task, more.float(), cfg.n_decode, round_seed,
+                                                  self.filters)
+                trial.phases["acquisition"] += t2 - t1
+                trial.phases["decoding"] += time.perf_counter() - t2
             if not round_:
                 cand, strings, info = more, new, new_info
             else:
                 for k, i in enumerate(again):
                     cand[i], strings[i] = more[k], new[k]
                     info[i] = {**new_info[k], "replaced": info[i].get("replaced", 0) + 1}
-            again = self._repeats(strings, seen)
+            empty = [i for i, h in enumerate(info) if h.get("reason") == NO_OFFSPRING]
+            again = sorted(self._repeats(strings, seen) + empty)
             if not again:
                 break
         for i in again:
-            strings[i], info[i] = None, {**info[i], "reason": "repeat"}
+            if strings[i] is not None:
+                strings[i], info[i] = None, {**info[i], "reason": "repeat"}
         return Batch(cand, strings, info, it_seed)
+
+    def _bred(self, trial: Trial, gp: Any, init_scores: np.ndarray, q: int, seed: int,
+              taken: set[str | None]) -> tuple[list[str | None], Tensor, list[dict[str, Any]]]:
+        """A :class:`~latentbo.bo.acquisition.Breeder`'s ``q`` molecules (``None`` past
+        the admissible offspring it found, reason :data:`NO_OFFSPRING`), their codes
+        and decode records (status ``bred``: no decoding)."""
+        _, _, strings = self._saved_initial_data()
+        population = [(self.sign * float(v), s) for s, v in zip(strings, init_scores) if np.isfinite(v)]
+        population += [(self.sign * r["score"], r["string"]) for r in trial.records if r["valid"]]
+
+        from latentbo.objectives.molecules import to_mol
+
+        def admissible(s: str) -> bool:
+            if self._key(s) in taken or self.task.invalidity(s) is not None:
+                return False
+            return self.filters is None or self.filters.reason(to_mol(s)) is None
+
+        def encode(batch: list[str]) -> tuple[Tensor, list[int]]:
+            codes, report = self.model.encode_strings(batch)
+            return codes.double().to(self.device), [int(i) for i in report.kept]
+
+        new, codes = trial.proposer.breed(gp, population, encode, admissible, q, seed)
+        out = torch.zeros(q, self.model.latent_dim, dtype=torch.float64)
+        out[: len(new)] = codes.cpu()
+        info = [{"status": "bred"} for _ in new] + [{"status": "bred", "reason": NO_OFFSPRING}] * (q - len(new))
+        return [*new, *[None] * (q - len(new))], out, info
 
     def _adapted(self, t: int, trial: Trial, init_codes: Tensor,
                  init_scores: np.ndarray) -> tuple[Tensor, Tensor | None]:

@@ -2,7 +2,9 @@
 
 A :class:`Proposer` gets the fitted GP (or ``None`` if it does not use one), the
 training points and the search box, and returns ``q`` candidates; it may keep state
-between batches (TuRBO's trust region), saved with each trial's checkpoint. Every
+between batches (TuRBO's trust region), saved with each trial's checkpoint. A
+:class:`Breeder` proposes molecules instead (a genetic algorithm's offspring, chosen by
+the GP at their codes); the campaign encodes them and no decoder is involved. Every
 module of this package defines one and registers it with :func:`register`; the
 registry (:data:`ACQUISITIONS`) is what config validation, the campaign and
 ``bo --acquisition`` read, so adding an acquisition is one new module here.
@@ -17,6 +19,7 @@ import importlib
 import math
 import pkgutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from latentbo.errors import ConfigError
@@ -45,6 +48,8 @@ class Proposer(ABC):
     uses_model: ClassVar[bool] = True
     #: whether it searches in trust regions (``tr_length`` sets their first side)
     trust_region: ClassVar[bool] = False
+    #: whether it proposes molecules (a :class:`Breeder`) rather than codes
+    breeds: ClassVar[bool] = False
 
     def __init__(self, dim: int, config: CampaignConfig) -> None:
         self.dim, self.config = dim, config
@@ -89,6 +94,35 @@ class Proposer(ABC):
         """Restore :meth:`state_dict`'s output (stateless proposers have nothing to restore)."""
 
 
+class Breeder(Proposer):
+    """Proposes molecules bred from the evaluated ones; the GP chooses among them at
+    their codes. The campaign calls :meth:`breed` instead of :meth:`propose`."""
+
+    breeds = True
+
+    def propose(self, model: SingleTaskGP | None, x: Tensor, y: Tensor, bounds: Tensor, q: int, seed: int) -> Tensor:
+        raise TypeError(f"{self.name} proposes molecules: call breed(), not propose()")
+
+    @abstractmethod
+    def breed(self, model: SingleTaskGP, population: list[tuple[float, str]],
+              encode: Callable[[list[str]], tuple[Tensor, list[int]]], admissible: Callable[[str], bool], q: int,
+              seed: int) -> tuple[list[str], Tensor]:
+        """Up to ``q`` new molecules and their ``q' x d`` codes.
+
+        Args:
+            model: the GP fitted on the codes of the initial and evaluated molecules.
+            population: ``(score, SMILES)`` of every molecule scored so far (maximised,
+                finite).
+            encode: SMILES -> (``k x d`` codes under the campaign's current weights,
+                float64 on the GP's device; the positions of the ``k`` strings the
+                codec could encode).
+            admissible: whether a molecule may be proposed (valid, passes the
+                campaign's filters, not evaluated before).
+            q: batch size.
+            seed: this batch's seed (same seed, same population: same batch).
+        """
+
+
 def batch_best(scores: np.ndarray) -> float:
     """The best finite score of a batch (maximised), ``-inf`` when none is finite."""
     import numpy as np
@@ -123,4 +157,4 @@ for _module in pkgutil.iter_modules(__path__):
 from latentbo.bo.acquisition.qlogei import propose_qlogei  # after the registry is filled
 from latentbo.bo.acquisition.turbo import TrustRegion, propose_turbo
 
-__all__ = ["ACQUISITIONS", "Proposer", "TrustRegion", "make_proposer", "propose_qlogei", "propose_turbo", "register"]
+__all__ = ["ACQUISITIONS", "Breeder", "Proposer", "TrustRegion", "make_proposer", "propose_qlogei", "propose_turbo", "register"]
