@@ -78,7 +78,7 @@ def main() -> None:
     labels = {JOBS[j][0] for j in jobs}
     write_table("walltime", kept_rows("walltime", "job", labels) + rows,
                 notes="Whole-process wall time. The demo's score is the fit log(1 + MSE), lower is better: "
-                      "`beat_start` says whether the best expression found beat the best of the 100 it started from.")
+                      "`beat_start` says whether the best expression found beat the best of the 1,000 it started from.")
 
 
 if __name__ == "__main__":

@@ -72,9 +72,9 @@ def run_campaign(model: str | Path, config: CampaignConfig, out: str | Path, res
 
 def demo(out: str | Path, seed: int = 0, progress: bool = True) -> dict[str, Any]:
     """``latentbo demo``: 2 trials x 4 iterations x 10 points on the default expression model,
-    fitting ``1 / 3 + x + sin( x * x )`` from 100 starting expressions; resumed if ``out``
-    holds it already. From 100 (not 1,000) the search has room to beat its start: with
-    1,000 the start holds a fit (0.29) that 40 evaluations do not reach."""
-    cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=100,
-                         gp_points=100, n_decode=5)
+    fitting ``1 / 3 + x + sin( x * x )`` from 1,000 starting expressions with ``bo``'s
+    expression defaults (grammar-ga, the GP capped at 500 points); resumed if ``out``
+    holds it already."""
+    cfg = CampaignConfig(objective="expr", iterations=4, batch=10, trials=2, seed=seed, init_size=1000,
+                         gp_points=500, acquisition="grammar-ga", gp_max=500)
     return run_campaign(default_model("expressions"), cfg, out, progress=progress)

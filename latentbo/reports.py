@@ -49,7 +49,7 @@ def decode_summary(records: list[dict], n_decode: int) -> dict[str, Any]:
     valid decode, and why (the commonest reason among their decodes; ``filtered``: how
     many of those a chemist's filter rejected); ``repeats_replaced``: candidates proposed
     again because their decode was evaluated before, ``repeated``: those left invalid
-    (reason ``repeat``) after the last try; ``bred``: molecules a breeder proposed (no
+    (reason ``repeat``) after the last try; ``bred``: strings a breeder proposed (no
     decoding; its empty slots have reason ``no_offspring``)."""
     every = [r["decode"] for r in records if "decode" in r]  # campaigns written before this field lack it
     how = [h for h in every if h["status"] != "bred"]

@@ -249,7 +249,7 @@ def test_the_command_line_reference_is_current(tmp_path: Path) -> None:
     ("zinc-gvae", ["--acquisition", "qlogei", "--gp-max", "900", "--retrain-every", "3", "--no-joint"],
      ("qlogei", 900, 3, False)),                                                     # what the user says wins
     ("zinc-gvae", ["--acquisition", "turbo", "--retrain-every", "2", "--joint"], ("turbo", 500, 2, True)),
-    ("expressions-gmm_dae", [], ("qlogei", None, 0, False)),                         # the paper's protocol
+    ("expressions-gmm_dae", [], ("grammar-ga", 500, 0, False)),                      # expression defaults
 ])
 def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: list[str], expected: tuple) -> None:
     from latentbo.bo import campaign
@@ -267,9 +267,11 @@ def test_bo_defaults_depend_on_the_models_task(monkeypatch, model: str, extra: l
     assert (c.acquisition, c.gp_max, c.retrain_every, c.joint) == expected
 
 
-def test_a_resumed_molecule_campaign_keeps_the_settings_it_started_with(monkeypatch, tmp_path: Path) -> None:
-    """A campaign started before the molecule defaults (qLogEI, every evaluation in the GP)
-    resumes with those, not with today's defaults (which the resume check would refuse)."""
+@pytest.mark.parametrize("model, objective", [("zinc-gvae", ["--objective", "qed"]), ("expressions-gmm_dae", [])])
+def test_a_resumed_campaign_keeps_the_settings_it_started_with(monkeypatch, tmp_path: Path, model: str,
+                                                               objective: list[str]) -> None:
+    """A campaign started before today's defaults (qLogEI, every evaluation in the GP)
+    resumes with those, not with today's (which the resume check would refuse)."""
     from latentbo.bo import campaign
 
     seen = {}
@@ -280,7 +282,7 @@ def test_a_resumed_molecule_campaign_keeps_the_settings_it_started_with(monkeypa
 
     monkeypatch.setattr(campaign.Campaign, "from_dir", staticmethod(capture))
     (tmp_path / "campaign.json").write_text(json.dumps({"config": {"acquisition": "qlogei", "gp_max": None}}))
-    runner.invoke(app, ["bo", "--model", "zinc-gvae", "--objective", "qed", "--out", str(tmp_path), "--resume"])
+    runner.invoke(app, ["bo", "--model", model, *objective, "--out", str(tmp_path), "--resume"])
     c = seen["config"]
     # settings it does not record (retraining came later) had CampaignConfig's defaults
     assert (c.acquisition, c.gp_max, c.retrain_every, c.joint) == ("qlogei", None, 0, False)

@@ -63,7 +63,7 @@ MAX_SEED = 2**40
 
 #: Times a candidate whose decode was evaluated before is proposed again.
 REPEAT_ROUNDS = 3
-#: Why a breeder's slot holds no molecule: it bred too few admissible offspring.
+#: Why a breeder's slot holds no string: it bred too few admissible offspring.
 NO_OFFSPRING = "no_offspring"
 #: Largest score magnitude accepted from an objective: the GP standardises and
 #: squares the scores in float64, where (1e308)^2 overflows.
@@ -259,9 +259,9 @@ class Campaign:
         self.model = model.to(self.device).eval()
         self.model.codec.set_semantic(config.semantic)
         self.task = get_task(self.model.config.task)
-        if ACQUISITIONS[config.acquisition].breeds and not self.task.molecules:
-            raise ConfigError(f"acquisition {config.acquisition!r} breeds molecules; this model's task is "
-                              f"{self.task.name!r} (use turbo, turbo-m or qlogei)")
+        acquisition = ACQUISITIONS[config.acquisition]
+        if acquisition.breeds and (why := acquisition.unsupported(self.task, self.model.codec)) is not None:
+            raise ConfigError(f"acquisition {config.acquisition!r} {why} (use turbo, turbo-m or qlogei)")
         if config.filters is not None and not self.task.molecules:
             raise ConfigError(f"filters are for molecule tasks; this model's task is {self.task.name!r}")
         self.filters = None if config.filters is None else MoleculeFilter.from_table(config.filters)
@@ -544,7 +544,7 @@ class Campaign:
         ``q`` candidates and decode them (the GP state is kept in ``trial``). A
         candidate whose decode was evaluated before (or is another's in the batch) is
         proposed again, up to :data:`REPEAT_ROUNDS` times; one still repeated is
-        invalid by reason ``repeat``, never scored twice. A breeder's molecules are not
+        invalid by reason ``repeat``, never scored twice. A breeder's strings are not
         decoded; a slot it could not fill is asked again as a repeat is."""
         cfg = self.config
         seed = self.trial_seed(t)
@@ -613,7 +613,7 @@ class Campaign:
 
     def _bred(self, trial: Trial, gp: Any, init_scores: np.ndarray, q: int, seed: int,
               taken: set[str | None]) -> tuple[list[str | None], Tensor, list[dict[str, Any]]]:
-        """A :class:`~latentbo.bo.acquisition.Breeder`'s ``q`` molecules (``None`` past
+        """A :class:`~latentbo.bo.acquisition.Breeder`'s ``q`` strings (``None`` past
         the admissible offspring it found, reason :data:`NO_OFFSPRING`), their codes
         and decode records (status ``bred``: no decoding)."""
         _, _, strings = self._saved_initial_data()
@@ -631,7 +631,7 @@ class Campaign:
             codes, report = self.model.encode_strings(batch)
             return codes.double().to(self.device), [int(i) for i in report.kept]
 
-        new, codes = trial.proposer.breed(gp, population, encode, admissible, q, seed)
+        new, codes = trial.proposer.breed(gp, population, encode, admissible, q, seed, self.model.codec)
         out = torch.zeros(q, self.model.latent_dim, dtype=torch.float64)
         out[: len(new)] = codes.cpu()
         info = [{"status": "bred"} for _ in new] + [{"status": "bred", "reason": NO_OFFSPRING}] * (q - len(new))

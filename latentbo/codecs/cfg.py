@@ -19,6 +19,7 @@ import hashlib
 import importlib.resources
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -213,6 +214,49 @@ class Grammar:
     def rule_lhs(self) -> np.ndarray:
         """``n_rules`` int: nonterminal index of each production's left-hand side."""
         return np.array([self.nt_index[p.lhs] for p in self.productions], dtype=np.int64)
+
+    @cached_property
+    def _steps(self) -> dict[str, float]:
+        return dict(zip(self.nonterminals, self.min_steps.tolist()))
+
+    @cached_property
+    def _expansions(self) -> dict[str, list[tuple[int, float, list[str]]]]:
+        """Per nonterminal: its productive productions (padding aside) as ``(index,
+        fewest productions that finish it, its right-hand nonterminals)``."""
+        steps = self._steps
+        out: dict[str, list[tuple[int, float, list[str]]]] = {}
+        for p in self.productions:
+            if p.index != self.padding_rule and self.productive[p.index]:
+                rest = [s for s, t in zip(p.rhs, p.is_terminal) if not t]
+                out.setdefault(p.lhs, []).append((p.index, 1 + sum(steps[s] for s in rest), rest))
+        return out
+
+    def random_derivation(self, symbol: str, budget: int, pick: Callable[[int], int]) -> list[int]:
+        """A left-most derivation of ``symbol`` in at most ``budget`` productions (at
+        least its :attr:`min_steps`): each step takes, by ``pick(k)`` (an index below
+        ``k``), one of the productions of the nonterminal expanded that can still finish
+        within the budget, in grammar order; no draw is wasted."""
+        steps = self._steps
+        out: list[int] = []
+        stack = [symbol]
+        while stack:
+            top = stack.pop()
+            left = budget - len(out) - sum(steps[s] for s in stack)
+            fits = [c for c in self._expansions[top] if c[1] <= left]
+            index, _, rest = fits[pick(len(fits))]
+            out.append(index)
+            stack.extend(reversed(rest))
+        return out
+
+    def subtree_end(self, rules: list[int], i: int) -> int:
+        """The end (exclusive) of the subtree whose root production is ``rules[i]`` in
+        a left-most derivation: where the nonterminals it opened are all expanded."""
+        open_ = 1
+        while open_:
+            p = self.productions[rules[i]]
+            open_ += sum(not t for t in p.is_terminal) - 1
+            i += 1
+        return i
 
     def __repr__(self) -> str:
         return f"Grammar({self.name!r}, rules={self.n_rules}, max_length={self.max_length})"

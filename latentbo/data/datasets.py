@@ -141,42 +141,17 @@ def generate_expressions(n: int = 100_000, seed: int = 0, grammar: str = "expres
         seed: RNG seed; the same seed always gives the same list.
         grammar: grammar name or path.
     """
-    from latentbo.codecs.cfg import Grammar  # nltk: imported when expressions are drawn, not with the registry
+    from latentbo.codecs.grammar import GrammarCodec  # nltk: imported when expressions are drawn, not with the registry
 
-    g = Grammar(grammar)
-    tokenizer = g.tokenizer
-    usable = [p for p in g.productions if p.index != g.padding_rule and g.productive[p.index]]
-    # cost[nt]: fewest productions that finish a derivation from nt (fixpoint).
-    cost: dict[str, int] = {}
-    changed = True
-    while changed:
-        changed = False
-        for p in usable:
-            if all(t or s in cost for s, t in zip(p.rhs, p.is_terminal)):
-                c = 1 + sum(cost[s] for s, t in zip(p.rhs, p.is_terminal) if not t)
-                if c < cost.get(p.lhs, 1 << 30):
-                    cost[p.lhs], changed = c, True
-    options = {
-        nt: [(p, sum(cost[s] for s, t in zip(p.rhs, p.is_terminal) if not t)) for p in usable if p.lhs == nt]
-        for nt in cost
-    }
+    codec = GrammarCodec(grammar)
+    g = codec.grammar
     rng = np.random.default_rng(seed)
     seen: dict[str, None] = {}
     for _ in range(50 * n):
         if len(seen) >= n:
             break
-        stack, tokens, steps, pending = [(g.start, False)], [], 0, cost[g.start]
-        while stack:
-            sym, term = stack.pop()
-            if term:
-                tokens.append(sym)
-                continue
-            rest = pending - cost[sym]
-            fits = [(p, c) for p, c in options[sym] if steps + 1 + rest + c <= g.max_length]
-            p, c = fits[rng.integers(len(fits))]
-            steps, pending = steps + 1, rest + c
-            stack.extend(zip(reversed(p.rhs), reversed(p.is_terminal)))
-        seen.setdefault(tokenizer.join(tokens))
+        seen.setdefault(codec.derivation_to_string(g.random_derivation(g.start, g.max_length,
+                                                                       lambda k: int(rng.integers(k)))))
     if len(seen) < n:
         raise DatasetError(f"grammar {g.name} yielded only {len(seen)} distinct strings in {50 * n} draws")
     return list(seen)

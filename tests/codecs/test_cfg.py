@@ -36,6 +36,43 @@ def test_min_steps() -> None:
     assert np.isinf(z.min_steps[z.nt_index["class"]])
 
 
+@pytest.mark.parametrize("name", ["expressions", "zinc_smiles"])
+def test_random_derivations_finish_within_their_budget(name: str) -> None:
+    """Every draw is a whole derivation of its symbol (the codec spells it and parses
+    it back to the same productions) in at most ``budget`` productions; the smallest
+    budget gives a derivation of exactly ``min_steps``."""
+    import random
+
+    from latentbo.codecs import GrammarCodec
+
+    codec = GrammarCodec(name)
+    g = codec.grammar
+    rng = random.Random(0)
+    lengths = []
+    for budget in [int(g.min_steps[g.nt_index[g.start]]), 8, 15, g.max_length]:
+        for _ in range(30):
+            rules = g.random_derivation(g.start, budget, rng.randrange)
+            assert len(rules) <= budget
+            assert codec.encode_one(codec.derivation_to_string(rules)) == rules
+            lengths.append(len(rules))
+    assert lengths[0] == g.min_steps[g.nt_index[g.start]]
+    assert len(set(lengths)) > 5  # the draws vary in size
+
+
+def test_subtree_end() -> None:
+    """In 1 / 3 + x + sin( x * x ): the whole derivation and its subtrees rooted at
+    ``1 / 3``, ``x``, ``sin( x * x )`` and ``x * x`` end where they should."""
+    from latentbo.codecs import GrammarCodec
+
+    codec = GrammarCodec("expressions")
+    g = codec.grammar
+    rules = codec.encode_one("1 / 3 + x + sin( x * x )")
+    assert [str(g.productions[r]) for r in rules[6:9]] == ["T -> 'x'", "T -> 'sin(' S ')'", "S -> S '*' T"]
+    assert [g.subtree_end(rules, i) for i in (0, 2, 6, 7, 8)] == [12, 6, 7, 12, 12]
+    assert codec.derivation_to_string(rules[2:6]) == "1 / 3"  # S-rooted subtrees spell on their own
+    assert codec.derivation_to_string(rules[8:12]) == "x * x"
+
+
 def test_missing_grammar_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GrammarError, match="nope.cfg not found"):
         Grammar(tmp_path / "nope.cfg")

@@ -3,7 +3,7 @@
 A :class:`Proposer` gets the fitted GP (or ``None`` if it does not use one), the
 training points and the search box, and returns ``q`` candidates; it may keep state
 between batches (TuRBO's trust region), saved with each trial's checkpoint. A
-:class:`Breeder` proposes molecules instead (a genetic algorithm's offspring, chosen by
+:class:`Breeder` proposes strings instead (a genetic algorithm's offspring, chosen by
 the GP at their codes); the campaign encodes them and no decoder is involved. Every
 module of this package defines one and registers it with :func:`register`; the
 registry (:data:`ACQUISITIONS`) is what config validation, the campaign and
@@ -25,11 +25,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from latentbo.errors import ConfigError
 
 if TYPE_CHECKING:
+    import random
+
     import numpy as np
     from botorch.models import SingleTaskGP
     from torch import Tensor
 
     from latentbo.bo.campaign import CampaignConfig
+    from latentbo.codecs.base import Codec
+    from latentbo.tasks import Task
 
 
 class Proposer(ABC):
@@ -48,7 +52,7 @@ class Proposer(ABC):
     uses_model: ClassVar[bool] = True
     #: whether it searches in trust regions (``tr_length`` sets their first side)
     trust_region: ClassVar[bool] = False
-    #: whether it proposes molecules (a :class:`Breeder`) rather than codes
+    #: whether it proposes strings (a :class:`Breeder`) rather than codes
     breeds: ClassVar[bool] = False
 
     def __init__(self, dim: int, config: CampaignConfig) -> None:
@@ -94,33 +98,71 @@ class Proposer(ABC):
         """Restore :meth:`state_dict`'s output (stateless proposers have nothing to restore)."""
 
 
+#: Offspring a breeder breeds per proposal: the GP chooses ``q`` of ``OFFSPRING * q``.
+OFFSPRING = 10
+#: The best scored strings parents are drawn from (mol-ga's default population).
+POPULATION = 10_000
+
+
 class Breeder(Proposer):
-    """Proposes molecules bred from the evaluated ones; the GP chooses among them at
-    their codes. The campaign calls :meth:`breed` instead of :meth:`propose`."""
+    """Proposes strings bred from the evaluated ones (a genetic algorithm's offspring);
+    the GP chooses among them at their codes. The campaign calls :meth:`breed` instead
+    of :meth:`propose`; a subclass says which models it can breed for
+    (:meth:`unsupported`) and how parents make children (:meth:`offspring`)."""
 
     breeds = True
 
     def propose(self, model: SingleTaskGP | None, x: Tensor, y: Tensor, bounds: Tensor, q: int, seed: int) -> Tensor:
-        raise TypeError(f"{self.name} proposes molecules: call breed(), not propose()")
+        raise TypeError(f"{self.name} proposes strings: call breed(), not propose()")
+
+    @classmethod
+    @abstractmethod
+    def unsupported(cls, task: Task, codec: Codec) -> str | None:
+        """Why this breeder cannot breed a model's strings, as the end of a sentence
+        ("breeds molecules; ..."); ``None`` when it can."""
 
     @abstractmethod
+    def offspring(self, parents: list[tuple[float, str]], n: int, codec: Codec, rng: random.Random) -> set[str]:
+        """About ``n`` children (fewer when they repeat each other) of ``parents``,
+        ``(score, string)`` sorted best first, drawn with ``rng`` alone."""
+
     def breed(self, model: SingleTaskGP, population: list[tuple[float, str]],
               encode: Callable[[list[str]], tuple[Tensor, list[int]]], admissible: Callable[[str], bool], q: int,
-              seed: int) -> tuple[list[str], Tensor]:
-        """Up to ``q`` new molecules and their ``q' x d`` codes.
+              seed: int, codec: Codec) -> tuple[list[str], Tensor]:
+        """Up to ``q`` new strings and their ``q' x d`` codes: the admissible and
+        encodable :meth:`offspring` of the best :data:`POPULATION`, of which sample
+        ``i`` of the GP's posterior takes its best not yet taken (Thompson sampling).
 
         Args:
-            model: the GP fitted on the codes of the initial and evaluated molecules.
-            population: ``(score, SMILES)`` of every molecule scored so far (maximised,
+            model: the GP fitted on the codes of the initial and evaluated strings.
+            population: ``(score, string)`` of every string scored so far (maximised,
                 finite).
-            encode: SMILES -> (``k x d`` codes under the campaign's current weights,
+            encode: strings -> (``k x d`` codes under the campaign's current weights,
                 float64 on the GP's device; the positions of the ``k`` strings the
                 codec could encode).
-            admissible: whether a molecule may be proposed (valid, passes the
+            admissible: whether a string may be proposed (valid, passes the
                 campaign's filters, not evaluated before).
             q: batch size.
             seed: this batch's seed (same seed, same population: same batch).
+            codec: the model's codec (what the strings are spelt in).
         """
+        import heapq
+        import random
+
+        import torch
+
+        from latentbo.bo.acquisition.turbo import thompson_select
+
+        rng = random.Random(seed)
+        parents = heapq.nlargest(POPULATION, population)  # ties broken by the string: the same order every run
+        # offspring come as a set, whose order varies between processes: sorted for exact resume
+        bred = sorted(s for s in self.offspring(parents, OFFSPRING * q, codec, rng) if admissible(s))
+        codes, kept = encode(bred) if bred else (None, [])
+        if not kept:
+            return [], torch.zeros(0, self.dim, dtype=torch.float64)
+        torch.manual_seed(seed)
+        pick = thompson_select(model, codes, min(q, len(kept)))
+        return [bred[kept[i]] for i in pick.tolist()], codes[pick]
 
 
 def batch_best(scores: np.ndarray) -> float:
