@@ -296,11 +296,14 @@ def _print_summary(summary: dict, out: Path) -> None:
         typer.echo(f"best: {summary['best']['string']!r} = {summary['best']['score']:.4f} "
                    f"(best initial-data score {summary['initial_best']:.4f})")
     d = summary["decoding"]
-    bred = f"{d['bred']} bred (not decoded), " if d.get("bred") else ""
-    typer.echo(f"decoding: {bred}{d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
-               f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass, "
-               f"{d['radicals_saturated']} with radicals made hydrogens; "
-               f"{d['repeats_replaced']} repeats proposed again, {d['repeated']} left unscored")
+    if d.get("bred") == d["candidates"]:
+        typer.echo(f"decoding: none, all {d['candidates']} candidates bred; invalid: {d['invalid_reasons'] or 'none'}")
+    else:
+        bred = f"{d['bred']} bred (not decoded), " if d.get("bred") else ""
+        typer.echo(f"decoding: {bred}{d['no_valid_decode']} of {d['candidates']} candidates had no valid decode "
+                   f"{d['invalid_reasons'] or ''}; {d['semantic_fallback']} made by the semantic fallback pass, "
+                   f"{d['radicals_saturated']} with radicals made hydrogens; "
+                   f"{d['repeats_replaced']} repeats proposed again, {d['repeated']} left unscored")
     extra = ", molecules.csv, molecules.sdf, top_molecules.png" if (out / "molecules.csv").exists() else ""
     typer.echo(f"outputs: {out}/summary.json, summary.csv, report.md, best_so_far.png{extra}")
 

@@ -124,6 +124,8 @@ def write_campaign_reports(out: Path, objective: Objective, trials: list[list[di
 
 def _decoding_line(d: dict[str, Any]) -> str:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(d["invalid_reasons"].items())) or "none"
+    if d.get("bred") == d["candidates"]:  # a breeder's campaign decodes nothing: the rest would all be zeros
+        return f"Decoding: none; all {d['candidates']} candidates were bred (invalid: {reasons})."
     bred = f"{d['bred']} were bred, not decoded; " if d.get("bred") else ""
     return (f"Decoding: of {d['candidates']} candidates, {bred}{d['no_valid_decode']} had no valid decode "
             f"(reasons: {reasons}; {d['filtered']} of them rejected by the filters); {d['vote_needed']} needed the vote over stochastic decodes; "

@@ -75,6 +75,7 @@ def test_a_campaign_scores_each_bred_string_once_at_its_own_code_and_resumes_exa
     codes, _ = campaign.model.encode_strings([r["string"] for r in made])
     torch.testing.assert_close(torch.tensor([r["latent"] for r in made]), codes)
     assert summary["decoding"]["bred"] == 12 and summary["decoding"]["no_valid_decode"] == 0
+    assert "Decoding: none; all 12 candidates were bred (invalid: none)." in (tmp_path / "full" / "report.md").read_text()
     breeder_campaign(tmp_path, acquisition, "part", iterations=2).run(progress=False)
     breeder_campaign(tmp_path, acquisition, "part").run(resume=True, progress=False)
     assert records(tmp_path / "part") == made
@@ -105,3 +106,4 @@ def test_slots_the_breeder_cannot_fill_are_invalid_and_counted(tmp_path: Path, a
     assert [r["decode"] for r in made] == [{"status": "bred", "reason": "no_offspring", "replaced": 3}] * 4
     assert not any(r["valid"] for r in made)
     assert summary["decoding"]["invalid_reasons"] == {"no_offspring": 4}
+    assert "all 4 candidates were bred (invalid: no_offspring 4)" in (tmp_path / "bo" / "report.md").read_text()
