@@ -104,6 +104,13 @@ BO_SMALL = ["--iterations", "1", "--batch", "3", "--trials", "1", "--init-size",
             "--n-decode", "2", "--no-progress"]
 
 
+@pytest.mark.parametrize("group", ["data", "models", "grammar", "study", "images"])
+def test_a_group_without_its_command_is_a_usage_error(group: str) -> None:
+    """Its help, listing the commands, and exit 2: a script that forgot the command fails."""
+    result = runner.invoke(app, [group])
+    assert result.exit_code == 2 and "Usage: " in result.output and "Commands" in result.output
+
+
 def test_version() -> None:
     from importlib.metadata import version
 
