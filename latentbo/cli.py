@@ -486,7 +486,7 @@ def train(
     out: Annotated[Path, typer.Option(help="Output folder (checkpoints, config.toml, metrics.csv).")],
     task: Annotated[Optional[str], typer.Option(help="expressions (default) | zinc (molecules: SMILES or SELFIES)")] = None,
     arch: Annotated[Optional[str], typer.Option(help="Model type: gvae (default) | cvae | svae (SELFIES) | gcvvae | grae | gwae | gmm_dae | welbo | edvae, or a regulariser name.")] = None,
-    init_from: Annotated[Optional[str], typer.Option(help="Fine-tune this model (a pretrained name or a folder) on --dataset: its task, codec and weights are the start; only training options may change (defaults: 30 epochs, batch 32, lr 1e-4); use --max-minutes on a CPU.")] = None,
+    init_from: Annotated[Optional[str], typer.Option(help="Fine-tune this model (a pretrained name or a folder) on --dataset: its task, codec and weights are the start; only training options may change (defaults: 30 epochs, batch 32, lr 1e-5); use --max-minutes on a CPU.")] = None,
     codec: Annotated[Optional[str], typer.Option(help="Override the model's codec: a registered codec kind (latentbo.codecs.CODECS: grammar, character, selfies, tokens), e.g. --arch gmm_dae --codec selfies.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML file of config overrides (any ModelConfig field).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Override the number of epochs (with --resume: where the resumed run stops; more epochs train longer).", min=1)] = None,

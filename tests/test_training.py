@@ -326,7 +326,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path: Path, monkeypatch: 
                             init_from=tmp_path / "base", progress=False)
     report = json.loads((tmp_path / "tuned" / "data_report.json").read_text())
     assert report["init_from"] == weights_fingerprint(base)
-    assert result.model.config.lr == 1e-4 and result.model.config.batch_size == 32  # the fine-tuning defaults
+    assert result.model.config.lr == 1e-5 and result.model.config.batch_size == 32  # the fine-tuning defaults
     assert result.model.codec.spec() == base.codec.spec() and len(result.metrics) == 2
     assert weights_fingerprint(result.model) != weights_fingerprint(base)
 
