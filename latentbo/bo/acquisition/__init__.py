@@ -126,7 +126,7 @@ class Breeder(Proposer):
         """About ``n`` children (fewer when they repeat each other) of ``parents``,
         ``(score, string)`` sorted best first, drawn with ``rng`` alone."""
 
-    def breed(self, model: SingleTaskGP, population: list[tuple[float, str]],
+    def breed(self, model: SingleTaskGP | None, population: list[tuple[float, str]],
               encode: Callable[[list[str]], tuple[Tensor, list[int]]], admissible: Callable[[str], bool], q: int,
               seed: int, codec: Codec) -> tuple[list[str], Tensor]:
         """Up to ``q`` new strings and their ``q' x d`` codes: the admissible and
@@ -134,7 +134,8 @@ class Breeder(Proposer):
         ``i`` of the GP's posterior takes its best not yet taken (Thompson sampling).
 
         Args:
-            model: the GP fitted on the codes of the initial and evaluated strings.
+            model: the GP fitted on the codes of the initial and evaluated strings
+                (``None`` for a breeder that does not use one: a random choice).
             population: ``(score, string)`` of every string scored so far (maximised,
                 finite).
             encode: strings -> (``k x d`` codes under the campaign's current weights,
@@ -160,8 +161,11 @@ class Breeder(Proposer):
         codes, kept = encode(bred) if bred else (None, [])
         if not kept:
             return [], torch.zeros(0, self.dim, dtype=torch.float64)
-        torch.manual_seed(seed)
-        pick = thompson_select(model, codes, min(q, len(kept)))
+        if model is None:  # a breeder without a GP (uses_model False): q of the offspring at random
+            pick = torch.randperm(len(kept), generator=torch.Generator().manual_seed(seed))[:q].to(codes.device)
+        else:
+            torch.manual_seed(seed)
+            pick = thompson_select(model, codes, min(q, len(kept)))
         return [bred[kept[i]] for i in pick.tolist()], codes[pick]
 
 

@@ -39,3 +39,13 @@ class GraphGA(Breeder):
         from mol_ga.sample_population import uniform_quantile_sampling
 
         return graph_ga_blended_generation(uniform_quantile_sampling(parents, 2 * n, rng), n, rng)
+
+
+@register
+class GraphGARandom(GraphGA):
+    """:class:`GraphGA`'s offspring, ``q`` of them chosen at random: the same population
+    and operators without the GP, the baseline that measures what the GP's choice adds."""
+
+    name = "graph-ga-random"
+    summary = "graph-ga's offspring chosen at random, no GP (the baseline for graph-ga's GP; molecule tasks)"
+    uses_model = False

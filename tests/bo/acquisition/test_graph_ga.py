@@ -65,6 +65,32 @@ def test_offspring_are_admissible_encodable_new_and_chosen_by_the_gp(problem) ->
         breeder.propose(gp, torch.zeros(2, 3), torch.zeros(2), torch.ones(2, 3), 8, seed=0)
 
 
+def test_without_the_gp_the_same_offspring_are_chosen_at_random(problem) -> None:
+    """graph-ga-random breeds what graph-ga breeds (same seed, same offspring offered)
+    and takes q of them at random: seeded, admissible, and not the GP's bigger picks."""
+    population, gp = problem
+    parents = {s for _, s in population}
+    offered: dict[str, list[str]] = {"graph-ga": [], "graph-ga-random": []}
+    picks = {}
+    for name in offered:
+        def admissible(s: str, name: str = name) -> bool:
+            offered[name].append(s)
+            return s not in parents
+
+        breeder = make_proposer(name, 3, CampaignConfig(acquisition=name, batch=8))
+        picks[name], codes = breeder.breed(gp if breeder.uses_model else None, population, _encode, admissible, 8,
+                                           0, None)
+        torch.testing.assert_close(codes, _features(picks[name]))
+    assert offered["graph-ga"] == offered["graph-ga-random"]
+    chance = picks["graph-ga-random"]
+    assert len(set(chance)) == 8 and set(chance) <= set(offered["graph-ga"]) - parents
+    again, _ = make_proposer("graph-ga-random", 3, CampaignConfig(acquisition="graph-ga-random")).breed(
+        None, population, _encode, lambda s: s not in parents, 8, 0, None)
+    assert again == chance
+    size = lambda batch: float(_features(batch)[:, 0].mean())  # noqa: E731
+    assert size(picks["graph-ga"]) > size(chance)
+
+
 def test_too_few_offspring_leave_slots_empty(problem) -> None:
     population, gp = problem
     breeder = make_proposer("graph-ga", 3, CampaignConfig(acquisition="graph-ga"))
