@@ -46,7 +46,7 @@ from pathlib import Path
 
 import torch
 from _common import cast_floats, run
-from image_table import PROFILES, PYTHAE, datasets_of, load_presets, run_folder
+from image_table import METRIC_SEED, PROFILES, PYTHAE, datasets_of, load_presets, run_folder
 from safetensors import SafetensorError
 from safetensors.torch import load, load_file, save, save_file
 
@@ -86,7 +86,8 @@ def prepare() -> None:
     set_data_dir(str(shared / "data"))
     torch.set_num_threads(1)  # seconds on one thread; with more, beside other jobs, OpenMP stalled for minutes
     for dataset in PROFILES["full"]["datasets"]:
-        _, accuracy = feature_net(*datasets_of(dataset, sweep=False), epochs=PROFILES["full"]["lenet_epochs"], seed=0)
+        _, accuracy = feature_net(*datasets_of(dataset, sweep=False), epochs=PROFILES["full"]["lenet_epochs"],
+                                  seed=METRIC_SEED)
         print(f"{dataset}: LeNet accuracy {accuracy:.4f}")
     (ROOT / ".gpu" / "lenet").mkdir(exist_ok=True)
     for f in cache_dir().glob("lenet-*"):
@@ -137,7 +138,7 @@ def run_gpu(args: argparse.Namespace) -> None:
             shutil.copy2(f, cache_dir() / f.name)
     for dataset in datasets:  # the workers load the LeNet from the cache instead of each training it
         train, scored_on = datasets_of(dataset, sweep=False)
-        _, accuracy = feature_net(train, scored_on, epochs=p["lenet_epochs"], seed=args.seed)
+        _, accuracy = feature_net(train, scored_on, epochs=p["lenet_epochs"], seed=METRIC_SEED)
         print(f"{dataset}: LeNet accuracy {accuracy:.4f} ({time.monotonic() - t0:.0f} s)", flush=True)
     commands = worker_commands(args, models, pythae)
     threads = str(max(1, (os.cpu_count() or 1) // len(commands)))

@@ -312,3 +312,22 @@ def test_image_gpu_script_trains_scores_and_sends_its_runs_back(tmp_path: Path, 
     assert "| latentbo gmm_dae" in table and "| latentbo rae" in table and "| latentbo vae" not in table
     assert "Left out, not scored (--no-train): 1 run(s), latentbo-vae-default." in table
     assert "the presets of image_presets_quick.json" in table and not (runs / "latentbo-vae-default").exists()
+
+
+def test_image_seeds_trained_by_separate_calls_are_scored_with_the_same_features(
+        tmp_path: Path, toy_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call for seed 1 alone (a GPU call a seed, a CPU job beside another) trains its model
+    with seed 1 but scores it with the LeNet that seed 0's call uses, so one table can hold both."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import image_table
+
+    monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setattr(sys, "argv", ["image_table.py", "--profile", "tiny", "--data-dir", str(toy_data_dir), "--work",
+                                      str(tmp_path / "work"), "--models", "rae", "--pythae", "", "--seed", "1",
+                                      "--no-sensitivity", "--no-table"])
+    image_table.main()
+    assert (tmp_path / "work" / "tiny" / "fashion-mnist" / "test" / "seed1" / "latentbo-rae-default" / "eval"
+            / "metrics.json").exists()
+    lenets = [f.name for f in (tmp_path / "cache").glob("lenet-*.safetensors")]
+    assert len(lenets) == 1 and lenets[0].endswith(f"-s{image_table.METRIC_SEED}.safetensors")
