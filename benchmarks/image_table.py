@@ -18,7 +18,9 @@ four) gets six settings (learning rate x its regulariser's weight or mode distan
 each trained once on the training images less the last :data:`VALIDATION` and scored
 against those held-out images; the setting with the lowest validation FD of the model's
 own sampler becomes its preset (``benchmarks/configs/image_presets_<profile>.json``),
-which the table then uses. Writes image_sweep_<profile>.{csv,md}.
+which the table then uses. Writes image_sweep_<profile>.{csv,md}. ``--datasets mnist``
+sweeps (or tabulates) MNIST at the profile's width and epochs instead: its tables are
+named after it (image_sweep_quick_mnist) and its picks join the profile's presets.
 
 Profiles:
   quick  CPU: Fashion-MNIST, first 20,000 training images, width 16 (16-32-64-128
@@ -74,6 +76,7 @@ PROFILES = {
     "tiny": {"datasets": ["fashion-mnist"], "limit": 200, "width": 2, "epochs": 1, "n_eval": 100,
              "lenet_epochs": 1, "modes": [1, 10], "scales": [1.0]},
 }
+DATASETS = ("fashion-mnist", "mnist")
 PYTHAE = ["VAE", "RAE_L2", "RAE_GP", "WAE_MMD"]
 # Clustering accuracy (%) reported in the GMM-DAE paper (and its baselines).
 PAPER_CLUSTERING = {"mnist": {"gmm_dae": 85.53, "JointVAE": 78.33, "CascadeVAE": 84.19},
@@ -117,6 +120,20 @@ def load_presets(profile: str) -> dict[str, dict[str, dict]]:
     """The settings ``--sweep`` chose at ``profile`` (dataset -> model -> settings); none: ``{}``."""
     path = PRESETS / f"image_presets_{profile}.json"
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_presets(profile: str, chosen: dict[str, dict[str, dict]]) -> None:
+    """Write a sweep's picks (dataset -> model -> settings) to ``profile``'s presets; the
+    datasets it did not sweep keep theirs."""
+    PRESETS.mkdir(exist_ok=True)
+    path = PRESETS / f"image_presets_{profile}.json"
+    path.write_text(json.dumps({**load_presets(profile), **chosen}, indent=2) + "\n")
+
+
+def table_name(profile: str, datasets: list[str]) -> str:
+    """The tables' name: the profile's for its own datasets, the datasets' added for others
+    (``quick_mnist``), so a run of another dataset does not overwrite the profile's tables."""
+    return "_".join([profile, *([] if datasets == PROFILES[profile]["datasets"] else datasets)])
 
 
 def tag(settings: dict) -> str:
@@ -352,7 +369,8 @@ def main() -> None:
                                                             "from a GPU run); the rest are listed and left out")
     ap.add_argument("--device", default="cpu", help="where models train (cuda for the full profile)")
     ap.add_argument("--epochs", type=int, default=None, help="instead of the profile's epochs")
-    ap.add_argument("--datasets", default=None, help="the profile's datasets to run, in this order")
+    ap.add_argument("--datasets", default=None, help="the datasets to run, in this order (default: the profile's; "
+                    "another dataset runs at the profile's width and epochs, its tables named after it)")
     ap.add_argument("--note", default="", help="said first under the table (e.g. where the runs were trained)")
     ap.add_argument("--score-stopped", action="store_true",
                     help="score a run --max-minutes stopped at the epochs it reached (the table's epochs column) "
@@ -362,16 +380,16 @@ def main() -> None:
         ap.error(f"unknown pythae model(s) {unknown}; known: {PYTHAE}")
     p = dict(PROFILES[args.profile])
     if args.datasets is not None:
-        if unknown := sorted(set(args.datasets.split(",")) - set(p["datasets"])):
-            ap.error(f"dataset(s) {unknown} not in the {args.profile} profile: {p['datasets']}")
+        if unknown := sorted(set(args.datasets.split(",")) - set(DATASETS)):
+            ap.error(f"unknown dataset(s) {unknown}; known: {list(DATASETS)}")
         p["datasets"] = args.datasets.split(",")
+    name = table_name(args.profile, p["datasets"])
     if args.epochs is not None:
         if args.epochs < 1:
             ap.error(f"--epochs must be at least 1, got {args.epochs}")
         p["epochs"] = args.epochs
     set_data_dir(args.data_dir)
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else float("inf")
-    presets_file = PRESETS / f"image_presets_{args.profile}.json"  # what --sweep writes
     used = args.presets or args.profile
     presets = {} if args.sweep else load_presets(used)
     split = "validation" if args.sweep else "test"
@@ -452,13 +470,13 @@ def main() -> None:
                   **{m: r.get(m) for m in ("fd_sampling", "fd_gmm", "precision_sampling", "recall_sampling",
                                            "test_mse", "s_per_epoch")}} for r in rows]
         chosen = choose(rows)
-        PRESETS.mkdir(exist_ok=True)
-        presets_file.write_text(json.dumps(chosen, indent=2) + "\n")
+        save_presets(args.profile, chosen)
         picks = "; ".join(f"{d} {m}: {tag(s)}" for d, ms in chosen.items() for m, s in ms.items())
-        write_table(f"image_sweep_{args.profile}", table,
+        write_table(f"image_sweep_{name}", table,
                     f"{settings_note} Seed {args.seed}. Each model trained on the training images less the last "
                     f"{VALIDATION:,} and scored against those (validation). Chosen by validation fd_sampling (the "
-                    f"model's own sampler) alone, written to benchmarks/configs/{presets_file.name}: {picks}. "
+                    f"model's own sampler) alone, written to benchmarks/configs/image_presets_{args.profile}.json: "
+                    f"{picks}. "
                     + common)
         return
     table = aggregate([{**r, "settings": tag(r["settings"])} for r in rows], ("dataset", "model", "settings"))
@@ -468,14 +486,14 @@ def main() -> None:
     verdicts = " ".join(verdict(means, d) for d in lenet)
     for r in table:
         r["paper_clustering_%"] = PAPER_CLUSTERING.get(r["dataset"], {}).get(r["model"].split(" ")[1], "-")
-    write_table(f"image_table_{args.profile}", table,
+    write_table(f"image_table_{name}", table,
                 f"{settings_note} Seeds {args.seed}-{args.seed + args.seeds - 1} (mean ± sd). Settings: "
                 f"{f'the presets of image_presets_{used}.json (--sweep)' if presets else 'the defaults'}. "
                 f"Samplers of an ex-post density: {', '.join(sorted(EXPOST))}. {verdicts} " + common
                 + "Paper clustering accuracy in %: JointVAE 78.33 / 51.51, CascadeVAE 84.19 / 57.72 on MNIST / "
                   "Fashion-MNIST.")
     if sens:
-        write_table(f"image_sensitivity_{args.profile}", sens,
+        write_table(f"image_sensitivity_{name}", sens,
                     f"GMM-DAE on {', '.join(p['datasets'])}, seed {args.seed}: number of modes ('spread' placement, "
                     "centres drawn from N(0, I) at least 2 apart, as one-hot placement allows at most d = 10 modes) "
                     "and distance between the 10 one-hot modes (scale x sqrt(2)), as the paper's Figures 4-5. "

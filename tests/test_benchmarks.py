@@ -167,6 +167,24 @@ def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_vali
     assert "1.07 x the best ex-post sampler (pythae RAE_GP 30" in said
 
 
+def test_image_sweep_of_another_dataset_keeps_the_profiles_picks_and_tables(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import image_table
+
+    monkeypatch.setattr(image_table, "PRESETS", tmp_path / "configs")
+    fashion, mnist = {"pythae VAE": {"lr": 5e-3}}, {"pythae VAE": {"lr": 1e-3}}
+    image_table.save_presets("quick", {"fashion-mnist": fashion})
+    image_table.save_presets("quick", {"mnist": mnist})
+    assert image_table.load_presets("quick") == {"fashion-mnist": fashion, "mnist": mnist}
+    image_table.save_presets("quick", {"mnist": fashion})  # a new sweep of a dataset replaces its picks
+    assert image_table.load_presets("quick") == {"fashion-mnist": fashion, "mnist": fashion}
+    assert image_table.table_name("quick", ["fashion-mnist"]) == "quick"
+    assert image_table.table_name("quick", ["mnist"]) == "quick_mnist"
+    assert image_table.table_name("full", ["fashion-mnist", "mnist"]) == "full"
+    assert image_table.table_name("full", ["fashion-mnist"]) == "full_fashion-mnist"
+
+
 def test_image_run_stopped_by_the_budget_is_scored_at_the_epochs_it_reached(
         tmp_path: Path, toy_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """--score-stopped: a run the deadline cut after its first epoch is finished there
