@@ -473,8 +473,12 @@ def main() -> None:
         save_presets(args.profile, chosen)
         picks = "; ".join(f"{d} {m}: {tag(s)}" for d, ms in chosen.items() for m, s in ms.items())
         write_table(f"image_sweep_{name}", table,
-                    f"{settings_note} Seed {args.seed}. Each model trained on the training images less the last "
-                    f"{VALIDATION:,} and scored against those (validation). Chosen by validation fd_sampling (the "
+                    f"{settings_note} Seed {args.seed}. Each model trained on "
+                    + "; ".join(f"{d}: " + (f"the first {MNIST_TRAIN * 4 // 5:,} of its test split, scored against the "
+                                            f"next {MNIST_TRAIN // 5:,}" if d == "mnist" else
+                                            f"the training images less the last {VALIDATION:,}, scored against those")
+                                for d in lenet)
+                    + " (validation). Chosen by validation fd_sampling (the "
                     f"model's own sampler) alone, written to benchmarks/configs/image_presets_{args.profile}.json: "
                     f"{picks}. "
                     + common)
