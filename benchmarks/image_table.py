@@ -392,7 +392,7 @@ def main() -> None:
     used = args.presets or args.profile
     presets = {} if args.sweep else load_presets(used)
     split = "validation" if args.sweep else "test"
-    rows, sens, lenet, unscored = [], [], {}, []
+    rows, sens, lenet, unscored, splits = [], [], {}, [], {}
     try:
         for dataset in p["datasets"]:
             try:
@@ -402,6 +402,7 @@ def main() -> None:
                 continue
             net, acc = feature_net(train, scored_on, epochs=p["lenet_epochs"], seed=METRIC_SEED, progress=True)
             lenet[dataset] = acc
+            splits[dataset] = f"{Path(train.source).name} against {Path(scored_on.source).name}"
             print(f"{dataset}: FD-LeNet classifier accuracy {acc:.4f} on the images scored against", flush=True)
 
             def score(gm: Generative, out: Path, name: str) -> dict:
@@ -472,13 +473,9 @@ def main() -> None:
         save_presets(args.profile, chosen)
         picks = "; ".join(f"{d} {m}: {tag(s)}" for d, ms in chosen.items() for m, s in ms.items())
         write_table(f"image_sweep_{name}", table,
-                    f"{settings_note} Seed {args.seed}. Each model trained on "
-                    + "; ".join(f"{d}: " + (f"the first {MNIST_TRAIN * 4 // 5:,} of its test split, scored against the "
-                                            f"next {MNIST_TRAIN // 5:,}" if d == "mnist" else
-                                            f"the training images less the last {VALIDATION:,}, scored against those")
-                                for d in lenet)
-                    + " (validation). Chosen by validation fd_sampling (the "
-                    f"model's own sampler) alone, written to benchmarks/configs/image_presets_{args.profile}.json: "
+                    f"{settings_note} Seed {args.seed}. Each model trained on the first images and scored against "
+                    f"the held-out rest (validation): {'; '.join(f'{d}: {s}' for d, s in splits.items())}. Chosen by "
+                    f"validation fd_sampling (the model's own sampler) alone, written to benchmarks/configs/image_presets_{args.profile}.json: "
                     f"{picks}. "
                     + common)
         return
