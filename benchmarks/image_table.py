@@ -2,7 +2,7 @@
 clustering accuracy and the sensitivity to the number of modes and their distance.
 
     python benchmarks/image_table.py --profile quick [--data-dir ../shared/data] [--work runs/image_table]
-        [--sweep] [--seeds 3] [--max-minutes M [--score-stopped]] [--device cuda] [--models gmm_dae,rae]
+        [--sweep | --refine] [--seeds 3] [--max-minutes M [--score-stopped]] [--device cuda] [--models gmm_dae,rae]
         [--pythae RAE_GP] [--epochs E] [--datasets mnist] [--no-train] [--note TEXT]
 
 Every model (ours and pythae's VAE, RAE-L2, RAE-GP, WAE-MMD) is trained on the same
@@ -21,6 +21,9 @@ own sampler becomes its preset (``benchmarks/configs/image_presets_<profile>.jso
 which the table then uses. Writes image_sweep_<profile>.{csv,md}. ``--datasets mnist``
 sweeps (or tabulates) MNIST at the profile's width and epochs instead: its tables are
 named after it (image_sweep_quick_mnist) and its picks join the profile's presets.
+``--refine``, the second round, tries six changes to the presets of the models of
+:data:`REFINE` (GMM-DAE and the ex-post samplers) the same way and keeps the best of the
+seven (image_sweep_<profile>_refine).
 
 Profiles:
   quick  CPU: Fashion-MNIST, first 20,000 training images, width 16 (16-32-64-128
@@ -97,6 +100,20 @@ SWEEP: dict[str, list[dict]] = {
     "pythae RAE_GP": [{"lr": lr, "embedding_weight": w} for lr in LRS for w in (1e-4, 1e-2, 1.0)],
     "pythae WAE_MMD": [{"lr": lr, "reg_weight": w} for lr in LRS for w in (0.03, 0.3, 3.0)],
 }
+#: ``--refine``: a second round for GMM-DAE and the ex-post samplers it is measured against,
+#: six changes of one setting each to the model's preset: learning rates above the first
+#: grid's top (every model picked it), GMM-DAE's prior width and fixed loss weights (eq. 10
+#: gives lambda_KS 589 and lambda_CV 94 at sigma 0.5: a tenth and ten times those), the RAEs'
+#: embedding weight times :data:`FACTOR_KEYS`' factors.
+REFINE: dict[str, list[dict]] = {
+    "latentbo gmm_dae": [{"lr": 2e-3}, {"lr": 5e-3}, {"reg_params": {"sigma": 0.25}}, {"reg_params": {"sigma": 1.0}},
+                         {"reg_params": {"weights": "fixed", "lambda_ks": 59.0, "lambda_cv": 9.4}},
+                         {"reg_params": {"weights": "fixed", "lambda_ks": 5900.0, "lambda_cv": 940.0}}],
+    **{f"pythae {m}": [{"lr": 2e-3}, {"lr": 5e-3}, *({"embedding_weight": f} for f in (1e-2, 0.1, 10.0, 100.0))]
+       for m in ("RAE_L2", "RAE_GP")},
+}
+#: Settings whose value in :data:`REFINE` multiplies the preset's instead of replacing it.
+FACTOR_KEYS = {"embedding_weight"}
 #: Samplers fitted after training (ex-post densities), not the prior the model was trained
 #: towards (our RAE samples its N(0, I) prior; its ex-post GMM is the fd_gmm column).
 EXPOST = {"latentbo two_stage", "pythae RAE_L2", "pythae RAE_GP"}
@@ -123,10 +140,25 @@ def load_presets(profile: str) -> dict[str, dict[str, dict]]:
 
 def save_presets(profile: str, chosen: dict[str, dict[str, dict]]) -> None:
     """Write a sweep's picks (dataset -> model -> settings) to ``profile``'s presets; the
-    datasets it did not sweep keep theirs."""
+    datasets and models it did not sweep keep theirs."""
     PRESETS.mkdir(exist_ok=True)
     path = PRESETS / f"image_presets_{profile}.json"
-    path.write_text(json.dumps({**load_presets(profile), **chosen}, indent=2) + "\n")
+    merged = load_presets(profile)
+    for dataset, models in chosen.items():
+        merged[dataset] = {**merged.get(dataset, {}), **models}
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+
+
+def refined(preset: dict, change: dict) -> dict:
+    """``preset`` with one :data:`REFINE` change applied (``reg_params`` merged, the
+    :data:`FACTOR_KEYS` multiplied)."""
+    out = copy.deepcopy(preset)
+    for key, value in change.items():
+        if key == "reg_params":
+            out["reg_params"] = {**out.get("reg_params", {}), **value}
+        else:
+            out[key] = float(f"{out[key] * value:.3g}") if key in FACTOR_KEYS else value
+    return out
 
 
 def table_name(profile: str, datasets: list[str]) -> str:
@@ -143,7 +175,7 @@ def tag(settings: dict) -> str:
 
 def datasets_of(name: str, sweep: bool) -> tuple:
     """(training images, images scored against). The sweep holds out the last
-    :data:`VALIDATION` training images and scores against them. MNIST, whose training
+    :data:`VALIDATION` training images (at most a fifth) and scores against them. MNIST, whose training
     split is not here: the first :data:`MNIST_TRAIN` test images train (the sweep
     validates on the last fifth of those), the rest are scored against."""
     if name == "mnist":
@@ -154,7 +186,7 @@ def datasets_of(name: str, sweep: bool) -> tuple:
     train = load_images(name, "train")
     if not sweep:
         return train, load_images(name, "test")
-    cut = len(train.x) - VALIDATION
+    cut = len(train.x) - min(VALIDATION, len(train.x) // 5)
     return (ImageSet(train.x[:cut], train.y[:cut], f"{train.source}[:{cut}]"),
             ImageSet(train.x[cut:], train.y[cut:], f"{train.source}[{cut}:]"))
 
@@ -354,8 +386,11 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(IMAGE_MODELS), help="our models in the table")
     ap.add_argument("--seed", type=int, default=0, help="the first seed (the sweep uses this one)")
     ap.add_argument("--seeds", type=int, default=1, help="seeds per table row (mean +- sd)")
-    ap.add_argument("--sweep", action="store_true", help="tune the models of SWEEP on the validation split and "
-                                                         "write the profile's presets")
+    tune = ap.add_mutually_exclusive_group()
+    tune.add_argument("--sweep", action="store_true", help="tune the models of SWEEP on the validation split and "
+                                                           "write the profile's presets")
+    tune.add_argument("--refine", action="store_true", help="the second round: the models of REFINE try six "
+                                                            "changes to their presets on the validation split")
     ap.add_argument("--max-minutes", type=float, default=None, help="no training starts after this; run the same "
                                                                      "command again to go on")
     ap.add_argument("--pythae", default=",".join(PYTHAE), help="pythae's models in the table ('' for none)")
@@ -391,12 +426,16 @@ def main() -> None:
     deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else float("inf")
     used = args.presets or args.profile
     presets = {} if args.sweep else load_presets(used)
-    split = "validation" if args.sweep else "test"
+    tuning = args.sweep or args.refine
+    split = "validation" if tuning else "test"
+    if args.refine and (missing := [f"{d} {e}" for d in p["datasets"] for e in REFINE
+                                    if e not in presets.get(d, {})]):
+        ap.error(f"--refine starts from the presets of --sweep; none in image_presets_{used}.json for {missing}")
     rows, sens, lenet, unscored, splits = [], [], {}, [], {}
     try:
         for dataset in p["datasets"]:
             try:
-                train, scored_on = datasets_of(dataset, args.sweep)
+                train, scored_on = datasets_of(dataset, tuning)
             except DatasetNotFoundError as exc:
                 print(f"skipping {dataset}: {exc}")
                 continue
@@ -409,12 +448,15 @@ def main() -> None:
                 return evaluate(gm, scored_on, net.features, LeNet.num_features, n=p["n_eval"], seed=METRIC_SEED,
                                 out=out, name=name)
 
-            entries = (list(SWEEP) if args.sweep else [f"latentbo {m}" for m in args.models.split(",") if m]
+            entries = (list(SWEEP) if args.sweep else list(REFINE) if args.refine
+                       else [f"latentbo {m}" for m in args.models.split(",") if m]
                        + [f"pythae {n}" for n in args.pythae.split(",") if n])
-            seeds = [args.seed] if args.sweep else range(args.seed, args.seed + args.seeds)
+            seeds = [args.seed] if tuning else range(args.seed, args.seed + args.seeds)
             for entry in entries:
                 framework, model = entry.split(" ")
-                grid = SWEEP[entry] if args.sweep else [presets.get(dataset, {}).get(entry, {})]
+                preset = presets.get(dataset, {}).get(entry, {})
+                grid = (SWEEP[entry] if args.sweep else [preset, *(refined(preset, c) for c in REFINE[entry])]
+                        if args.refine else [preset])
                 for settings in grid:
                     for seed in seeds:
                         out = run_folder(args.work, args.profile, dataset, split, seed, entry, settings)
@@ -431,7 +473,7 @@ def main() -> None:
                         rows.append({"dataset": dataset, "model": entry, "settings": settings, "seed": seed, **r})
                         print({k: v for k, v in rows[-1].items() if k in ("dataset", "model", "settings", "seed",
                                                                             "fd_sampling", "fd_gmm")}, flush=True)
-            if not args.no_sensitivity and not args.sweep and not args.no_train:
+            if not args.no_sensitivity and not tuning and not args.no_train:
                 sweeps = [("modes", k, {"modes": k, "placement": "spread", "min_distance": 2.0}) for k in p["modes"]]
                 # One-hot modes at scale s are s * sqrt(2) apart: the reference placement, swept in distance.
                 sweeps += [("mode_distance", round(s * 2**0.5, 3), {"modes": 10, "placement": "onehot", "scale": s})
@@ -465,15 +507,18 @@ def main() -> None:
         print(f"{len(unscored)} run(s) not scored, left out: {', '.join(unscored)}")
         settings_note += (f" Left out, not scored (--no-train): {len(unscored)} run(s), "
                           f"{', '.join(Path(u).name for u in unscored)}.")
-    if args.sweep:
+    if tuning:
         table = [{**{k: r[k] for k in ("dataset", "model")}, "settings": tag(r["settings"]),
                   **{m: r.get(m) for m in ("fd_sampling", "fd_gmm", "precision_sampling", "recall_sampling",
                                            "test_mse", "s_per_epoch")}} for r in rows]
         chosen = choose(rows)
         save_presets(args.profile, chosen)
         picks = "; ".join(f"{d} {m}: {tag(s)}" for d, ms in chosen.items() for m, s in ms.items())
-        write_table(f"image_sweep_{name}", table,
-                    f"{settings_note} Seed {args.seed}. Each model trained on the first images and scored against "
+        first = (f"Second round (--refine): each model's preset from image_presets_{used}.json (its first row) "
+                 "and six changes of one setting (REFINE in benchmarks/image_table.py). "
+                 if args.refine else "")
+        write_table(f"image_sweep_{name}{'_refine' if args.refine else ''}", table,
+                    f"{first}{settings_note} Seed {args.seed}. Each model trained on the first images and scored against "
                     f"the held-out rest (validation): {'; '.join(f'{d}: {s}' for d, s in splits.items())}. Chosen by "
                     f"validation fd_sampling (the model's own sampler) alone, written to benchmarks/configs/image_presets_{args.profile}.json: "
                     f"{picks}. "

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -148,9 +149,14 @@ def test_molecule_benchmark_gives_every_method_the_same_start_and_budget(monkeyp
 def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_validation_fd(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    from image_table import SWEEP, aggregate, choose, tag, verdict
+    from image_table import REFINE, SWEEP, aggregate, choose, refined, tag, verdict
 
-    assert {len(grid) for grid in SWEEP.values()} == {6}
+    assert {len(grid) for grid in SWEEP.values()} == {6} == {len(changes) for changes in REFINE.values()}
+    preset = {"lr": 1e-3, "embedding_weight": 1e-4, "reg_params": {"scale": 3.0}}
+    assert refined(preset, {"embedding_weight": 1e-2}) == {**preset, "embedding_weight": 1e-6}  # a factor, rounded
+    assert refined(preset, {"lr": 2e-3, "reg_params": {"sigma": 0.25}}) == \
+        {"lr": 2e-3, "embedding_weight": 1e-4, "reg_params": {"scale": 3.0, "sigma": 0.25}}
+    assert preset["reg_params"] == {"scale": 3.0}  # the preset itself unchanged
     assert tag({"lr": 0.001, "reg_params": {"scale": 2.0}}) == "lr0.001-scale2.0" and tag({}) == "default"
     spread, near = {"lr": 1e-3, "reg_params": {"scale": 2.0}}, {"lr": 2e-4, "reg_params": {"scale": 1.0}}
     rows = [{"dataset": "d", "model": "latentbo gmm_dae", "settings": near, "fd_sampling": 50.0},
@@ -179,6 +185,8 @@ def test_image_sweep_of_another_dataset_keeps_the_profiles_picks_and_tables(tmp_
     assert image_table.load_presets("quick") == {"fashion-mnist": fashion, "mnist": mnist}
     image_table.save_presets("quick", {"mnist": fashion})  # a new sweep of a dataset replaces its picks
     assert image_table.load_presets("quick") == {"fashion-mnist": fashion, "mnist": fashion}
+    image_table.save_presets("quick", {"mnist": {"pythae RAE_L2": {"lr": 2e-3}}})  # --refine: its models only
+    assert image_table.load_presets("quick")["mnist"] == {**fashion, "pythae RAE_L2": {"lr": 2e-3}}
     assert image_table.table_name("quick", ["fashion-mnist"]) == "quick"
     assert image_table.table_name("quick", ["mnist"]) == "quick_mnist"
     assert image_table.table_name("full", ["fashion-mnist", "mnist"]) == "full"
@@ -349,3 +357,33 @@ def test_image_seeds_trained_by_separate_calls_are_scored_with_the_same_features
             / "metrics.json").exists()
     lenets = [f.name for f in (tmp_path / "cache").glob("lenet-*.safetensors")]
     assert len(lenets) == 1 and lenets[0].endswith(f"-s{image_table.METRIC_SEED}.safetensors")
+
+
+def test_image_refine_tries_changes_to_the_presets_and_keeps_the_best_of_them(
+        tmp_path: Path, toy_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--refine at the tiny profile: the preset and its changes trained on the validation
+    split, the lowest validation FD written back, the presets of other models kept."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import _common
+    import image_table
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(image_table, "PRESETS", tmp_path / "configs")
+    monkeypatch.setattr(image_table, "REFINE", {"latentbo gmm_dae": [{"reg_params": {"sigma": 0.25}}, {"lr": 2e-3}]})
+    monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    argv = ["image_table.py", "--profile", "tiny", "--data-dir", str(toy_data_dir), "--work", str(tmp_path / "work"),
+            "--refine"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exc:  # nothing to refine before a sweep
+        image_table.main()
+    assert exc.value.code == 2
+    image_table.save_presets("tiny", {"fashion-mnist": {"latentbo gmm_dae": {"lr": 1e-3}, "pythae VAE": {"lr": 5e-3}}})
+    image_table.main()
+    rows = pd.read_csv(tmp_path / "results" / "image_sweep_tiny_refine.csv")
+    assert list(rows["settings"]) == ["lr0.001", "lr0.001-sigma0.25", "lr0.002"]
+    best = rows["settings"][rows["fd_sampling"].idxmin()]
+    chosen = image_table.load_presets("tiny")["fashion-mnist"]
+    assert image_table.tag(chosen["latentbo gmm_dae"]) == best and chosen["pythae VAE"] == {"lr": 5e-3}
+    assert (tmp_path / "work" / "tiny" / "fashion-mnist" / "validation" / "seed0" / f"latentbo-gmm_dae-{best}"
+            / "eval" / "metrics.json").exists()

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from latentbo.data import ImageSet
 from latentbo.devices import resolve_device
-from latentbo.errors import CheckpointError, ConfigError
+from latentbo.errors import CheckpointError, ConfigError, DatasetError
 from latentbo.images.metrics import PR_MAX, clustering_accuracy, frechet_distance, image_features, precision_recall
 from latentbo.io import atomic_write_text
 from latentbo.models import ImageAutoencoder, ImageConfig, load_model, save_model
@@ -46,11 +46,14 @@ def train_image_model(config: ImageConfig, train: ImageSet, test: ImageSet, out:
 
     Raises:
         ConfigError: the device is not available.
+        DatasetError: ``train`` holds no images.
         CheckpointError: ``out`` holds a run and ``resume`` is False, the saved state is
             unusable, or the config (but for ``epochs``) or the training images differ from the run's.
         BusyError: another process is training into ``out``.
     """
     device = resolve_device(device)
+    if len(train.x) == 0:
+        raise DatasetError(f"no training images in {train.source}")
     if max_minutes is not None and not max_minutes > 0:
         raise ConfigError(f"max_minutes must be positive, got {max_minutes}")
     deadline = time.monotonic() + 60 * max_minutes if max_minutes is not None else math.inf

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from latentbo.errors import CheckpointError, ConfigError
+from latentbo.errors import CheckpointError, ConfigError, DatasetError
 from latentbo.images import Generative, ImageSet, LeNet, evaluate, feature_net, train_image_model
 from latentbo.models import IMAGE_MODELS, ImageAutoencoder, ImageConfig, load_model
 
@@ -96,6 +96,14 @@ def test_resume_refuses_other_images(toy_sets, tmp_path) -> None:
     other = ImageSet(train.x.flip(0), train.y, "flipped")
     with pytest.raises(CheckpointError, match="other data"):
         train_image_model(_cfg("rae"), other, test, tmp_path / "r", resume=True, progress=False)
+
+
+def test_no_training_images_is_refused_before_anything_is_written(toy_sets, tmp_path) -> None:
+    train, test = toy_sets
+    with pytest.raises(DatasetError, match="no training images in empty"):
+        train_image_model(_cfg("rae"), ImageSet(train.x[:0], train.y[:0], "empty"), test, tmp_path / "r",
+                          progress=False)
+    assert not (tmp_path / "r").exists()
 
 
 def test_runs_of_earlier_versions_load_and_resume(toy_sets, tmp_path) -> None:
