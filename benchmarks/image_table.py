@@ -533,8 +533,9 @@ def main() -> None:
         r["paper_clustering_%"] = PAPER_CLUSTERING.get(r["dataset"], {}).get(r["model"].split(" ")[1], "-")
     write_table(f"image_table_{name}", table,
                 f"{settings_note} Seeds {args.seed}-{args.seed + args.seeds - 1} (mean ± sd). Settings: "
-                f"{f'the presets of image_presets_{used}.json (--sweep)' if presets else 'the defaults'}. "
-                f"Samplers of an ex-post density: {', '.join(sorted(EXPOST))}. {verdicts} " + common
+                + (f"the presets of image_presets_{used}.json (--sweep, then --refine for the models of REFINE). "
+                   if presets else "the defaults. ")
+                + f"Samplers of an ex-post density: {', '.join(sorted(EXPOST))}. {verdicts} " + common
                 + "Paper clustering accuracy in %: JointVAE 78.33 / 51.51, CascadeVAE 84.19 / 57.72 on MNIST / "
                   "Fashion-MNIST.")
     if sens:

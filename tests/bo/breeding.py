@@ -10,7 +10,8 @@ from latentbo.bo import Campaign, CampaignConfig
 from latentbo.testing import stub_model
 
 #: per breeder: the stub model's task and an objective (a new breeder adds its row)
-BREEDING = {"graph-ga": ("zinc", "qed"), "graph-ga-random": ("zinc", "qed"), "grammar-ga": ("expressions", "expr")}
+BREEDING = {"graph-ga": ("zinc", "qed"), "graph-ga-random": ("zinc", "qed"), "grammar-ga": ("expressions", "expr"),
+            "grammar-ga-random": ("expressions", "expr")}
 
 
 def starting_strings(task: str, n: int = 40) -> list[str]:

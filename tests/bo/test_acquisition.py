@@ -25,10 +25,11 @@ def problem():
 def test_registry_and_unknown_names() -> None:
     assert {"qlogei", "turbo", "random"} <= set(ACQUISITIONS)
     assert all(cls.name == name and cls.summary for name, cls in ACQUISITIONS.items())
-    with pytest.raises(ConfigError, match="unknown acquisition 'ucb'; known: grammar-ga, graph-ga, graph-ga-random, "
-                                          "qlogei, random, turbo, turbo-m"):
+    with pytest.raises(ConfigError, match="unknown acquisition 'ucb'; known: grammar-ga, grammar-ga-random, graph-ga, "
+                                          "graph-ga-random, qlogei, random, turbo, turbo-m"):
         make_proposer("ucb", D, CampaignConfig())
-    with pytest.raises(ConfigError, match="acquisition must be one of grammar-ga, graph-ga, graph-ga-random, qlogei"):
+    with pytest.raises(ConfigError, match="acquisition must be one of grammar-ga, grammar-ga-random, graph-ga, "
+                                          "graph-ga-random, qlogei"):
         CampaignConfig(acquisition="ucb").validate()
 
 

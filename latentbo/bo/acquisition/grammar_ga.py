@@ -66,3 +66,13 @@ class GrammarGA(Breeder):
             if len(sub) <= room:  # a derivation of the grammar within max_length: always a string
                 children.add(codec.derivation_to_string(a[:i] + sub + a[end:]))
         return children
+
+
+@register
+class GrammarGARandom(GrammarGA):
+    """:class:`GrammarGA`'s offspring, ``q`` of them chosen at random: the same population
+    and operators without the GP, the baseline that measures what the GP's choice adds."""
+
+    name = "grammar-ga-random"
+    summary = "grammar-ga's offspring chosen at random, no GP (the baseline for grammar-ga's GP; grammar codecs)"
+    uses_model = False

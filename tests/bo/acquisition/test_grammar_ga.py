@@ -62,6 +62,12 @@ def test_the_gp_picks_the_better_offspring(expr_codec: GrammarCodec) -> None:
     candidates = [s for s in offered if s not in parents]
     assert len(candidates) > 40
     assert features(picked)[:, 0].mean() > features(candidates)[:, 0].mean() + 1.0
+    # grammar-ga-random: the same offspring offered, q of them taken at random, not the GP's
+    offered_before, offered[:] = list(offered), []
+    chance, _ = make_proposer("grammar-ga-random", 2, CampaignConfig(acquisition="grammar-ga-random", batch=8)).breed(
+        None, population, lambda b: (features(b), list(range(len(b)))), admissible, 8, 0, expr_codec)
+    assert offered == offered_before and len(set(chance)) == 8 and set(chance) <= set(candidates)
+    assert features(picked)[:, 0].mean() > features(chance)[:, 0].mean()
 
 
 def test_models_without_a_grammar_codec_are_refused(tmp_path: Path) -> None:
