@@ -186,6 +186,15 @@ def register(cls: type[Proposer]) -> type[Proposer]:
     return cls
 
 
+def register_random_choice(breeder: type[Breeder], name: str, summary: str) -> type[Breeder]:
+    """Register ``breeder`` without its GP as ``name``: the same population and operators,
+    ``q`` of the offspring chosen at random; the baseline that measures what the GP adds."""
+    doc = f":class:`{breeder.__name__}`'s offspring, ``q`` of them chosen at random (no GP)."
+    cls = type(f"{breeder.__name__}Random", (breeder,), {"name": name, "summary": summary, "uses_model": False,
+                                                         "__doc__": doc, "__module__": breeder.__module__})
+    return register(cls)
+
+
 def make_proposer(name: str, dim: int, config: CampaignConfig) -> Proposer:
     """The registered proposer ``name`` for a ``dim``-dimensional latent space.
 
@@ -203,4 +212,5 @@ for _module in pkgutil.iter_modules(__path__):
 from latentbo.bo.acquisition.qlogei import propose_qlogei  # after the registry is filled
 from latentbo.bo.acquisition.turbo import TrustRegion, propose_turbo
 
-__all__ = ["ACQUISITIONS", "Breeder", "Proposer", "TrustRegion", "make_proposer", "propose_qlogei", "propose_turbo", "register"]
+__all__ = ["ACQUISITIONS", "Breeder", "Proposer", "TrustRegion", "make_proposer", "propose_qlogei", "propose_turbo",
+           "register", "register_random_choice"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from latentbo.bo.acquisition import Breeder, register
+from latentbo.bo.acquisition import Breeder, register, register_random_choice
 
 if TYPE_CHECKING:
     import random
@@ -68,11 +68,6 @@ class GrammarGA(Breeder):
         return children
 
 
-@register
-class GrammarGARandom(GrammarGA):
-    """:class:`GrammarGA`'s offspring, ``q`` of them chosen at random: the same population
-    and operators without the GP, the baseline that measures what the GP's choice adds."""
-
-    name = "grammar-ga-random"
-    summary = "grammar-ga's offspring chosen at random, no GP (the baseline for grammar-ga's GP; grammar codecs)"
-    uses_model = False
+GrammarGARandom = register_random_choice(
+    GrammarGA, "grammar-ga-random",
+    "grammar-ga's offspring chosen at random, no GP (the baseline for grammar-ga's GP; grammar codecs)")

