@@ -719,7 +719,8 @@ def study_run(
 def images_train(
     out: Annotated[Path, typer.Option(help="Output folder (config.toml, model.safetensors, metrics.csv).")],
     dataset: Annotated[str, typer.Option(help="fashion-mnist | mnist | svhn | celeba")] = "fashion-mnist",
-    arch: Annotated[str, typer.Option(help="Model type: vae | gmvae | wae_mmd | cvvae | two_stage | rae | gmm_dae | welbo | edvae")] = "gmm_dae",
+    arch: Annotated[str, typer.Option(help="Model type: vae | gmvae | wae_mmd | cvvae | two_stage | rae | gmm_dae | gmm_dae_mm (GMM-DAE, each "
+                                              "mode's codes held on its centre) | welbo | edvae")] = "gmm_dae",
     epochs: Annotated[Optional[int], typer.Option(help="Epochs (paper default 30; with --resume: where the resumed run stops).", min=1)] = None,
     width: Annotated[Optional[int], typer.Option(help="Base channels w of the w-2w-4w-8w network (paper: 128).", min=1)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N images.", min=2)] = None,

@@ -149,14 +149,14 @@ def test_molecule_benchmark_gives_every_method_the_same_start_and_budget(monkeyp
 def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_validation_fd(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    from image_table import REFINE, SWEEP, aggregate, choose, refined, tag, verdict
+    from image_table import REFINE, SWEEP, aggregate, choose, preset, refined, tag, verdict
 
     assert {len(grid) for grid in SWEEP.values()} == {6} == {len(changes) for changes in REFINE.values()}
-    preset = {"lr": 1e-3, "embedding_weight": 1e-4, "reg_params": {"scale": 3.0}}
-    assert refined(preset, {"embedding_weight": 1e-2}) == {**preset, "embedding_weight": 1e-6}  # a factor, rounded
-    assert refined(preset, {"lr": 2e-3, "reg_params": {"sigma": 0.25}}) == \
+    start = {"lr": 1e-3, "embedding_weight": 1e-4, "reg_params": {"scale": 3.0}}
+    assert refined(start, {"embedding_weight": 1e-2}) == {**start, "embedding_weight": 1e-6}  # a factor, rounded
+    assert refined(start, {"lr": 2e-3, "reg_params": {"sigma": 0.25}}) == \
         {"lr": 2e-3, "embedding_weight": 1e-4, "reg_params": {"scale": 3.0, "sigma": 0.25}}
-    assert preset["reg_params"] == {"scale": 3.0}  # the preset itself unchanged
+    assert start["reg_params"] == {"scale": 3.0}  # the start itself unchanged
     assert tag({"lr": 0.001, "reg_params": {"scale": 2.0}}) == "lr0.001-scale2.0" and tag({}) == "default"
     spread, near = {"lr": 1e-3, "reg_params": {"scale": 2.0}}, {"lr": 2e-4, "reg_params": {"scale": 1.0}}
     rows = [{"dataset": "d", "model": "latentbo gmm_dae", "settings": near, "fd_sampling": 50.0},
@@ -171,6 +171,44 @@ def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_vali
     said = verdict(means, "d")
     assert "best of the samplers of a training prior (next: pythae VAE 100)" in said
     assert "1.07 x the best ex-post sampler (pythae RAE_GP 30" in said
+    means.append({"dataset": "d", "model": "latentbo gmm_dae_mm", "fd_sampling": 31.0})
+    said = verdict(means, "d", "latentbo gmm_dae_mm")
+    assert said.startswith("d: gmm_dae_mm sampling FD 31; best") and "(next: latentbo gmm_dae 32)" in said
+    assert "not the best of the samplers of a training prior (next: latentbo gmm_dae_mm 31)" in verdict(means, "d")
+    # the mode-mean variant has no sweep of its own: GMM-DAE's pick, unless it gets one
+    picks = {"d": {"latentbo gmm_dae": spread}}
+    assert preset(picks, "d", "latentbo gmm_dae_mm") == spread and preset(picks, "e", "latentbo gmm_dae_mm") == {}
+    assert preset({"d": {"latentbo gmm_dae": spread, "latentbo gmm_dae_mm": near}}, "d", "latentbo gmm_dae_mm") == near
+
+
+def test_prior_gap_measures_where_the_codes_modes_sit_against_the_prior(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from image_prior_gap import SAMPLERS, draw, mode_stats, offsets, samplers
+
+    from latentbo.errors import DatasetError
+    from latentbo.models.priors import GMMPrior
+
+    prior = GMMPrior.placed(3, 3, sigma=0.5, scale=3.0)
+    g = torch.Generator().manual_seed(0)
+    codes = prior.sample(30_000, g)
+    stats = mode_stats(codes, prior.means)
+    torch.testing.assert_close(stats["share"], torch.full((3,), 1 / 3), atol=0.01, rtol=0)
+    torch.testing.assert_close(stats["mean"], prior.means, atol=0.02, rtol=0)
+    torch.testing.assert_close(stats["cov"], 0.25 * torch.eye(3).expand(3, 3, 3), atol=0.02, rtol=0)
+    # every mode's codes moved off their centre's axis: the whole offset is orthogonal; along it: none
+    nearest = torch.cdist(codes, prior.means).argmin(1)
+    across = codes + 0.4 * prior.means[(nearest + 1) % 3] / 3.0
+    moved = offsets(prior, mode_stats(across, prior.means))
+    assert moved["centre_offset"] == pytest.approx(0.4, abs=0.03) and moved["orthogonal_share"] > 0.98
+    along = offsets(prior, mode_stats(codes + 0.4 * prior.means[nearest] / 3.0, prior.means))
+    assert along["centre_offset"] == pytest.approx(0.4, abs=0.03) and along["orthogonal_share"] < 0.02
+    made = samplers(prior, mode_stats(across, prior.means))
+    assert list(made) == list(SAMPLERS)
+    x = draw(*made["recentred"], 30_000, g)
+    torch.testing.assert_close(mode_stats(x, prior.means)["mean"], mode_stats(across, prior.means)["mean"],
+                               atol=0.03, rtol=0)
+    with pytest.raises(DatasetError, match="a prior mode holds 0 of"):
+        mode_stats(codes[nearest != 2], prior.means)
 
 
 def test_image_sweep_of_another_dataset_keeps_the_profiles_picks_and_tables(tmp_path: Path,

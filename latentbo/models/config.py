@@ -337,7 +337,8 @@ class ModelConfig(Config):
 
 
 #: Image models of the GMM-DAE paper's Table 1: regulariser and its parameters. VAE
-#: variants use the usual image-VAE settings (KL summed, unit posterior noise).
+#: variants use the usual image-VAE settings (KL summed, unit posterior noise). ``gmm_dae_mm``
+#: is not the paper's: GMM-DAE plus a term that holds each mode's codes on its centre.
 IMAGE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "vae": ("vae", {"kl_reduction": "sum", "noise_std": 1.0}),
     "gmvae": ("gmvae", {}),
@@ -346,6 +347,7 @@ IMAGE_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "two_stage": ("two_stage", {}),
     "rae": ("rae", {}),
     "gmm_dae": ("gmm_dae", {}),
+    "gmm_dae_mm": ("gmm_dae", {"mode_means": True}),
     "welbo": ("welbo", {}),
     "edvae": ("edvae", {}),
 }

@@ -230,6 +230,18 @@ def cv_loss(z: Tensor, target_cov: Tensor) -> Tensor:
     return (cov - target_cov).pow(2).mean()
 
 
+def mode_mean_loss(z: Tensor, means: Tensor) -> Tensor:
+    """Mode-mean term: each code joins its nearest mode (``means``: ``K x d``); mean over
+    the modes present in the batch of ``||mean of its codes - its centre||^2``. KS and CV
+    see only the marginals and the covariance, which codes can match with every mode's
+    cloud off its centre; this term sees the centres."""
+    onehot = torch.nn.functional.one_hot(torch.cdist(z.detach(), means).argmin(1), means.shape[0]).to(z)
+    counts = onehot.sum(0)
+    present = counts > 0
+    centres = onehot.T[present] @ z / counts[present].unsqueeze(1)
+    return (centres - means[present]).pow(2).sum(1).mean()
+
+
 class GMMDAE(Regularizer):
     """GMM-DAE (deterministic), prior ``(1/K) sum_k N(mu_k, sigma^2 I)``.
 
@@ -237,7 +249,9 @@ class GMMDAE(Regularizer):
     :func:`cv_loss`. The weights follow the paper's eq. 10: before training,
     ``calibration_batches`` batches of ``batch_size`` prior samples are scored and
     ``lambda_KS = 1 / mean KS``, ``lambda_CV = 1 / mean CV``; ``weights = "fixed"``
-    uses ``lambda_ks`` and ``lambda_cv`` as given instead (the ablation). ``placement`` puts the
+    uses ``lambda_ks`` and ``lambda_cv`` as given instead (the ablation). ``mode_means``
+    adds ``lambda_mm * MM(z)`` (:func:`mode_mean_loss`; not in the paper), weighted by eq. 10
+    too, or by ``lambda_mm`` when fixed. ``placement`` puts the
     modes at ``scale * e_k`` (``"onehot"``, the reference) or spreads them
     ``min_distance`` apart (``"spread"``). ``modes`` defaults to ``min(10, d)``.
     """
@@ -246,6 +260,7 @@ class GMMDAE(Regularizer):
     defaults = {
         "modes": None, "sigma": 0.5, "placement": "onehot", "scale": 1.0, "min_distance": 2.0, "seed": 0,
         "batch_size": 100, "calibration_batches": 50, "weights": "eq10", "lambda_ks": 1.0, "lambda_cv": 1.0,
+        "mode_means": False, "lambda_mm": 1.0,
     }
 
     def __init__(self, latent_dim: int, **params: Any) -> None:
@@ -264,14 +279,22 @@ class GMMDAE(Regularizer):
         fixed = p["weights"] == "fixed"
         self.register_buffer("lambda_ks", torch.tensor(float(p["lambda_ks"])) if fixed else 1.0 / ks)
         self.register_buffer("lambda_cv", torch.tensor(float(p["lambda_cv"])) if fixed else 1.0 / cv)
+        if p["mode_means"]:  # a buffer only then: checkpoints without the term load as before
+            mm = torch.stack([mode_mean_loss(s, self.prior.means) for s in samples]).mean()
+            self.register_buffer("lambda_mm", torch.tensor(float(p["lambda_mm"])) if fixed else 1.0 / mm)
 
     def loss(self, z: Tensor, stats: Stats) -> dict[str, Tensor]:
         ks = ks_loss(z, self.prior.cdf)
         cv = cv_loss(z, self.prior.covariance().to(z))
-        return {"ks": ks, "cv": cv, "reg": self.lambda_ks * ks + self.lambda_cv * cv}
+        terms = {"ks": ks, "cv": cv, "reg": self.lambda_ks * ks + self.lambda_cv * cv}
+        if self.params["mode_means"]:
+            terms["mm"] = mode_mean_loss(z, self.prior.means.to(z))
+            terms["reg"] = terms["reg"] + self.lambda_mm * terms["mm"]
+        return terms
 
     def log_state(self) -> dict[str, float]:
-        return {"lambda_ks": float(self.lambda_ks), "lambda_cv": float(self.lambda_cv)}
+        state = {"lambda_ks": float(self.lambda_ks), "lambda_cv": float(self.lambda_cv)}
+        return state | ({"lambda_mm": float(self.lambda_mm)} if self.params["mode_means"] else {})
 
 
 class WELBO(_Gaussian):

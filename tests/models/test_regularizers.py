@@ -15,6 +15,7 @@ from latentbo.models.regularizers import (
     imq_mmd,
     ks_loss,
     make_regularizer,
+    mode_mean_loss,
 )
 from latentbo.testing import RegularizerContract
 
@@ -235,3 +236,33 @@ def test_gmm_dae_weights_eq10_or_fixed() -> None:
     torch.testing.assert_close(terms["reg"], 2.0 * terms["ks"] + 0.5 * terms["cv"])
     with pytest.raises(ConfigError, match="'eq10' or 'fixed'"):
         make_regularizer("gmm_dae", 4, {"weights": "adaptive"})
+
+
+def test_mode_mean_loss_known_answers() -> None:
+    means = 3.0 * torch.eye(3)
+    # two codes at each of modes 0 and 2, their centres off by (0.2, -0.1, 0) and (0, 0, 0.4); mode 1 absent
+    z = torch.stack([means[0] + torch.tensor([0.1, -0.1, 0.0]), means[0] + torch.tensor([0.3, -0.1, 0.0]),
+                     means[2] + torch.tensor([0.0, 0.0, 0.3]), means[2] + torch.tensor([0.0, 0.0, 0.5])])
+    z.requires_grad_(True)
+    loss = mode_mean_loss(z, means)
+    torch.testing.assert_close(loss, torch.tensor((0.2**2 + 0.1**2 + 0.4**2) / 2))
+    loss.backward()
+    assert z.grad is not None and float(z.grad.abs().sum()) > 0
+    assert float(mode_mean_loss(means.clone(), means)) == 0.0
+
+
+def test_gmm_dae_mode_means_term() -> None:
+    plain = make_regularizer("gmm_dae", 4, {"modes": 4, "scale": 3.0})
+    assert "lambda_mm" not in plain.state_dict() and "mm" not in plain.loss(torch.randn(8, 4), {})
+    reg = make_regularizer("gmm_dae", 4, {"modes": 4, "scale": 3.0, "mode_means": True})
+    g = torch.Generator().manual_seed(0)
+    on_prior = torch.stack([reg.loss(reg.prior.sample(100, g), {})["mm"] for _ in range(20)]).mean()
+    # eq. 10 makes the term 1 on average over batches (of 100) of the prior's own samples
+    assert 0.8 < float(reg.lambda_mm * on_prior) < 1.25
+    # moving every mode's cloud off its centre by 0.8 costs 0.64 more than the prior's own noise
+    off = reg.loss(reg.prior.sample(100, g) + torch.tensor([0.0, 0.0, 0.0, 0.8]), {})
+    assert float(off["mm"]) > float(on_prior) + 0.4
+    torch.testing.assert_close(off["reg"], reg.lambda_ks * off["ks"] + reg.lambda_cv * off["cv"] +
+                               reg.lambda_mm * off["mm"])
+    fixed = make_regularizer("gmm_dae", 4, {"mode_means": True, "weights": "fixed", "lambda_mm": 2.5})
+    assert float(fixed.lambda_mm) == 2.5
