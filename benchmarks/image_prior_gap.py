@@ -40,42 +40,40 @@ from latentbo.errors import DatasetError
 from latentbo.images import LeNet, feature_net
 from latentbo.images.metrics import PR_MAX, frechet_distance, image_features, precision_recall
 from latentbo.models import load_model
+from latentbo.models.autoencoder import sample_gmm
+from latentbo.models.priors import GMMPrior
 
 SAMPLERS = ("prior", "recentred", "recentred+cov", "prior+cov")
 
 
-def mode_stats(codes: torch.Tensor, means: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per prior mode (``means``: ``K x d``) the codes nearest to it: their share
-    (``K``), mean (``K x d``) and covariance (``K x d x d``).
+def mode_stats(codes: torch.Tensor, prior: GMMPrior) -> dict[str, torch.Tensor]:
+    """Per prior mode the codes nearest to it: their share (``K``), mean (``K x d``) and
+    covariance (``K x d x d``).
 
     Raises:
         DatasetError: a mode has fewer than two codes (no covariance to take).
     """
-    nearest = torch.cdist(codes, means).argmin(1)
-    counts = torch.bincount(nearest, minlength=len(means))
+    nearest = prior.assign(codes)
+    counts = torch.bincount(nearest, minlength=prior.k)
     if int(counts.min()) < 2:
         raise DatasetError(f"a prior mode holds {int(counts.min())} of {len(codes)} codes; need two to measure it")
     return {"share": counts.float() / len(codes),
-            "mean": torch.stack([codes[nearest == k].mean(0) for k in range(len(means))]),
-            "cov": torch.stack([torch.cov(codes[nearest == k].T) for k in range(len(means))])}
+            "mean": torch.stack([codes[nearest == k].mean(0) for k in range(prior.k)]),
+            "cov": torch.stack([torch.cov(codes[nearest == k].T) for k in range(prior.k)])}
 
 
-def draw(weights: torch.Tensor, means: torch.Tensor, chol: torch.Tensor, n: int, g: torch.Generator) -> torch.Tensor:
-    """``n x d`` draws of the mixture ``sum_k w_k N(means_k, chol_k chol_k^T)``."""
-    k = torch.multinomial(weights, n, replacement=True, generator=g)
-    return means[k] + (chol[k] @ torch.randn(n, means.shape[1], 1, generator=g)).squeeze(-1)
-
-
-def samplers(prior, stats: dict[str, torch.Tensor]) -> dict[str, tuple]:
-    """(weights, means, Cholesky factors) of each of :data:`SAMPLERS`."""
+def samplers(prior: GMMPrior, stats: dict[str, torch.Tensor]) -> dict[str, dict]:
+    """Each of :data:`SAMPLERS` as a GMM that :func:`~latentbo.models.autoencoder.sample_gmm` draws from."""
     k, d = prior.means.shape
-    uniform, iso = torch.full((k,), 1.0 / k), prior.sigma * torch.eye(d).expand(k, d, d)
-    chol = torch.linalg.cholesky(stats["cov"] + 1e-6 * torch.eye(d))
-    return {"prior": (uniform, prior.means, iso), "recentred": (uniform, stats["mean"], iso),
-            "recentred+cov": (stats["share"], stats["mean"], chol), "prior+cov": (uniform, prior.means, chol)}
+    uniform, iso = torch.full((k,), 1.0 / k), prior.sigma**2 * torch.eye(d).expand(k, d, d)
+    cov = stats["cov"] + 1e-6 * torch.eye(d)
+    made = {"prior": (uniform, prior.means, iso), "recentred": (uniform, stats["mean"], iso),
+            "recentred+cov": (stats["share"], stats["mean"], cov), "prior+cov": (uniform, prior.means, cov)}
+    return {name: {"weights": w.tolist(), "means": m.tolist(), "covariances": c.tolist()}
+            for name, (w, m, c) in made.items()}
 
 
-def offsets(prior, stats: dict[str, torch.Tensor]) -> dict[str, float]:
+def offsets(prior: GMMPrior, stats: dict[str, torch.Tensor]) -> dict[str, float]:
     """Mean distance of the codes' mode means from the prior's centres, and the share of
     it (in squared length) orthogonal to each centre's own direction."""
     gap = stats["mean"] - prior.means
@@ -115,11 +113,11 @@ def main() -> None:
                 m = load_model(out, kind="image").eval()
                 prior = m.regularizer.prior
                 with torch.no_grad():
-                    stats = mode_stats(m.encode(train.x), prior.means)
+                    stats = mode_stats(m.encode(train.x), prior)
                 g = torch.Generator().manual_seed(METRIC_SEED)
-                for name, (w, means, chol) in samplers(prior, stats).items():
+                for name, gmm in samplers(prior, stats).items():
                     with torch.no_grad():
-                        fake = m.decode_batches(draw(w, means, chol, len(real), g))
+                        fake = m.decode_batches(sample_gmm(gmm, len(real), g))
                     pr = precision_recall(real_features, image_features(fake[:PR_MAX], net.features))
                     rows.append({"dataset": dataset, "model": entry, "sampler": name, "seed": seed,
                                  "fd": frechet_distance(real, fake, net.features, LeNet.num_features), **pr,

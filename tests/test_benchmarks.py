@@ -183,32 +183,33 @@ def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_vali
 
 def test_prior_gap_measures_where_the_codes_modes_sit_against_the_prior(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    from image_prior_gap import SAMPLERS, draw, mode_stats, offsets, samplers
+    from image_prior_gap import SAMPLERS, mode_stats, offsets, samplers
 
     from latentbo.errors import DatasetError
+    from latentbo.models.autoencoder import sample_gmm
     from latentbo.models.priors import GMMPrior
 
     prior = GMMPrior.placed(3, 3, sigma=0.5, scale=3.0)
     g = torch.Generator().manual_seed(0)
     codes = prior.sample(30_000, g)
-    stats = mode_stats(codes, prior.means)
+    stats = mode_stats(codes, prior)
     torch.testing.assert_close(stats["share"], torch.full((3,), 1 / 3), atol=0.01, rtol=0)
     torch.testing.assert_close(stats["mean"], prior.means, atol=0.02, rtol=0)
     torch.testing.assert_close(stats["cov"], 0.25 * torch.eye(3).expand(3, 3, 3), atol=0.02, rtol=0)
     # every mode's codes moved off their centre's axis: the whole offset is orthogonal; along it: none
-    nearest = torch.cdist(codes, prior.means).argmin(1)
+    nearest = prior.assign(codes)
     across = codes + 0.4 * prior.means[(nearest + 1) % 3] / 3.0
-    moved = offsets(prior, mode_stats(across, prior.means))
+    moved = offsets(prior, mode_stats(across, prior))
     assert moved["centre_offset"] == pytest.approx(0.4, abs=0.03) and moved["orthogonal_share"] > 0.98
-    along = offsets(prior, mode_stats(codes + 0.4 * prior.means[nearest] / 3.0, prior.means))
+    along = offsets(prior, mode_stats(codes + 0.4 * prior.means[nearest] / 3.0, prior))
     assert along["centre_offset"] == pytest.approx(0.4, abs=0.03) and along["orthogonal_share"] < 0.02
-    made = samplers(prior, mode_stats(across, prior.means))
+    made = samplers(prior, mode_stats(across, prior))
     assert list(made) == list(SAMPLERS)
-    x = draw(*made["recentred"], 30_000, g)
-    torch.testing.assert_close(mode_stats(x, prior.means)["mean"], mode_stats(across, prior.means)["mean"],
+    x = sample_gmm(made["recentred"], 30_000, g)
+    torch.testing.assert_close(mode_stats(x, prior)["mean"], mode_stats(across, prior)["mean"],
                                atol=0.03, rtol=0)
     with pytest.raises(DatasetError, match="a prior mode holds 0 of"):
-        mode_stats(codes[nearest != 2], prior.means)
+        mode_stats(codes[nearest != 2], prior)
 
 
 def test_image_sweep_of_another_dataset_keeps_the_profiles_picks_and_tables(tmp_path: Path,
