@@ -38,10 +38,10 @@ Profiles:
          a check of the code (the GPU script's test), its numbers mean nothing.
 
 Runs are kept under --work: trained models are reused and evaluations read back, and a
-run stopped by ``--max-minutes`` (no training batch starts after it; pythae's trainings,
-which cannot resume, start only while time is left) goes on when the same command runs
-again. Writes benchmarks/results/image_table_<profile>.{csv,md} (Table 1, mean +- sd
-over ``--seeds``), image_sensitivity_<profile>.{csv,md} (Figures 4-5) and PNG grids.
+run stopped by ``--max-minutes`` (no training batch of ours, no epoch of pythae's starts
+after it) goes on exactly where it stopped when the same command runs again. Writes
+benchmarks/results/image_table_<profile>.{csv,md} (Table 1, mean +- sd over ``--seeds``),
+image_sensitivity_<profile>.{csv,md} (Figures 4-5) and PNG grids.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ from _common import run, write_table
 from torch import nn
 
 from latentbo.data import set_data_dir
-from latentbo.errors import DatasetNotFoundError
+from latentbo.errors import CheckpointError, DatasetNotFoundError
 from latentbo.images import Generative, ImageSet, LeNet, evaluate, feature_net, load_images, train_image_model
+from latentbo.io import atomic_write_with
 from latentbo.models import IMAGE_MODELS, ImageConfig, load_model
 from latentbo.models.autoencoder import fit_gmm, sample_gmm
 from latentbo.models.image import ImageDecoder, ImageEncoder
@@ -305,29 +306,28 @@ def verdict(rows: list[dict], dataset: str, model: str = "latentbo gmm_dae") -> 
 
 
 def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, device: str = "cpu",
-                 settings: dict | None = None, deadline: float | None = None) -> tuple[Generative, float, int]:
+                 settings: dict | None = None, deadline: float | None = None, score_stopped: bool = False
+                 ) -> tuple[Generative, float, int]:
     """Train pythae's model with our encoder/decoder (``settings``: ``lr`` and fields of
     its pythae config); returns (evaluation adapter, s/epoch, epochs trained).
-    ``deadline`` (``time.monotonic()``): no epoch starts after it (pythae cannot resume,
-    so the model is scored as it stands)."""
+
+    Its epochs are pythae's ``train_step``s driven here (our configs set no scheduler and
+    score the last epoch's weights), so that after each one the weights, the optimisers
+    and the RNG are saved atomically in ``out/pythae_state.pt`` and a later call goes on
+    from there exactly, as our models do. ``deadline`` (``time.monotonic()``): no epoch
+    starts after it (at least one runs a call); ``score_stopped``: a run it stopped is
+    scored at the epochs it reached instead of raising.
+
+    Raises:
+        OutOfTime: the deadline stopped it before ``cfg.epochs`` (its state is kept).
+        CheckpointError: ``out`` holds the state of another training (model, settings,
+            epochs, width, seed): delete ``pythae_state.pt`` to start over.
+    """
     import pythae.models as pm
+    from pythae.data.preprocessors import DataProcessor
     from pythae.models.base.base_utils import ModelOutput
     from pythae.models.nn import BaseDecoder, BaseEncoder
-    from pythae.pipelines import TrainingPipeline
-    from pythae.trainers import BaseTrainerConfig, CoupledOptimizerTrainerConfig
-    from pythae.trainers.training_callbacks import TrainingCallback
-
-    class Stopped(Exception):
-        pass
-
-    trained = 0  # epochs
-
-    class Clock(TrainingCallback):
-        def on_epoch_end(self, training_config, **kwargs) -> None:
-            nonlocal trained
-            trained += 1
-            if deadline is not None and trained < cfg.epochs and time.monotonic() >= deadline:
-                raise Stopped  # pythae's loop has no stop; the model it trains in place is kept
+    from pythae.trainers import BaseTrainer, BaseTrainerConfig, CoupledOptimizerTrainer, CoupledOptimizerTrainerConfig
 
     logging.getLogger("pythae").setLevel(logging.ERROR)
     stochastic = name == "VAE"
@@ -370,12 +370,38 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, devic
     else:
         tc = BaseTrainerConfig(**common)
     x = train.x[: cfg.limit] if cfg.limit else train.x
-    t0 = time.perf_counter()
-    try:
-        TrainingPipeline(training_config=tc, model=model)(train_data=x, eval_data=None, callbacks=[Clock()])
-    except Stopped:
-        pass
-    per_epoch = (time.perf_counter() - t0) / trained
+    trainer = (CoupledOptimizerTrainer if name == "RAE_L2" else BaseTrainer)(
+        model, DataProcessor.to_dataset(DataProcessor().process_data(x)), training_config=tc)
+    trainer.prepare_training()  # seeds the RNGs, builds the optimisers
+    optims = {k: v for k, v in vars(trainer).items() if isinstance(v, torch.optim.Optimizer)}
+    run_id = {"model": name, "settings": settings, "epochs": cfg.epochs, "lr": cfg.lr, "width": cfg.width,
+              "limit": cfg.limit, "seed": seed, "n": len(x)}
+    state_file = out / "pythae_state.pt"
+    trained, seconds = 0, 0.0
+    if state_file.exists():
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+        if state["run"] != run_id:
+            raise CheckpointError(f"{state_file} holds another training ({state['run']}, not {run_id}); delete it "
+                                  "to start over")
+        model.load_state_dict(state["model"])
+        for k, opt in optims.items():
+            opt.load_state_dict(state["optimizers"][k])
+        torch.set_rng_state(state["rng"])
+        if state["cuda_rng"] is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"])
+        trained, seconds = state["epochs"], state["seconds"]
+    start = trained
+    while trained < cfg.epochs and not (trained > start and deadline is not None and time.monotonic() >= deadline):
+        t0 = time.perf_counter()
+        trainer.train_step(trained + 1)  # pythae counts epochs from 1
+        trained, seconds = trained + 1, seconds + time.perf_counter() - t0
+        state = {"run": run_id, "model": model.state_dict(), "optimizers": {k: o.state_dict() for k, o in optims.items()},
+                 "rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state() if device != "cpu" else None,
+                 "epochs": trained, "seconds": seconds}
+        atomic_write_with(state_file, lambda fh: torch.save(state, fh))
+    if trained < cfg.epochs and not score_stopped:
+        raise OutOfTime
+    per_epoch = seconds / trained
     model = model.to(device).eval()  # encodes and decodes where it trained, like ours; the rest on the CPU
 
     @torch.no_grad()
@@ -513,8 +539,8 @@ def main() -> None:
               "training codes; fd_reconstruction, fd_interpolation (decoded midpoints of random pairs); precision / "
               "recall: improved precision and recall (k = 5, prdc) of each sampler's images on the same features, "
               "at most 5,000 a set; clustering_acc: mode assignment vs labels (Hungarian matching), mixture priors "
-              "only. s_per_epoch: ours excludes the per-epoch test pass, pythae's is its whole pipeline time / "
-              "epochs. pythae's MSE loss is 0.5 x the sum of squared errors, ours 1 x. "
+              "only. s_per_epoch: ours excludes the per-epoch test pass, pythae's is its training time / epochs."
+              " pythae's MSE loss is 0.5 x the sum of squared errors, ours 1 x. "
               + ("MNIST: only its 10k test split is here; its models train on the first 8,000 of those images and "
                  "are scored on the last 2,000. " if "mnist" in lenet else ""))
     settings_note = (f"{args.note} " if args.note else "") + f"Profile {args.profile}: {json.dumps(p)}."
@@ -578,12 +604,11 @@ def _ours_maker(out: Path, dataset: str, model: str, p: dict, train, scored_on, 
 def _pythae_maker(out: Path, dataset: str, name: str, p: dict, train, seed: int, device: str, deadline: float,
                   settings: dict, score_stopped: bool = False) -> Callable[[], tuple[Generative, float, str, int]]:
     def make() -> tuple[Generative, float, str, int]:
-        if time.monotonic() >= deadline:  # pythae's trainings cannot resume: start one only while time is left
+        if time.monotonic() >= deadline:  # like ours: no call trains after the deadline
             raise OutOfTime
         base = ImageConfig.for_model(dataset, "vae", epochs=p["epochs"], width=p["width"], limit=p["limit"],
                                      seed=seed)
-        gm, per_epoch, epochs = pythae_model(name, base, train, seed, out, device, settings,
-                                             deadline if score_stopped else None)
+        gm, per_epoch, epochs = pythae_model(name, base, train, seed, out, device, settings, deadline, score_stopped)
         return gm, per_epoch, f"pythae {name}", epochs
     return make
 

@@ -261,22 +261,34 @@ def test_image_run_stopped_by_the_budget_is_scored_at_the_epochs_it_reached(
     assert json.loads((tmp_path / "scored" / "meta.json").read_text())["expost_gmm"] is not None
 
 
-def test_pythae_training_stops_at_the_deadline_after_an_epoch(tmp_path: Path, toy_data_dir: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pythae_training_stops_at_the_deadline_and_resumes_exactly(tmp_path: Path, toy_data_dir: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pythae")
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     import image_table
 
     from latentbo.data import set_data_dir
+    from latentbo.errors import CheckpointError
     from latentbo.models import ImageConfig
 
     set_data_dir(str(toy_data_dir))
     train, _ = image_table.datasets_of("fashion-mnist", sweep=False)
     cfg = ImageConfig.for_model("fashion-mnist", "vae", epochs=3, width=2, limit=200, seed=0)
-    _, _, epochs = image_table.pythae_model("RAE_GP", cfg, train, 0, tmp_path, deadline=time.monotonic())
-    assert epochs == 1
-    _, _, epochs = image_table.pythae_model("RAE_GP", cfg, train, 0, tmp_path / "all", deadline=None)
+    weight = {"embedding_weight": 1e-2}  # RAE-L2: two optimisers (encoder's, decoder's) to restore
+    with pytest.raises(image_table.OutOfTime):  # a call trains one epoch even past the deadline
+        image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "split", settings=weight, deadline=time.monotonic())
+    assert torch.load(tmp_path / "split" / "pythae_state.pt", weights_only=True)["epochs"] == 1
+    with pytest.raises(CheckpointError, match="holds another training"):
+        image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "split", settings={"embedding_weight": 1.0})
+    resumed, _, epochs = image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "split", settings=weight)
+    straight, _, _ = image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "straight", settings=weight)
     assert epochs == 3
+    x = train.x[:50]
+    assert torch.equal(resumed.encode(x), straight.encode(x))
+    assert torch.equal(resumed.decode(straight.encode(x)), straight.decode(straight.encode(x)))
+    _, _, epochs = image_table.pythae_model("RAE_GP", cfg, train, 0, tmp_path / "stopped", deadline=time.monotonic(),
+                                            score_stopped=True)
+    assert epochs == 1
 
 
 def test_molecule_panel_sums_only_seeds_that_ran_every_task(monkeypatch: pytest.MonkeyPatch) -> None:
