@@ -13,8 +13,8 @@ sampler, samples of a 10-component GMM fitted on the training codes, test
 reconstructions and midpoints of random test pairs; improved precision and recall of
 both samplers' images on the same features; clustering accuracy for mixture priors.
 
-Equal tuning (``--sweep``): every model of :data:`SWEEP` (GMM-DAE, our RAE and pythae's
-four) gets six settings (learning rate x its regulariser's weight or mode distance),
+Equal tuning (``--sweep``): every model of :data:`SWEEP` (GMM-DAE with and without the
+mode-mean term, our RAE and pythae's four) gets six settings (learning rate x its regulariser's weight or mode distance),
 each trained once on the training images less the last :data:`VALIDATION` and scored
 against those held-out images; the setting with the lowest validation FD of the model's
 own sampler becomes its preset (``benchmarks/configs/image_presets_<profile>.json``),
@@ -22,8 +22,9 @@ which the table then uses. Writes image_sweep_<profile>.{csv,md}. ``--datasets m
 sweeps (or tabulates) MNIST at the profile's width and epochs instead: its tables are
 named after it (image_sweep_quick_mnist) and its picks join the profile's presets.
 ``--refine``, the second round, tries six changes to the presets of the models of
-:data:`REFINE` (GMM-DAE and the ex-post samplers) the same way and keeps the best of the
-seven (image_sweep_<profile>_refine).
+:data:`REFINE` (the GMM-DAEs and the ex-post samplers) the same way and keeps the best of
+the seven (image_sweep_<profile>_refine). ``--models`` / ``--pythae`` tune a part of
+them: its tables are named after its models (image_sweep_quick_gmm_dae_mm).
 
 Profiles:
   quick  CPU: Fashion-MNIST, first 20,000 training images, width 16 (16-32-64-128
@@ -94,7 +95,8 @@ METRIC_SEED = 0
 LRS = (2e-4, 1e-3)
 #: The tuning grid: six settings a model, ours and pythae's alike.
 SWEEP: dict[str, list[dict]] = {
-    "latentbo gmm_dae": [{"lr": lr, "reg_params": {"scale": s}} for lr in LRS for s in (1.0, 2.0, 3.0)],
+    **{f"latentbo {m}": [{"lr": lr, "reg_params": {"scale": s}} for lr in LRS for s in (1.0, 2.0, 3.0)]
+       for m in ("gmm_dae", "gmm_dae_mm")},
     "latentbo rae": [{"lr": lr, "reg_params": {"beta": b}} for lr in LRS for b in (1e-4, 1e-2, 1.0)],
     "pythae VAE": [{"lr": lr} for lr in (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3)],
     "pythae RAE_L2": [{"lr": lr, "embedding_weight": w} for lr in LRS for w in (1e-4, 1e-2, 1.0)],
@@ -104,12 +106,16 @@ SWEEP: dict[str, list[dict]] = {
 #: ``--refine``: a second round for GMM-DAE and the ex-post samplers it is measured against,
 #: six changes of one setting each to the model's preset: learning rates above the first
 #: grid's top (every model picked it), GMM-DAE's prior width and fixed loss weights (eq. 10
-#: gives lambda_KS 589 and lambda_CV 94 at sigma 0.5: a tenth and ten times those), the RAEs'
-#: embedding weight times :data:`FACTOR_KEYS`' factors.
+#: gives lambda_KS 589 and lambda_CV 94 at sigma 0.5, and lambda_MM 3.56 with the mode-mean
+#: term: a tenth and ten times those), the RAEs' embedding weight times :data:`FACTOR_KEYS`' factors.
 REFINE: dict[str, list[dict]] = {
     "latentbo gmm_dae": [{"lr": 2e-3}, {"lr": 5e-3}, {"reg_params": {"sigma": 0.25}}, {"reg_params": {"sigma": 1.0}},
                          {"reg_params": {"weights": "fixed", "lambda_ks": 59.0, "lambda_cv": 9.4}},
                          {"reg_params": {"weights": "fixed", "lambda_ks": 5900.0, "lambda_cv": 940.0}}],
+    "latentbo gmm_dae_mm": [{"lr": 2e-3}, {"lr": 5e-3}, {"reg_params": {"sigma": 0.25}}, {"reg_params": {"sigma": 1.0}},
+                            {"reg_params": {"weights": "fixed", "lambda_ks": 59.0, "lambda_cv": 9.4, "lambda_mm": 0.356}},
+                            {"reg_params": {"weights": "fixed", "lambda_ks": 5900.0, "lambda_cv": 940.0,
+                                            "lambda_mm": 35.6}}],
     **{f"pythae {m}": [{"lr": 2e-3}, {"lr": 5e-3}, *({"embedding_weight": f} for f in (1e-2, 0.1, 10.0, 100.0))]
        for m in ("RAE_L2", "RAE_GP")},
 }
@@ -127,18 +133,13 @@ class OutOfTime(Exception):
     """``--max-minutes`` has passed; the same command goes on from here."""
 
 
-#: Models with no sweep of their own run at another's picks: GMM-DAE with the mode-mean
-#: term is GMM-DAE plus one term, so it takes GMM-DAE's settings (less tuning than the rest).
-BORROWS = {"latentbo gmm_dae_mm": "latentbo gmm_dae"}
 #: The rows the target is stated for: the paper's GMM-DAE and ours with the mode-mean term.
 GMM_DAES = ("latentbo gmm_dae", "latentbo gmm_dae_mm")
 
 
 def preset(presets: dict[str, dict[str, dict]], dataset: str, entry: str) -> dict:
-    """A model's settings on ``dataset``: its own pick, else the pick of the model it
-    borrows from (:data:`BORROWS`), else ``{}`` (its defaults)."""
-    picks = presets.get(dataset, {})
-    return picks.get(entry, picks.get(BORROWS.get(entry, ""), {}))
+    """A model's settings on ``dataset``: its pick, else ``{}`` (its defaults)."""
+    return presets.get(dataset, {}).get(entry, {})
 
 
 def run_folder(work: str | Path, profile: str, dataset: str, split: str, seed: int, entry: str,
@@ -469,7 +470,14 @@ def main() -> None:
     presets = {} if args.sweep else load_presets(used)
     tuning = args.sweep or args.refine
     split = "validation" if tuning else "test"
-    if args.refine and (missing := [f"{d} {e}" for d in p["datasets"] for e in REFINE
+    selected = ([f"latentbo {m}" for m in args.models.split(",") if m]
+                + [f"pythae {n}" for n in args.pythae.split(",") if n])
+    rounds = SWEEP if args.sweep else REFINE if args.refine else {}
+    entries = [e for e in rounds if e in selected] if tuning else selected
+    if tuning and not entries:
+        ap.error(f"none of --models / --pythae is tuned by {'--sweep' if args.sweep else '--refine'}; its models: "
+                 f"{list(rounds)}")
+    if args.refine and (missing := [f"{d} {e}" for d in p["datasets"] for e in entries
                                     if e not in presets.get(d, {})]):
         ap.error(f"--refine starts from the presets of --sweep; none in image_presets_{used}.json for {missing}")
     rows, sens, lenet, unscored, splits = [], [], {}, [], {}
@@ -489,9 +497,6 @@ def main() -> None:
                 return evaluate(gm, scored_on, net.features, LeNet.num_features, n=p["n_eval"], seed=METRIC_SEED,
                                 out=out, name=name)
 
-            entries = (list(SWEEP) if args.sweep else list(REFINE) if args.refine
-                       else [f"latentbo {m}" for m in args.models.split(",") if m]
-                       + [f"pythae {n}" for n in args.pythae.split(",") if n])
             seeds = [args.seed] if tuning else range(args.seed, args.seed + args.seeds)
             for entry in entries:
                 framework, model = entry.split(" ")
@@ -558,7 +563,8 @@ def main() -> None:
         first = (f"Second round (--refine): each model's preset from image_presets_{used}.json (its first row) "
                  "and six changes of one setting (REFINE in benchmarks/image_table.py). "
                  if args.refine else "")
-        write_table(f"image_sweep_{name}{'_refine' if args.refine else ''}", table,
+        part = "" if entries == list(rounds) else "_" + "_".join(e.split(" ")[1] for e in entries)
+        write_table(f"image_sweep_{name}{part}{'_refine' if args.refine else ''}", table,
                     f"{first}{settings_note} Seed {args.seed}. Each model trained on the first images and scored against "
                     f"the held-out rest (validation): {'; '.join(f'{d}: {s}' for d, s in splits.items())}. Chosen by "
                     f"validation fd_sampling (the model's own sampler) alone, written to benchmarks/configs/image_presets_{args.profile}.json: "

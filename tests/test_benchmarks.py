@@ -175,10 +175,10 @@ def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_vali
     said = verdict(means, "d", "latentbo gmm_dae_mm")
     assert said.startswith("d: gmm_dae_mm sampling FD 31; best") and "(next: latentbo gmm_dae 32)" in said
     assert "not the best of the samplers of a training prior (next: latentbo gmm_dae_mm 31)" in verdict(means, "d")
-    # the mode-mean variant has no sweep of its own: GMM-DAE's pick, unless it gets one
-    picks = {"d": {"latentbo gmm_dae": spread}}
-    assert preset(picks, "d", "latentbo gmm_dae_mm") == spread and preset(picks, "e", "latentbo gmm_dae_mm") == {}
-    assert preset({"d": {"latentbo gmm_dae": spread, "latentbo gmm_dae_mm": near}}, "d", "latentbo gmm_dae_mm") == near
+    # the mode-mean variant is tuned as GMM-DAE is, and runs at its own picks, not GMM-DAE's
+    assert SWEEP["latentbo gmm_dae_mm"] == SWEEP["latentbo gmm_dae"]
+    picks = {"d": {"latentbo gmm_dae": spread, "latentbo gmm_dae_mm": near}}
+    assert preset(picks, "d", "latentbo gmm_dae_mm") == near and preset(picks, "e", "latentbo gmm_dae_mm") == {}
 
 
 def test_prior_gap_measures_where_the_codes_modes_sit_against_the_prior(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -438,3 +438,35 @@ def test_image_refine_tries_changes_to_the_presets_and_keeps_the_best_of_them(
     assert image_table.tag(chosen["latentbo gmm_dae"]) == best and chosen["pythae VAE"] == {"lr": 5e-3}
     assert (tmp_path / "work" / "tiny" / "fashion-mnist" / "validation" / "seed0" / f"latentbo-gmm_dae-{best}"
             / "eval" / "metrics.json").exists()
+
+
+def test_image_tuning_of_a_part_of_the_models_names_its_tables_after_them(
+        tmp_path: Path, toy_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--refine --models gmm_dae_mm: only that model is tuned, its table is its own and
+    the other models' presets stay; a selection the round does not tune is refused."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import _common
+    import image_table
+
+    monkeypatch.setattr(_common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(image_table, "PRESETS", tmp_path / "configs")
+    monkeypatch.setattr(image_table, "REFINE", {"latentbo gmm_dae": [{"lr": 2e-3}],
+                                                "latentbo gmm_dae_mm": [{"lr": 2e-3}]})
+    monkeypatch.setenv("LATENTBO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    image_table.save_presets("tiny", {"fashion-mnist": {"latentbo gmm_dae": {"lr": 5e-3},
+                                                        "latentbo gmm_dae_mm": {"lr": 1e-3}}})
+    argv = ["image_table.py", "--profile", "tiny", "--data-dir", str(toy_data_dir), "--work", str(tmp_path / "work"),
+            "--refine", "--pythae", ""]
+    monkeypatch.setattr(sys, "argv", [*argv, "--models", "rae"])
+    with pytest.raises(SystemExit) as exc:
+        image_table.main()
+    assert exc.value.code == 2
+    monkeypatch.setattr(sys, "argv", [*argv, "--models", "gmm_dae_mm"])
+    image_table.main()
+    rows = pd.read_csv(tmp_path / "results" / "image_sweep_tiny_gmm_dae_mm_refine.csv")
+    assert set(rows["model"]) == {"latentbo gmm_dae_mm"} and list(rows["settings"]) == ["lr0.001", "lr0.002"]
+    assert not (tmp_path / "results" / "image_sweep_tiny_refine.csv").exists()
+    chosen = image_table.load_presets("tiny")["fashion-mnist"]
+    assert chosen["latentbo gmm_dae"] == {"lr": 5e-3}
+    assert image_table.tag(chosen["latentbo gmm_dae_mm"]) == rows["settings"][rows["fd_sampling"].idxmin()]
