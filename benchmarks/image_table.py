@@ -14,17 +14,18 @@ reconstructions and midpoints of random test pairs; improved precision and recal
 both samplers' images on the same features; clustering accuracy for mixture priors.
 
 Equal tuning (``--sweep``): every model of :data:`SWEEP` (GMM-DAE with and without the
-mode-mean term, our RAE and pythae's four) gets six settings (learning rate x its regulariser's weight or mode distance),
-each trained once on the training images less the last :data:`VALIDATION` and scored
-against those held-out images; the setting with the lowest validation FD of the model's
-own sampler becomes its preset (``benchmarks/configs/image_presets_<profile>.json``),
-which the table then uses. Writes image_sweep_<profile>.{csv,md}. ``--datasets mnist``
-sweeps (or tabulates) MNIST at the profile's width and epochs instead: its tables are
-named after it (image_sweep_quick_mnist) and its picks join the profile's presets.
-``--refine``, the second round, tries six changes to the presets of the models of
-:data:`REFINE` (the GMM-DAEs and the ex-post samplers) the same way and keeps the best of
-the seven (image_sweep_<profile>_refine). ``--models`` / ``--pythae`` tune a part of
-them: its tables are named after its models (image_sweep_quick_gmm_dae_mm).
+mode-mean term, our RAE and pythae's four) gets six settings (learning rate x its
+regulariser's weight or mode distance), each trained once on the training images less the
+last :data:`VALIDATION` and scored against those held-out images; the setting with the
+lowest validation FD of the model's own sampler becomes its preset
+(``benchmarks/configs/image_presets_<profile>.json``), which the table then uses. Writes
+image_sweep_<profile>.{csv,md}. ``--datasets mnist`` sweeps (or tabulates) MNIST at the
+profile's width and epochs instead: its tables are named after it (image_sweep_quick_mnist)
+and its picks join the profile's presets. ``--refine``, the second round, tries six changes
+to the presets of the models of :data:`REFINE` (the GMM-DAEs and the ex-post samplers) the
+same way and keeps the best of the seven (image_sweep_<profile>_refine). ``--models`` /
+``--pythae`` tune a part of them: its tables are named after its models
+(image_sweep_quick_gmm_dae_mm).
 
 Profiles:
   quick  CPU: Fashion-MNIST, first 20,000 training images, width 16 (16-32-64-128
@@ -106,16 +107,17 @@ SWEEP: dict[str, list[dict]] = {
 #: ``--refine``: a second round for GMM-DAE and the ex-post samplers it is measured against,
 #: six changes of one setting each to the model's preset: learning rates above the first
 #: grid's top (every model picked it), GMM-DAE's prior width and fixed loss weights (eq. 10
-#: gives lambda_KS 589 and lambda_CV 94 at sigma 0.5, and lambda_MM 3.56 with the mode-mean
-#: term: a tenth and ten times those), the RAEs' embedding weight times :data:`FACTOR_KEYS`' factors.
+#: gives lambda_KS 589 and lambda_CV 94 at sigma 0.5 and scale 3, and lambda_MM 3.56 with the
+#: mode-mean term: a tenth and ten times those), the RAEs' embedding weight times
+#: :data:`FACTOR_KEYS`' factors.
 REFINE: dict[str, list[dict]] = {
     "latentbo gmm_dae": [{"lr": 2e-3}, {"lr": 5e-3}, {"reg_params": {"sigma": 0.25}}, {"reg_params": {"sigma": 1.0}},
                          {"reg_params": {"weights": "fixed", "lambda_ks": 59.0, "lambda_cv": 9.4}},
                          {"reg_params": {"weights": "fixed", "lambda_ks": 5900.0, "lambda_cv": 940.0}}],
-    "latentbo gmm_dae_mm": [{"lr": 2e-3}, {"lr": 5e-3}, {"reg_params": {"sigma": 0.25}}, {"reg_params": {"sigma": 1.0}},
-                            {"reg_params": {"weights": "fixed", "lambda_ks": 59.0, "lambda_cv": 9.4, "lambda_mm": 0.356}},
-                            {"reg_params": {"weights": "fixed", "lambda_ks": 5900.0, "lambda_cv": 940.0,
-                                            "lambda_mm": 35.6}}],
+    "latentbo gmm_dae_mm": [
+        {"lr": 2e-3}, {"lr": 5e-3}, {"reg_params": {"sigma": 0.25}}, {"reg_params": {"sigma": 1.0}},
+        {"reg_params": {"weights": "fixed", "lambda_ks": 59.0, "lambda_cv": 9.4, "lambda_mm": 0.356}},
+        {"reg_params": {"weights": "fixed", "lambda_ks": 5900.0, "lambda_cv": 940.0, "lambda_mm": 35.6}}],
     **{f"pythae {m}": [{"lr": 2e-3}, {"lr": 5e-3}, *({"embedding_weight": f} for f in (1e-2, 0.1, 10.0, 100.0))]
        for m in ("RAE_L2", "RAE_GP")},
 }
@@ -396,8 +398,9 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, devic
         t0 = time.perf_counter()
         trainer.train_step(trained + 1)  # pythae counts epochs from 1
         trained, seconds = trained + 1, seconds + time.perf_counter() - t0
-        state = {"run": run_id, "model": model.state_dict(), "optimizers": {k: o.state_dict() for k, o in optims.items()},
-                 "rng": torch.get_rng_state(), "cuda_rng": torch.cuda.get_rng_state() if device != "cpu" else None,
+        state = {"run": run_id, "model": model.state_dict(),
+                 "optimizers": {k: o.state_dict() for k, o in optims.items()}, "rng": torch.get_rng_state(),
+                 "cuda_rng": torch.cuda.get_rng_state() if device != "cpu" else None,
                  "epochs": trained, "seconds": seconds}
         atomic_write_with(state_file, lambda fh: torch.save(state, fh))
     if trained < cfg.epochs and not score_stopped:

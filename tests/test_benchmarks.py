@@ -276,7 +276,8 @@ def test_pythae_training_stops_at_the_deadline_and_resumes_exactly(tmp_path: Pat
     cfg = ImageConfig.for_model("fashion-mnist", "vae", epochs=3, width=2, limit=200, seed=0)
     weight = {"embedding_weight": 1e-2}  # RAE-L2: two optimisers (encoder's, decoder's) to restore
     with pytest.raises(image_table.OutOfTime):  # a call trains one epoch even past the deadline
-        image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "split", settings=weight, deadline=time.monotonic())
+        image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "split", settings=weight,
+                                 deadline=time.monotonic())
     assert torch.load(tmp_path / "split" / "pythae_state.pt", weights_only=True)["epochs"] == 1
     with pytest.raises(CheckpointError, match="holds another training"):
         image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "split", settings={"embedding_weight": 1.0})
