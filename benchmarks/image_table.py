@@ -376,6 +376,7 @@ def pythae_model(name: str, cfg: ImageConfig, train, seed: int, out: Path, devic
     trainer = (CoupledOptimizerTrainer if name == "RAE_L2" else BaseTrainer)(
         model, DataProcessor.to_dataset(DataProcessor().process_data(x)), training_config=tc)
     trainer.prepare_training()  # seeds the RNGs, builds the optimisers
+    Path(trainer.training_dir).rmdir()  # pythae's dated folder for its own saves, which this loop never makes
     optims = {k: v for k, v in vars(trainer).items() if isinstance(v, torch.optim.Optimizer)}
     run_id = {"model": name, "settings": settings, "epochs": cfg.epochs, "lr": cfg.lr, "width": cfg.width,
               "limit": cfg.limit, "seed": seed, "n": len(x)}

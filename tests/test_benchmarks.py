@@ -284,6 +284,7 @@ def test_pythae_training_stops_at_the_deadline_and_resumes_exactly(tmp_path: Pat
     resumed, _, epochs = image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "split", settings=weight)
     straight, _, _ = image_table.pythae_model("RAE_L2", cfg, train, 0, tmp_path / "straight", settings=weight)
     assert epochs == 3
+    assert [f.name for f in (tmp_path / "split").iterdir()] == ["pythae_state.pt"]  # no dated folders
     x = train.x[:50]
     assert torch.equal(resumed.encode(x), straight.encode(x))
     assert torch.equal(resumed.decode(straight.encode(x)), straight.decode(straight.encode(x)))
