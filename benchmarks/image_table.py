@@ -551,7 +551,7 @@ def main() -> None:
               "only. s_per_epoch: ours excludes the per-epoch test pass, pythae's is its training time / epochs."
               " pythae's MSE loss is 0.5 x the sum of squared errors, ours 1 x. "
               + ("MNIST: only its 10k test split is here; its models train on the first 8,000 of those images and "
-                 "are scored on the last 2,000. " if "mnist" in lenet else ""))
+                 "are scored on the last 2,000. " if "mnist" in lenet and not tuning else ""))
     settings_note = (f"{args.note} " if args.note else "") + f"Profile {args.profile}: {json.dumps(p)}."
     if unscored:
         print(f"{len(unscored)} run(s) not scored, left out: {', '.join(unscored)}")
