@@ -15,9 +15,9 @@ both samplers' images on the same features; clustering accuracy for mixture prio
 
 Equal tuning (``--sweep``): every model of :data:`SWEEP` (GMM-DAE with and without the
 mode-mean term, our RAE and pythae's four) gets six settings (learning rate x its
-regulariser's weight or mode distance), each trained once on the training images less the
-last :data:`VALIDATION` and scored against those held-out images; the setting with the
-lowest validation FD of the model's own sampler becomes its preset
+regulariser's weight or mode distance), each trained once a seed (``--seeds``) on the training
+images less the last :data:`VALIDATION` and scored against those held-out images; the setting
+with the lowest validation FD of the model's own sampler (mean over the seeds) becomes its preset
 (``benchmarks/configs/image_presets_<profile>.json``), which the table then uses. Writes
 image_sweep_<profile>.{csv,md}. ``--datasets mnist`` sweeps (or tabulates) MNIST at the
 profile's width and epochs instead: its tables are named after it (image_sweep_quick_mnist)
@@ -261,7 +261,8 @@ def scored(out: Path, make: Callable[[], tuple[Generative, float, str, int]], sc
 
 def aggregate(rows: list[dict], keys: tuple[str, ...], metrics: tuple[str, ...] = ("epochs", "s_per_epoch", *METRICS)
               ) -> list[dict]:
-    """One row per ``keys`` value, each of ``metrics`` as ``mean ± sd`` over its rows (the seeds)."""
+    """One row per ``keys`` value, each of ``metrics`` as ``mean ± sd`` over its rows (the seeds),
+    or the value itself when there is one."""
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault(tuple(r[k] for k in keys), []).append(r)
@@ -271,19 +272,22 @@ def aggregate(rows: list[dict], keys: tuple[str, ...], metrics: tuple[str, ...] 
         for m in metrics:
             vals = [g[m] for g in group if g.get(m) is not None]
             if vals:
-                row[m] = f"{np.mean(vals):.3g} ± {np.std(vals):.2g}" if len(vals) > 1 else f"{vals[0]:.3g}"
+                row[m] = f"{np.mean(vals):.3g} ± {np.std(vals):.2g}" if len(vals) > 1 else vals[0]
         out.append(row)
     return out
 
 
 def choose(rows: list[dict]) -> dict[str, dict[str, dict]]:
-    """Per dataset and model, the settings of the sweep row with the lowest validation
-    FD of the model's own sampler (ties: the first)."""
-    best: dict[str, dict[str, tuple[float, dict]]] = {}
+    """Per dataset and model, the settings whose validation FD of the model's own sampler,
+    averaged over their rows (the seeds), is the lowest (ties: the first)."""
+    fds: dict[tuple[str, str, str], tuple[dict, list[float]]] = {}
     for r in rows:
-        entry = best.setdefault(r["dataset"], {})
-        if r["model"] not in entry or r["fd_sampling"] < entry[r["model"]][0]:
-            entry[r["model"]] = (r["fd_sampling"], r["settings"])
+        fds.setdefault((r["dataset"], r["model"], tag(r["settings"])), (r["settings"], []))[1].append(r["fd_sampling"])
+    best: dict[str, dict[str, tuple[float, dict]]] = {}
+    for (dataset, model, _), (settings, values) in fds.items():
+        entry = best.setdefault(dataset, {})
+        if model not in entry or np.mean(values) < entry[model][0]:
+            entry[model] = (float(np.mean(values)), settings)
     return {d: {m: settings for m, (_, settings) in models.items()} for d, models in best.items()}
 
 
@@ -430,8 +434,9 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--work", default="runs/image_table")
     ap.add_argument("--models", default=",".join(IMAGE_MODELS), help="our models in the table")
-    ap.add_argument("--seed", type=int, default=0, help="the first seed (the sweep uses this one)")
-    ap.add_argument("--seeds", type=int, default=1, help="seeds per table row (mean +- sd)")
+    ap.add_argument("--seed", type=int, default=0, help="the first seed")
+    ap.add_argument("--seeds", type=int, default=1, help="seeds per table row and per sweep setting (mean +- sd; "
+                                                         "the sweep chooses by the mean)")
     tune = ap.add_mutually_exclusive_group()
     tune.add_argument("--sweep", action="store_true", help="tune the models of SWEEP on the validation split and "
                                                            "write the profile's presets")
@@ -456,6 +461,8 @@ def main() -> None:
                     help="score a run --max-minutes stopped at the epochs it reached (the table's epochs column) "
                          "instead of leaving it for the next call")
     args = ap.parse_args()
+    if args.seeds < 1:
+        ap.error(f"--seeds must be at least 1, got {args.seeds}")
     if unknown := sorted(set(filter(None, args.pythae.split(","))) - set(PYTHAE)):
         ap.error(f"unknown pythae model(s) {unknown}; known: {PYTHAE}")
     p = dict(PROFILES[args.profile])
@@ -501,7 +508,7 @@ def main() -> None:
                 return evaluate(gm, scored_on, net.features, LeNet.num_features, n=p["n_eval"], seed=METRIC_SEED,
                                 out=out, name=name)
 
-            seeds = [args.seed] if tuning else range(args.seed, args.seed + args.seeds)
+            seeds = range(args.seed, args.seed + args.seeds)
             for entry in entries:
                 framework, model = entry.split(" ")
                 picked = preset(presets, dataset, entry)
@@ -558,20 +565,22 @@ def main() -> None:
         settings_note += (f" Left out, not scored (--no-train): {len(unscored)} run(s), "
                           f"{', '.join(Path(u).name for u in unscored)}.")
     if tuning:
-        table = [{**{k: r[k] for k in ("dataset", "model")}, "settings": tag(r["settings"]),
-                  **{m: r.get(m) for m in ("fd_sampling", "fd_gmm", "precision_sampling", "recall_sampling",
-                                           "test_mse", "s_per_epoch")}} for r in rows]
+        table = aggregate([{**r, "settings": tag(r["settings"])} for r in rows], ("dataset", "model", "settings"),
+                          ("fd_sampling", "fd_gmm", "precision_sampling", "recall_sampling", "test_mse", "s_per_epoch"))
         chosen = choose(rows)
         save_presets(args.profile, chosen)
         picks = "; ".join(f"{d} {m}: {tag(s)}" for d, ms in chosen.items() for m, s in ms.items())
         first = (f"Second round (--refine): each model's preset from image_presets_{used}.json (its first row) "
                  "and six changes of one setting (REFINE in benchmarks/image_table.py). "
                  if args.refine else "")
+        seed_note, by = ((f"Seed {args.seed}", "") if args.seeds == 1 else
+                         (f"Seeds {args.seed}-{args.seed + args.seeds - 1} (mean ± sd)", ", mean over the seeds"))
         part = "" if entries == list(rounds) else "_" + "_".join(e.split(" ")[1] for e in entries)
         write_table(f"image_sweep_{name}{part}{'_refine' if args.refine else ''}", table,
-                    f"{first}{settings_note} Seed {args.seed}. Each model trained on the first images and scored against "
+                    f"{first}{settings_note} {seed_note}. Each model trained on the first images and scored against "
                     f"the held-out rest (validation): {'; '.join(f'{d}: {s}' for d, s in splits.items())}. Chosen by "
-                    f"validation fd_sampling (the model's own sampler) alone, written to benchmarks/configs/image_presets_{args.profile}.json: "
+                    f"validation fd_sampling (the model's own sampler{by}) "
+                    f"alone, written to benchmarks/configs/image_presets_{args.profile}.json: "
                     f"{picks}. "
                     + common)
         return
