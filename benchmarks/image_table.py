@@ -277,16 +277,19 @@ def aggregate(rows: list[dict], keys: tuple[str, ...], metrics: tuple[str, ...] 
     return out
 
 
-def choose(rows: list[dict]) -> dict[str, dict[str, dict]]:
+def choose(rows: list[dict], seeds: int = 1) -> dict[str, dict[str, dict]]:
     """Per dataset and model, the settings whose validation FD of the model's own sampler,
-    averaged over their rows (the seeds), is the lowest (ties: the first)."""
+    averaged over their rows (the seeds), is the lowest (ties: the first). A model with a
+    setting scored on fewer than ``seeds`` rows is not chosen: its means would not be over
+    the same seeds."""
     fds: dict[tuple[str, str, str], tuple[dict, list[float]]] = {}
     for r in rows:
         fds.setdefault((r["dataset"], r["model"], tag(r["settings"])), (r["settings"], []))[1].append(r["fd_sampling"])
+    short = {(d, m) for (d, m, _), (_, values) in fds.items() if len(values) < seeds}
     best: dict[str, dict[str, tuple[float, dict]]] = {}
     for (dataset, model, _), (settings, values) in fds.items():
         entry = best.setdefault(dataset, {})
-        if model not in entry or np.mean(values) < entry[model][0]:
+        if (dataset, model) not in short and (model not in entry or np.mean(values) < entry[model][0]):
             entry[model] = (float(np.mean(values)), settings)
     return {d: {m: settings for m, (_, settings) in models.items()} for d, models in best.items()}
 
@@ -567,9 +570,13 @@ def main() -> None:
     if tuning:
         table = aggregate([{**r, "settings": tag(r["settings"])} for r in rows], ("dataset", "model", "settings"),
                           ("fd_sampling", "fd_gmm", "precision_sampling", "recall_sampling", "test_mse", "s_per_epoch"))
-        chosen = choose(rows)
+        chosen = choose(rows, args.seeds)
         save_presets(args.profile, chosen)
         picks = "; ".join(f"{d} {m}: {tag(s)}" for d, ms in chosen.items() for m, s in ms.items())
+        if short := sorted({f"{r['dataset']} {r['model']}" for r in rows} - {f"{d} {m}" for d, ms in chosen.items()
+                                                                              for m in ms}):
+            print(f"not chosen, a setting has fewer than {args.seeds} scored seed(s): {', '.join(short)}")
+            picks += f" (not chosen, a setting scored on fewer than {args.seeds} seed(s): {', '.join(short)})"
         first = (f"Second round (--refine): each model's preset from image_presets_{used}.json (its first row) "
                  "and six changes of one setting (REFINE in benchmarks/image_table.py). "
                  if args.refine else "")

@@ -169,6 +169,8 @@ def test_image_sweep_gives_every_model_the_same_budget_and_keeps_the_lowest_vali
              {"dataset": "d", "model": "latentbo gmm_dae", "settings": dict(spread), "fd_sampling": 42.0}]
     rows[0]["fd_sampling"] = 65.0
     assert choose(rows)["d"]["latentbo gmm_dae"] == spread
+    # a model with a setting short of the seeds is not chosen (RAE-GP has one row of one setting)
+    assert choose(rows, seeds=2) == {"d": {"latentbo gmm_dae": spread}}
     seeds = [{"dataset": "d", "model": "m", "settings": "x", "fd_sampling": v, "s_per_epoch": 1.0} for v in (10.0, 20.0)]
     row, = aggregate(seeds, ("dataset", "model", "settings"))
     assert (row["seeds"], row["fd_sampling"], row["s_per_epoch"]) == (2, "15 ± 5", "1 ± 0")
