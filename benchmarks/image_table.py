@@ -288,9 +288,9 @@ def choose(rows: list[dict], seeds: int = 1) -> dict[str, dict[str, dict]]:
     short = {(d, m) for (d, m, _), (_, values) in fds.items() if len(values) < seeds}
     best: dict[str, dict[str, tuple[float, dict]]] = {}
     for (dataset, model, _), (settings, values) in fds.items():
-        entry = best.setdefault(dataset, {})
-        if (dataset, model) not in short and (model not in entry or np.mean(values) < entry[model][0]):
-            entry[model] = (float(np.mean(values)), settings)
+        mean, entry = float(np.mean(values)), best.setdefault(dataset, {})
+        if (dataset, model) not in short and (model not in entry or mean < entry[model][0]):
+            entry[model] = (mean, settings)
     return {d: {m: settings for m, (_, settings) in models.items()} for d, models in best.items()}
 
 
